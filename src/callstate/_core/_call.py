@@ -1,0 +1,405 @@
+"""One call's record: how each piece of evidence folds into it.
+
+The record is a join over the *set* of distinct evidence: every field only
+grows (a bit set, a minimum, a set of final claims), so the same deliveries in
+any order and any number of copies give the same record. The derived status
+is read from it with the tables of ``_state``.
+
+``Record`` is mutable for speed and private; the public ``CallState`` is a
+frozen snapshot of it. ``CallBook`` keeps one ``Record`` per call and folds
+into it in place; ``Decider.evolve`` folds into a copy.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from datetime import datetime, timedelta, timezone
+from typing import Final
+
+import attrs
+
+from callstate._core._state import (
+    ANSWER,
+    COMPLETE,
+    COMPLETED_EVENT,
+    END,
+    FINAL_CODES,
+    NEXT,
+    RANK,
+    STATUSES,
+    CallStatus,
+)
+from callstate._core._values import (
+    CHANGES,
+    SINGLE_CHANGES,
+    Anomaly,
+    CallResource,
+    Delivery,
+    Dialect,
+    StatusChange,
+    TimelineEntry,
+)
+
+__all__ = ["CallState", "Record", "fold_delivery", "fold_resource"]
+
+_NAN: Final = math.nan
+_ANSWER_BIT: Final = 1 << ANSWER
+_SLOTS: Final = 11  # ten triggers and the unread "completed" event
+_EMPTY_TIMES: Final = array("d", [_NAN] * (2 * _SLOTS))
+_NO_CHANGE: Final[tuple[StatusChange, ...]] = ()
+_LIVE_BY_RANK: Final = (0, 1, 2, 3)
+_DEFAULT_START: Final = 0
+
+
+class Record:
+    """Everything known about one call, as the join of its evidence."""
+
+    __slots__ = (
+        "call_sid",
+        "status",
+        "marks",
+        "seen",
+        "finals",
+        "resources",
+        "times",
+        "duplicates",
+        "conflicts",
+        "duration",
+        "stale_at",
+        "placed_at",
+        "ring_timeout",
+    )
+
+    def __init__(self, call_sid: str | None) -> None:
+        self.call_sid = call_sid
+        self.status = 0  # queued
+        self.marks = 0  # bit i: trigger i reached (live statuses and "answered")
+        self.seen: dict[int, int | frozenset[int]] = {}  # seq -> content fingerprint(s)
+        self.finals: tuple[tuple[int, int], ...] = ()  # (seq, kind) claims of an end
+        self.resources: tuple[tuple[float, int], ...] = ()  # (updated, status) finals
+        self.times = array("d", _EMPTY_TIMES)  # per slot: provider time, received time
+        self.duplicates = 0
+        self.conflicts: tuple[int, ...] = ()
+        self.duration: int | None = None
+        self.stale_at = _NAN
+        self.placed_at = _NAN
+        self.ring_timeout = _NAN
+
+    def copy(self) -> Record:
+        new = Record.__new__(Record)
+        for name in Record.__slots__:
+            setattr(new, name, getattr(self, name))
+        new.seen = dict(self.seen)
+        new.times = array("d", self.times)
+        return new
+
+    @property
+    def deliveries(self) -> int:
+        return sum(1 if type(v) is int else len(v) for v in self.seen.values())  # type: ignore[arg-type]
+
+
+def _stamp(times: array[float], slot: int, at: float, received: float) -> None:
+    # Keep the earliest of each; a NaN slot compares false and is replaced.
+    i = 2 * slot
+    if at == at and not times[i] <= at:
+        times[i] = at
+    if received == received and not times[i + 1] <= received:
+        times[i + 1] = received
+
+
+def _resolve(record: Record) -> int:
+    """The derived status code: a pure function of the record's sets."""
+    if record.resources:
+        return max(record.resources)[1]
+    answered = record.marks & _ANSWER_BIT
+    best: tuple[int, int] | None = None
+    ended = False
+    for seq, kind in record.finals:
+        if kind == COMPLETED_EVENT:
+            kind = COMPLETE if answered else END
+        if kind == END:
+            ended = True
+        elif best is None or (seq, kind) > best:
+            best = (seq, kind)
+    if best is not None:
+        return best[1]
+    if ended:
+        return END
+    marks = record.marks
+    for code in (3, 2, 1):
+        if marks >> code & 1:
+            return code
+    return 0
+
+
+def _changes(record: Record, before: int, marks_before: int, new: int) -> tuple[StatusChange, ...]:
+    """Report the move from ``before`` to ``new``, through newly reached statuses."""
+    step = NEXT[before * 10 + new] if new < 10 else new
+    if new != before and step != new and step != -1 - new:
+        raise AssertionError(f"illegal transition {STATUSES[before]} -> {STATUSES[new]}")
+    record.status = new
+    fresh = record.marks & ~marks_before
+    low, high = RANK[before], RANK[new]
+    out = []
+    current = before
+    for code in _LIVE_BY_RANK:
+        if low < RANK[code] < high and fresh >> code & 1:
+            out.append(CHANGES[current * 10 + code])
+            current = code
+    if new != current:
+        out.append(CHANGES[current * 10 + new])
+    return tuple(out)
+
+
+def fold_delivery(
+    record: Record, delivery: Delivery, received: float, dialect: Dialect
+) -> tuple[StatusChange, ...] | None:
+    """Fold one delivery in; None when it was a duplicate, else the changes."""
+    seq = delivery.sequence_number
+    fingerprint = delivery._fingerprint
+    seen = record.seen
+    known = seen.get(seq)
+    if known is not None:
+        if known == fingerprint or (type(known) is frozenset and fingerprint in known):
+            record.duplicates += 1
+            return None
+        group = known | {fingerprint} if type(known) is frozenset else frozenset((known, fingerprint))
+        seen[seq] = group
+        if seq not in record.conflicts:
+            record.conflicts = (*record.conflicts, seq)
+    else:
+        seen[seq] = fingerprint
+
+    trigger = delivery._trigger
+    before = record.status
+    marks_before = record.marks
+    if trigger < END:
+        # The hot path: a live status.
+        record.marks = marks_before | 1 << trigger
+        _stamp(record.times, trigger, delivery._at, received)
+        if before < END:
+            new = NEXT[before * 10 + trigger]
+            if new == before:
+                return _NO_CHANGE
+            record.status = new
+            return SINGLE_CHANGES[before * 10 + new]
+        if trigger != ANSWER or not record.finals:
+            return _NO_CHANGE
+        return _changes(record, before, marks_before, _resolve(record))
+
+    duration = delivery.call_duration
+    if duration is not None and (record.duration is None or duration > record.duration):
+        record.duration = duration
+    if trigger == COMPLETED_EVENT and (
+        dialect is Dialect.TWILIO or (dialect is Dialect.AUTO and duration)
+    ):
+        trigger = COMPLETE
+    if trigger == COMPLETE:
+        record.marks |= _ANSWER_BIT
+    _stamp(record.times, trigger, delivery._at, received)
+    claim = (seq, trigger)
+    if claim not in record.finals:
+        record.finals = (*record.finals, claim)
+    new = _resolve(record)
+    if new == before and record.marks == marks_before:
+        return _NO_CHANGE
+    return _changes(record, before, marks_before, new)
+
+
+def fold_resource(
+    record: Record, resource: CallResource, observed: float
+) -> tuple[StatusChange, ...]:
+    """Fold in the Call resource: the provider's own account of the call."""
+    code = STATUSES.index(resource.status)
+    before = record.status
+    marks_before = record.marks
+    if code in FINAL_CODES:
+        if code == COMPLETE:
+            record.marks |= _ANSWER_BIT
+        end = resource.end_time
+        _stamp(record.times, code, _NAN if end is None else end.timestamp(), observed)
+        updated = resource.date_updated
+        claim = (-math.inf if updated is None else updated.timestamp(), code)
+        if claim not in record.resources:
+            record.resources = (*record.resources, claim)
+        if resource.duration is not None and (
+            record.duration is None or resource.duration > record.duration
+        ):
+            record.duration = resource.duration
+    else:
+        record.marks |= 1 << code
+    created = resource.date_created
+    if created is not None and not record.placed_at <= created.timestamp():
+        record.placed_at = created.timestamp()
+    new = _resolve(record)
+    if new == before and record.marks == marks_before:
+        return _NO_CHANGE
+    return _changes(record, before, marks_before, new)
+
+
+def _dt(value: float) -> datetime | None:
+    return None if value != value else datetime.fromtimestamp(value, timezone.utc)
+
+
+def start_of(record: Record) -> float:
+    """The earliest time known for the call (NaN when none is known)."""
+    times = [t for t in record.times if t == t]
+    if record.placed_at == record.placed_at:
+        times.append(record.placed_at)
+    return min(times) if times else _NAN
+
+
+def _final_claims(record: Record) -> list[int]:
+    answered = record.marks & _ANSWER_BIT
+    out = []
+    for _seq, kind in record.finals:
+        if kind == COMPLETED_EVENT:
+            kind = COMPLETE if answered else END
+        if kind != END and kind not in out:
+            out.append(kind)
+    return sorted(out)
+
+
+def anomalies_of(record: Record) -> tuple[Anomaly, ...]:
+    """The anomalies the evidence shows, in a fixed order."""
+    out = [
+        Anomaly(kind="conflicting_delivery", sequence_number=seq)
+        for seq in sorted(record.conflicts)
+    ]
+    claims = _final_claims(record) if len(record.finals) > 1 or record.resources else []
+    status = STATUSES[record.status]
+    if len(claims) > 1:
+        best = max(
+            (seq, COMPLETE if kind == COMPLETED_EVENT else kind)
+            for seq, kind in record.finals
+            if (COMPLETE if kind == COMPLETED_EVENT else kind) in claims
+        )
+        out.append(
+            Anomaly(
+                kind="conflicting_final",
+                statuses=tuple(STATUSES[c] for c in claims),
+                chosen=STATUSES[best[1]],
+            )
+        )
+    if record.resources:
+        told = sorted({code for _, code in record.resources} | set(claims))
+        if len(told) > 1:
+            out.append(
+                Anomaly(
+                    kind="reconciliation_conflict",
+                    statuses=tuple(STATUSES[c] for c in told),
+                    chosen=status,
+                )
+            )
+    return tuple(out)
+
+
+def timeline_of(record: Record) -> tuple[TimelineEntry, ...]:
+    """For each status with evidence of its own: when it happened and was heard of."""
+    times = record.times
+    out = []
+    answered = record.marks & _ANSWER_BIT
+    for code in range(10):
+        at, received = times[2 * code], times[2 * code + 1]
+        if code == record.status and code in (COMPLETE, END):
+            # The unread "completed" event is evidence of whichever it became.
+            if (code == COMPLETE) == bool(answered):
+                extra_at, extra_rcv = times[2 * COMPLETED_EVENT], times[2 * COMPLETED_EVENT + 1]
+                at = extra_at if not at <= extra_at else at
+                received = extra_rcv if not received <= extra_rcv else received
+        if at != at and received != received:
+            continue
+        if code in FINAL_CODES and code != record.status:
+            continue
+        out.append(TimelineEntry(status=STATUSES[code], at=_dt(at), received_at=_dt(received)))
+    return tuple(out)
+
+
+@attrs.frozen(kw_only=True)
+class CallState:
+    """What callstate knows about one call, derived from its events.
+
+    A snapshot: it never changes; folding more events gives a new one.
+    """
+
+    call_sid: str | None
+    status: CallStatus
+    #: Whether the call was answered (a hook "on answered" keys on this).
+    answered: bool
+    #: Distinct deliveries recorded (each version of a conflict counts).
+    deliveries: int
+    #: Copies of recorded deliveries that were ignored.
+    duplicates: int
+    anomalies: tuple[Anomaly, ...]
+    timeline: tuple[TimelineEntry, ...]
+    #: The longest CallDuration reported (seconds), if any.
+    call_duration: int | None
+    #: When a tick found the call overdue (None if it never was).
+    overdue_since: datetime | None
+    _record: Record = attrs.field(repr=False, eq=False, alias="record")
+
+    @classmethod
+    def of(cls, record: Record) -> CallState:
+        """Snapshot a record (the record must not be changed afterwards)."""
+        return cls(
+            call_sid=record.call_sid,
+            status=STATUSES[record.status],
+            answered=bool(record.marks & _ANSWER_BIT),
+            deliveries=record.deliveries,
+            duplicates=record.duplicates,
+            anomalies=anomalies_of(record),
+            timeline=timeline_of(record),
+            call_duration=record.duration,
+            overdue_since=_dt(record.stale_at),
+            record=record,
+        )
+
+    @property
+    def final(self) -> bool:
+        """The call is over: its status will never be a live one again."""
+        return self.status.is_final
+
+    @property
+    def outcome_known(self) -> bool:
+        """The call is over and how it ended is known (not ``ended``)."""
+        return self.final and self.status is not CallStatus.ENDED
+
+    @property
+    def needs_reconciliation(self) -> bool:
+        """Fetch the call with GET: its outcome is unknown or it is overdue."""
+        if self.status is CallStatus.ENDED:
+            return True
+        return not self.final and self.overdue_since is not None
+
+    def entry(self, status: CallStatus) -> TimelineEntry | None:
+        """The timeline entry of ``status``, if it has one."""
+        for item in self.timeline:
+            if item.status is status:
+                return item
+        return None
+
+    @property
+    def ring_time(self) -> timedelta | None:
+        """From ringing to answer (or to the end of an unanswered call)."""
+        ringing = self.entry(CallStatus.RINGING)
+        if ringing is None or ringing.at is None:
+            return None
+        end = self.entry(CallStatus.IN_PROGRESS)
+        if end is None and not self.answered and self.final:
+            end = self.entry(self.status)
+        if end is None or end.at is None:
+            return None
+        return end.at - ringing.at
+
+    @property
+    def talk_time(self) -> timedelta | None:
+        """How long the answered call lasted (CallDuration when reported)."""
+        if not self.answered:
+            return None
+        if self.call_duration is not None:
+            return timedelta(seconds=self.call_duration)
+        start, end = self.entry(CallStatus.IN_PROGRESS), self.entry(self.status)
+        if start is None or end is None or start.at is None or end.at is None or not self.final:
+            return None
+        return end.at - start.at

@@ -1,0 +1,266 @@
+"""The decider: ``decide(command, state) -> events``, ``evolve(state, event) -> state``.
+
+Pure: time arrives inside commands, ids inside deliveries. ``CallBook`` runs
+the same two functions over many calls, folding in place for speed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timedelta
+from typing import Final
+
+import attrs
+
+from callstate._core._call import CallState, Record, fold_delivery, fold_resource, start_of
+from callstate._core._state import FINAL_CODES
+from callstate._core._values import (
+    CallRegistered,
+    Command,
+    Delivery,
+    DeliveryAccepted,
+    Dialect,
+    DuplicateIgnored,
+    Event,
+    Reconcile,
+    ReconciliationRequested,
+    RecordDelivery,
+    RegisterCall,
+    ResourceObserved,
+    StatusChange,
+    Tick,
+)
+from callstate._errors import UnknownCall, UsageError
+
+__all__ = ["CallBook", "Decider"]
+
+_NAN: Final = math.nan
+
+
+def _epoch(value: datetime | None) -> float:
+    return _NAN if value is None else value.timestamp()
+
+
+def _call_sid_of(command: Command | Event) -> str:
+    if isinstance(command, (RecordDelivery, DeliveryAccepted)):
+        return command.delivery.call_sid
+    if isinstance(command, (Reconcile, ResourceObserved)):
+        return command.resource.sid
+    if isinstance(command, Tick):
+        raise UsageError("a Tick concerns every call: use CallBook.tick or Decider.decide")
+    return command.call_sid
+
+
+@attrs.frozen(kw_only=True)
+class Decider:
+    """The rules for one call, as pure functions.
+
+    ``ring_timeout`` is assumed for calls whose own ring timeout is unknown;
+    a call with no final status ``ring_timeout + max_call_length`` after its
+    first sign of life is overdue: a ``Tick`` flags it for reconciliation.
+    """
+
+    dialect: Dialect = attrs.field(default=Dialect.AUTO, converter=Dialect)
+    ring_timeout: timedelta = timedelta(seconds=60)
+    max_call_length: timedelta = timedelta(hours=4)
+
+    def initial_state(self, call_sid: str | None = None) -> CallState:
+        """The state of a call nothing is known about yet (status ``queued``)."""
+        return CallState.of(Record(call_sid))
+
+    def is_terminal(self, state: CallState) -> bool:
+        """Nothing can change the status any more but a conflicting claim."""
+        return state.outcome_known
+
+    def decide(self, command: Command, state: CallState) -> tuple[Event, ...]:
+        """The events that ``command`` causes, given ``state``."""
+        record = state._record
+        if not isinstance(command, Tick):
+            _check_call(record, _call_sid_of(command))
+        return self._decide(command, record)
+
+    def evolve(self, state: CallState, event: Event) -> CallState:
+        """The state after ``event``."""
+        record = state._record.copy()
+        _check_call(record, _call_sid_of(event))
+        self._evolve(record, event)
+        return CallState.of(record)
+
+    def fold(self, events: Iterable[Event], call_sid: str | None = None) -> CallState:
+        """The state after all of ``events``, from the initial state."""
+        record = Record(call_sid)
+        for event in events:
+            _check_call(record, _call_sid_of(event))
+            self._evolve(record, event)
+        return CallState.of(record)
+
+    # The two functions on a private, mutable record (CallBook folds in place).
+
+    def _decide(self, command: Command, record: Record) -> tuple[Event, ...]:
+        if isinstance(command, RecordDelivery):
+            delivery = command.delivery
+            known = record.seen.get(delivery.sequence_number)
+            fingerprint = delivery._fingerprint
+            if known is not None and (
+                known == fingerprint or (type(known) is frozenset and fingerprint in known)
+            ):
+                return (
+                    DuplicateIgnored(
+                        call_sid=delivery.call_sid,
+                        sequence_number=delivery.sequence_number,
+                        received_at=command.received_at,
+                    ),
+                )
+            return (DeliveryAccepted(delivery=delivery, received_at=command.received_at),)
+        if isinstance(command, Reconcile):
+            return (ResourceObserved(resource=command.resource, observed_at=command.observed_at),)
+        if isinstance(command, RegisterCall):
+            return (
+                CallRegistered(
+                    call_sid=command.call_sid,
+                    placed_at=command.placed_at,
+                    ring_timeout=command.ring_timeout,
+                ),
+            )
+        if isinstance(command, Tick):
+            if record.call_sid is None or not self._overdue(record, command.now):
+                return ()
+            return (ReconciliationRequested(call_sid=record.call_sid, at=command.now),)
+        raise UsageError(f"not a command: {command!r}")
+
+    def _overdue(self, record: Record, now: datetime) -> bool:
+        if record.status in FINAL_CODES or record.stale_at == record.stale_at:
+            return False
+        start = start_of(record)
+        if start != start:
+            return False
+        ring = record.ring_timeout
+        if ring != ring:
+            ring = self.ring_timeout.total_seconds()
+        return now.timestamp() > start + ring + self.max_call_length.total_seconds()
+
+    def _evolve(self, record: Record, event: Event) -> tuple[StatusChange, ...]:
+        if isinstance(event, DeliveryAccepted):
+            changes = fold_delivery(
+                record, event.delivery, _epoch(event.received_at), self.dialect
+            )
+            return () if changes is None else changes
+        if isinstance(event, DuplicateIgnored):
+            record.duplicates += 1
+            return ()
+        if isinstance(event, ResourceObserved):
+            return fold_resource(record, event.resource, _epoch(event.observed_at))
+        if isinstance(event, CallRegistered):
+            placed = event.placed_at.timestamp()
+            if not record.placed_at <= placed:
+                record.placed_at = placed
+            if event.ring_timeout is not None:
+                record.ring_timeout = event.ring_timeout.total_seconds()
+            return ()
+        if isinstance(event, ReconciliationRequested):
+            at = event.at.timestamp()
+            if not record.stale_at <= at:
+                record.stale_at = at
+            return ()
+        raise UsageError(f"not an event: {event!r}")
+
+
+def _check_call(record: Record, call_sid: str) -> None:
+    if record.call_sid is None:
+        record.call_sid = call_sid
+    elif record.call_sid != call_sid:
+        raise UsageError(f"an event of call {call_sid!r} given to call {record.call_sid!r}")
+
+
+class CallBook:
+    """Many calls, in memory: the decider run over each, folding in place.
+
+    The fast path is ``record``; ``handle`` takes any command and returns the
+    events it caused (to persist) with the status changes they made.
+    """
+
+    __slots__ = ("_calls", "_decider", "_dialect")
+
+    def __init__(self, decider: Decider | None = None) -> None:
+        self._decider = Decider() if decider is None else decider
+        self._dialect = self._decider.dialect
+        self._calls: dict[str, Record] = {}
+
+    @property
+    def decider(self) -> Decider:
+        return self._decider
+
+    def record(
+        self, delivery: Delivery, received_at: datetime | None = None
+    ) -> tuple[StatusChange, ...] | None:
+        """Record a delivery: the status changes it made, or None for a duplicate."""
+        record = self._calls.get(delivery.call_sid)
+        if record is None:
+            record = self._calls[delivery.call_sid] = Record(delivery.call_sid)
+        return fold_delivery(
+            record,
+            delivery,
+            _NAN if received_at is None else received_at.timestamp(),
+            self._dialect,
+        )
+
+    def handle(self, command: Command) -> tuple[tuple[Event, ...], tuple[StatusChange, ...]]:
+        """Decide and apply ``command``: the events it caused and the changes made."""
+        if isinstance(command, Tick):
+            events: list[Event] = []
+            for record in self._calls.values():
+                events.extend(self._decider._decide(command, record))
+            for event in events:
+                self._evolve(event)
+            return tuple(events), ()
+        record = self._record_for(_call_sid_of(command))
+        caused = self._decider._decide(command, record)
+        changes: tuple[StatusChange, ...] = ()
+        for event in caused:
+            changes += self._decider._evolve(record, event)
+        return caused, changes
+
+    def apply(self, event: Event) -> tuple[StatusChange, ...]:
+        """Fold an event already decided (loaded from a store, say)."""
+        return self._evolve(event)
+
+    def tick(self, now: datetime) -> tuple[ReconciliationRequested, ...]:
+        """Flag every overdue call; returns the requests made."""
+        events, _ = self.handle(Tick(now=now))
+        return tuple(e for e in events if isinstance(e, ReconciliationRequested))
+
+    def _evolve(self, event: Event) -> tuple[StatusChange, ...]:
+        return self._decider._evolve(self._record_for(_call_sid_of(event)), event)
+
+    def _record_for(self, call_sid: str) -> Record:
+        record = self._calls.get(call_sid)
+        if record is None:
+            record = self._calls[call_sid] = Record(call_sid)
+        return record
+
+    def state(self, call_sid: str) -> CallState:
+        """The state of one call; ``UnknownCall`` if nothing is known of it."""
+        record = self._calls.get(call_sid)
+        if record is None:
+            raise UnknownCall(call_sid)
+        return CallState.of(record.copy())
+
+    def get(self, call_sid: str) -> CallState | None:
+        """The state of one call, or None if nothing is known of it."""
+        record = self._calls.get(call_sid)
+        return None if record is None else CallState.of(record.copy())
+
+    def __contains__(self, call_sid: object) -> bool:
+        return call_sid in self._calls
+
+    def __len__(self) -> int:
+        return len(self._calls)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._calls)
+
+    def states(self) -> Iterator[CallState]:
+        """Every call's state, in the order the calls were first seen."""
+        for record in self._calls.values():
+            yield CallState.of(record.copy())

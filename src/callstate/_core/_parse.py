@@ -1,0 +1,226 @@
+"""Status callbacks from raw bytes or parameters into ``Delivery`` values.
+
+The only exception that leaves this module is ``InvalidCallback``, naming the
+field and the reason, whatever the input. The form decoder is written for the
+shape of status callbacks (a dozen short ASCII fields): it splits once and
+percent-decodes only the values that need it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Final, Union
+from urllib.parse import unquote_plus
+
+import attrs
+
+from callstate._core._time import parse_timestamp
+from callstate._core._values import CallbackStatus, Delivery
+from callstate._errors import InvalidCallback
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "Limits",
+    "Params",
+    "normalize_status",
+    "parse_callback",
+    "parse_form",
+    "split_form",
+]
+
+Params = Union[Mapping[str, Union[str, Sequence[str]]], Iterable[tuple[str, str]]]
+
+
+def _positive(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if type(value) is not int or value < 1:
+        raise ValueError(f"{attribute.name} must be a positive integer, not {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class Limits:
+    """Bounds on what a status callback may be; past them it is rejected (400)."""
+
+    max_body_bytes: int = attrs.field(default=16_384, validator=_positive)
+    max_fields: int = attrs.field(default=100, validator=_positive)
+    max_name_length: int = attrs.field(default=64, validator=_positive)
+    max_value_length: int = attrs.field(default=2_048, validator=_positive)
+
+
+DEFAULT_LIMITS: Final = Limits()
+
+#: Largest SequenceNumber or CallDuration accepted (fits a signed 32-bit column).
+MAX_NUMBER: Final = 2**31 - 1
+_SID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}", re.ASCII)
+_STATUS: Final = {s.value: s for s in CallbackStatus}
+_FIELDS: Final = {
+    name: i
+    for i, name in enumerate(
+        ("CallSid", "CallStatus", "SequenceNumber", "Timestamp", "CallDuration", "AccountSid")
+    )
+}
+
+
+def normalize_status(value: str) -> CallbackStatus | None:
+    """A ``CallStatus`` in either vocabulary, any case, ``_`` or ``-``; or None."""
+    found = _STATUS.get(value)
+    if found is None and len(value) <= 20:
+        found = _STATUS.get(value.strip().lower().replace("_", "-").replace(" ", "-"))
+    return found
+
+
+def _number(field: str, text: str) -> int:
+    if not text:
+        raise InvalidCallback(field, "is empty")
+    if not (text.isascii() and text.isdigit()):
+        raise InvalidCallback(field, f"must be a whole number of ASCII digits, not {text[:40]!r}")
+    if len(text) > 10 or int(text) > MAX_NUMBER:
+        raise InvalidCallback(field, f"is out of range (at most {MAX_NUMBER})")
+    return int(text)
+
+
+def _sid(field: str, text: str) -> str:
+    if _SID.fullmatch(text) is None:
+        if not text:
+            raise InvalidCallback(field, "is empty")
+        raise InvalidCallback(field, "must be 1 to 128 letters, digits or . _ : -")
+    return text
+
+
+def _decode(field: str, text: str) -> str:
+    try:
+        return unquote_plus(text, errors="strict")
+    except UnicodeDecodeError:
+        raise InvalidCallback(field, "is not valid UTF-8 once percent-decoded") from None
+
+
+def split_form(body: bytes | str, limits: Limits = DEFAULT_LIMITS) -> list[tuple[str, str]]:
+    """Split a form body or query string into (name, value) pairs, within limits."""
+    if len(body) > limits.max_body_bytes:
+        raise InvalidCallback("body", f"is larger than {limits.max_body_bytes} bytes")
+    if isinstance(body, bytes):
+        try:
+            text = body.decode("ascii")
+        except UnicodeDecodeError:
+            try:
+                text = body.decode("utf-8")
+            except UnicodeDecodeError:
+                raise InvalidCallback("body", "is not valid UTF-8") from None
+    elif isinstance(body, str):
+        text = body
+    else:
+        raise InvalidCallback("body", f"must be bytes or str, not {type(body).__name__}")
+    if ";" in text:
+        raise InvalidCallback("body", "uses ';', which is not a separator of form fields")
+    parts = text.split("&")
+    if len(parts) > limits.max_fields:
+        raise InvalidCallback("body", f"has more than {limits.max_fields} fields")
+    pairs = []
+    max_name, max_value = limits.max_name_length, limits.max_value_length
+    for part in parts:
+        if not part:
+            continue
+        name, _, value = part.partition("=")
+        if "%" in name or "+" in name:
+            name = _decode("body", name)
+        if not name:
+            raise InvalidCallback("body", "has a field with no name")
+        if len(name) > max_name:
+            raise InvalidCallback(name[:max_name], f"has a name longer than {max_name}")
+        if "%" in value or "+" in value:
+            value = _decode(name, value)
+        if len(value) > max_value:
+            raise InvalidCallback(name, f"is longer than {max_value} characters")
+        pairs.append((name, value))
+    return pairs
+
+
+def _pairs_of(params: Params, limits: Limits) -> list[tuple[str, str]]:
+    items: Iterable[tuple[object, object]]
+    if isinstance(params, Mapping):
+        items = _flatten(params)
+    else:
+        items = params
+    pairs = []
+    try:
+        for name, value in items:
+            if not isinstance(name, str) or not name:
+                raise InvalidCallback("params", "every parameter name must be a non-empty str")
+            if not isinstance(value, str):
+                raise InvalidCallback(name, f"must be a str, not {type(value).__name__}")
+            if len(name) > limits.max_name_length:
+                raise InvalidCallback(name[: limits.max_name_length], "has too long a name")
+            if len(value) > limits.max_value_length:
+                raise InvalidCallback(
+                    name, f"is longer than {limits.max_value_length} characters"
+                )
+            pairs.append((name, value))
+            if len(pairs) > limits.max_fields:
+                raise InvalidCallback("params", f"has more than {limits.max_fields} fields")
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, InvalidCallback):
+            raise
+        raise InvalidCallback("params", "must be a mapping or (name, value) pairs") from None
+    return pairs
+
+
+def _flatten(params: Mapping[str, str | Sequence[str]]) -> Iterable[tuple[object, object]]:
+    for name, value in params.items():
+        if isinstance(value, (list, tuple)):
+            for item in value:
+                yield name, item
+        else:
+            yield name, value
+
+
+def _delivery(pairs: list[tuple[str, str]]) -> Delivery:
+    found: list[str | None] = [None] * 6
+    fields = _FIELDS
+    for name, value in pairs:
+        index = fields.get(name)
+        if index is not None:
+            if found[index] is not None:
+                raise InvalidCallback(name, "is repeated")
+            found[index] = value
+    call_sid, status_text, seq_text, ts_text, duration_text, account_sid = found
+    if call_sid is None:
+        raise InvalidCallback("CallSid", "is missing")
+    if status_text is None:
+        raise InvalidCallback("CallStatus", "is missing")
+    if seq_text is None:
+        raise InvalidCallback("SequenceNumber", "is missing")
+    status = normalize_status(status_text)
+    if status is None:
+        raise InvalidCallback("CallStatus", f"is not a call status: {status_text[:40]!r}")
+    timestamp = None
+    if ts_text:
+        parsed = parse_timestamp(ts_text)
+        if isinstance(parsed, str):
+            raise InvalidCallback("Timestamp", parsed)
+        timestamp = parsed
+    return Delivery(
+        call_sid=_sid("CallSid", call_sid),
+        sequence_number=_number("SequenceNumber", seq_text),
+        call_status=status,
+        timestamp=timestamp,
+        call_duration=None if not duration_text else _number("CallDuration", duration_text),
+        account_sid=None if not account_sid else _sid("AccountSid", account_sid),
+        params=tuple(pairs),
+    )
+
+
+def parse_form(body: bytes | str, *, limits: Limits = DEFAULT_LIMITS) -> Delivery:
+    """Parse a status callback from a form body or a query string."""
+    return _delivery(split_form(body, limits))
+
+
+def parse_callback(source: bytes | str | Params, *, limits: Limits = DEFAULT_LIMITS) -> Delivery:
+    """Parse a status callback from a raw body or query string, or from parameters.
+
+    Parameters may be a mapping (a value may be a list of repeated values) or
+    an iterable of (name, value) pairs. Raises ``InvalidCallback`` and nothing
+    else.
+    """
+    if isinstance(source, (bytes, str)):
+        return parse_form(source, limits=limits)
+    return _delivery(_pairs_of(source, limits))

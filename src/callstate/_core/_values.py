@@ -1,0 +1,333 @@
+"""The values of the core: deliveries, resources, commands, events, reports.
+
+All are frozen, slotted, keyword-only attrs classes. They are built by the
+parsers (which validate) or by the caller; nothing here reads a clock.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Final, Union
+
+import attrs
+
+from callstate._core._state import COMPLETED_EVENT, STATUSES, CallStatus
+
+__all__ = [
+    "Anomaly",
+    "CallRegistered",
+    "CallResource",
+    "CallbackStatus",
+    "Command",
+    "Delivery",
+    "DeliveryAccepted",
+    "Dialect",
+    "DuplicateIgnored",
+    "Event",
+    "Reconcile",
+    "ReconciliationRequested",
+    "RecordDelivery",
+    "RegisterCall",
+    "ResourceObserved",
+    "StatusChange",
+    "Tick",
+    "TimelineEntry",
+]
+
+
+class Dialect(str, enum.Enum):
+    """How to read ``CallStatus`` in a status callback.
+
+    - ``TWILIO``: ``CallStatus`` is the status; ``completed`` means answered,
+      then ended.
+    - ``RESTCOMM``: ``CallStatus`` is the event name; a ``completed`` that no
+      ``answered`` preceded leaves the outcome unknown (status ``ended``).
+    - ``AUTO`` (default): both vocabularies; as ``RESTCOMM``, except that a
+      ``completed`` with ``CallDuration`` > 0 counts as answered.
+    """
+
+    TWILIO = "twilio"
+    RESTCOMM = "restcomm"
+    AUTO = "auto"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class CallbackStatus(str, enum.Enum):
+    """A ``CallStatus`` value as a status callback reports it (both vocabularies)."""
+
+    QUEUED = "queued"
+    INITIATED = "initiated"
+    RINGING = "ringing"
+    IN_PROGRESS = "in-progress"
+    ANSWERED = "answered"
+    COMPLETED = "completed"
+    BUSY = "busy"
+    FAILED = "failed"
+    NO_ANSWER = "no-answer"
+    CANCELED = "canceled"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+#: The machine's trigger for each reported value; ``completed`` is read later.
+TRIGGER_OF: Final = {
+    CallbackStatus.QUEUED: 0,
+    CallbackStatus.INITIATED: 1,
+    CallbackStatus.RINGING: 2,
+    CallbackStatus.IN_PROGRESS: 3,
+    CallbackStatus.ANSWERED: 3,
+    CallbackStatus.COMPLETED: COMPLETED_EVENT,
+    CallbackStatus.BUSY: 6,
+    CallbackStatus.FAILED: 7,
+    CallbackStatus.NO_ANSWER: 8,
+    CallbackStatus.CANCELED: 9,
+}
+
+_NAN: Final = math.nan
+
+
+def _epoch(value: datetime | None) -> float:
+    return _NAN if value is None else value.timestamp()
+
+
+@attrs.frozen(kw_only=True)
+class Delivery:
+    """One status callback, parsed and validated.
+
+    ``params`` holds every parameter exactly as received, known or not, in
+    order. Two deliveries with the same ``key`` are the same event; the same
+    key with a different ``content`` is a conflict.
+    """
+
+    call_sid: str
+    sequence_number: int
+    call_status: CallbackStatus
+    timestamp: datetime | None = None
+    call_duration: int | None = None
+    account_sid: str | None = None
+    params: tuple[tuple[str, str], ...] = ()
+    # Derived once, for the hot path.
+    _trigger: int = attrs.field(init=False, repr=False, eq=False)
+    _at: float = attrs.field(init=False, repr=False, eq=False)
+    _fingerprint: int = attrs.field(init=False, repr=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        at = _epoch(self.timestamp)
+        object.__setattr__(self, "_trigger", TRIGGER_OF[self.call_status])
+        object.__setattr__(self, "_at", at)
+        object.__setattr__(self, "_fingerprint", hash(self.content))
+
+    @property
+    def key(self) -> tuple[str, int]:
+        """What identifies the event: (CallSid, SequenceNumber)."""
+        return (self.call_sid, self.sequence_number)
+
+    @property
+    def content(self) -> tuple[str, str | None, int | None]:
+        """What two copies of one event must agree on: status, instant, duration."""
+        ts = self.timestamp
+        instant = None if ts is None else f"{ts.timestamp():.6f}"
+        return (self.call_status.value, instant, self.call_duration)
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """The first value of parameter ``name`` (as the provider spells it)."""
+        for key, value in self.params:
+            if key == name:
+                return value
+        return default
+
+    def get_all(self, name: str) -> list[str]:
+        """Every value of parameter ``name``, in order."""
+        return [value for key, value in self.params if key == name]
+
+
+@attrs.frozen(kw_only=True)
+class CallResource:
+    """The Call resource as the Calls API returns it (GET or the create POST)."""
+
+    sid: str
+    status: CallStatus
+    account_sid: str | None = None
+    parent_call_sid: str | None = None
+    to: str | None = None
+    from_: str | None = None
+    direction: str | None = None
+    answered_by: str | None = None
+    date_created: datetime | None = None
+    date_updated: datetime | None = None
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    duration: int | None = None
+    ring_duration: int | None = None
+    price: str | None = None
+    price_unit: str | None = None
+    uri: str | None = None
+    #: Every field of the resource as received, known or not.
+    raw: tuple[tuple[str, object], ...] = attrs.field(default=(), eq=False, repr=False)
+
+
+@attrs.frozen(kw_only=True)
+class TimelineEntry:
+    """When a status was reached: the provider's time and when we heard of it."""
+
+    status: CallStatus
+    at: datetime | None
+    received_at: datetime | None
+
+
+@attrs.frozen(kw_only=True)
+class Anomaly:
+    """Something in the evidence that deserves a human's attention.
+
+    ``kind`` is one of ``conflicting_delivery`` (one CallSid and
+    SequenceNumber, different content), ``conflicting_final`` (deliveries
+    disagree on the final status) and ``reconciliation_conflict`` (the Call
+    resource disagrees with the deliveries). ``chosen`` is the status kept.
+    """
+
+    kind: str
+    sequence_number: int | None = None
+    statuses: tuple[CallStatus, ...] = ()
+    chosen: CallStatus | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {"kind": self.kind}
+        if self.sequence_number is not None:
+            out["sequence_number"] = self.sequence_number
+        if self.statuses:
+            out["statuses"] = [s.value for s in self.statuses]
+        if self.chosen is not None:
+            out["chosen"] = self.chosen.value
+        return out
+
+
+@attrs.frozen(kw_only=True)
+class StatusChange:
+    """The derived status of a call changed from ``previous`` to ``status``."""
+
+    previous: CallStatus
+    status: CallStatus
+
+    @property
+    def is_refinement(self) -> bool:
+        """An ``ended`` call whose outcome became known."""
+        return self.previous is CallStatus.ENDED
+
+    @property
+    def is_correction(self) -> bool:
+        """A known final status replaced by better evidence (an anomaly)."""
+        return self.previous.is_final and self.previous is not CallStatus.ENDED
+
+
+#: Every possible change, built once: reporting a change allocates nothing.
+CHANGES: Final = tuple(
+    StatusChange(previous=STATUSES[i // 10], status=STATUSES[i % 10]) for i in range(100)
+)
+SINGLE_CHANGES: Final = tuple((change,) for change in CHANGES)
+
+
+# Commands: what a caller asks the decider to do. Time comes in the command.
+
+
+@attrs.frozen(kw_only=True)
+class RecordDelivery:
+    """Record a status callback, received at ``received_at`` (if known)."""
+
+    delivery: Delivery
+    received_at: datetime | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Reconcile:
+    """Fold in the Call resource fetched (or returned by the create POST)."""
+
+    resource: CallResource
+    observed_at: datetime | None = None
+
+
+@attrs.frozen(kw_only=True)
+class RegisterCall:
+    """The app placed this call at ``placed_at`` to ring for ``ring_timeout``."""
+
+    call_sid: str
+    placed_at: datetime
+    ring_timeout: timedelta | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Tick:
+    """The time is ``now``: flag a call that should have ended by now."""
+
+    now: datetime
+
+
+Command = Union[RecordDelivery, Reconcile, RegisterCall, Tick]
+
+
+# Events: what happened, appended to a call's log and folded by ``evolve``.
+
+
+@attrs.frozen(kw_only=True)
+class DeliveryAccepted:
+    """A delivery not seen before (a conflicting one included)."""
+
+    delivery: Delivery
+    received_at: datetime | None = None
+
+    @property
+    def call_sid(self) -> str:
+        return self.delivery.call_sid
+
+
+@attrs.frozen(kw_only=True)
+class DuplicateIgnored:
+    """A copy of a delivery already recorded: counted, never applied twice."""
+
+    call_sid: str
+    sequence_number: int
+    received_at: datetime | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ResourceObserved:
+    """The Call resource as fetched at ``observed_at``."""
+
+    resource: CallResource
+    observed_at: datetime | None = None
+
+    @property
+    def call_sid(self) -> str:
+        return self.resource.sid
+
+
+@attrs.frozen(kw_only=True)
+class CallRegistered:
+    """The app placed this call."""
+
+    call_sid: str
+    placed_at: datetime
+    ring_timeout: timedelta | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ReconciliationRequested:
+    """No final status arrived in time: the call should be fetched with GET."""
+
+    call_sid: str
+    at: datetime
+
+
+Event = Union[
+    DeliveryAccepted, DuplicateIgnored, ResourceObserved, CallRegistered, ReconciliationRequested
+]
+
+
+def iter_statuses() -> Iterator[CallStatus]:
+    """The statuses in rank order."""
+    return iter(STATUSES)

@@ -1,0 +1,4 @@
+"""The testing kit: what users need to test their own code against callstate.
+
+Public modules: ``callstate.testing.strategies`` (hypothesis strategies).
+"""
