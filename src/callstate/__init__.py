@@ -6,7 +6,7 @@ read the ``CallState``. Time and ids are always inputs.
 """
 
 from callstate._core._call import CallState
-from callstate._core._decider import CallBook, Decider
+from callstate._core._decider import CallBook, Decider, Outcome
 from callstate._core._parse import Limits, normalize_status, parse_callback, parse_form
 from callstate._core._resource import (
     normalize_call_status,
@@ -68,6 +68,7 @@ __all__ = [
     "InvalidInput",
     "InvalidResource",
     "Limits",
+    "Outcome",
     "Reconcile",
     "ReconciliationRequested",
     "RecordDelivery",

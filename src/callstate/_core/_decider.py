@@ -16,6 +16,7 @@ import attrs
 from callstate._core._call import CallState, Record, fold_delivery, fold_resource, start_of
 from callstate._core._state import FINAL_CODES
 from callstate._core._values import (
+    Anomaly,
     CallRegistered,
     Command,
     Delivery,
@@ -33,7 +34,7 @@ from callstate._core._values import (
 )
 from callstate._errors import UnknownCall, UsageError
 
-__all__ = ["CallBook", "Decider"]
+__all__ = ["CallBook", "Decider", "Outcome"]
 
 _NAN: Final = math.nan
 
@@ -166,6 +167,33 @@ class Decider:
         raise UsageError(f"not an event: {event!r}")
 
 
+@attrs.frozen(kw_only=True)
+class Outcome:
+    """What handling one command did to one call.
+
+    ``events`` are what to persist; ``changes`` the status changes they made,
+    in order; ``before`` and ``after`` the call's state around them. Hooks
+    key on the difference: ``answered`` and ``final`` flip at most once per
+    call, whatever the order of the deliveries.
+    """
+
+    events: tuple[Event, ...]
+    changes: tuple[StatusChange, ...]
+    before: CallState
+    after: CallState
+
+    @property
+    def duplicate(self) -> bool:
+        """The command only repeated something already recorded."""
+        return bool(self.events) and all(isinstance(e, DuplicateIgnored) for e in self.events)
+
+    @property
+    def new_anomalies(self) -> tuple[Anomaly, ...]:
+        """Anomalies the after-state shows that the before-state did not."""
+        seen = set(self.before.anomalies)
+        return tuple(a for a in self.after.anomalies if a not in seen)
+
+
 def _check_call(record: Record, call_sid: str) -> None:
     if record.call_sid is None:
         record.call_sid = call_sid
@@ -205,30 +233,32 @@ class CallBook:
             self._dialect,
         )
 
-    def handle(self, command: Command) -> tuple[tuple[Event, ...], tuple[StatusChange, ...]]:
-        """Decide and apply ``command``: the events it caused and the changes made."""
+    def handle(self, command: RecordDelivery | Reconcile | RegisterCall) -> Outcome:
+        """Decide and apply a command about one call: what it caused and changed."""
         if isinstance(command, Tick):
-            events: list[Event] = []
-            for record in self._calls.values():
-                events.extend(self._decider._decide(command, record))
-            for event in events:
-                self._evolve(event)
-            return tuple(events), ()
+            raise UsageError("a Tick concerns every call: use CallBook.tick")
         record = self._record_for(_call_sid_of(command))
+        before = CallState.of(record.copy())
         caused = self._decider._decide(command, record)
         changes: tuple[StatusChange, ...] = ()
         for event in caused:
             changes += self._decider._evolve(record, event)
-        return caused, changes
+        return Outcome(events=caused, changes=changes, before=before, after=CallState.of(record.copy()))
 
     def apply(self, event: Event) -> tuple[StatusChange, ...]:
         """Fold an event already decided (loaded from a store, say)."""
         return self._evolve(event)
 
     def tick(self, now: datetime) -> tuple[ReconciliationRequested, ...]:
-        """Flag every overdue call; returns the requests made."""
-        events, _ = self.handle(Tick(now=now))
-        return tuple(e for e in events if isinstance(e, ReconciliationRequested))
+        """Flag every call overdue at ``now``; returns the requests made."""
+        command = Tick(now=now)
+        requests = []
+        for record in self._calls.values():
+            for event in self._decider._decide(command, record):
+                self._decider._evolve(record, event)
+                if isinstance(event, ReconciliationRequested):
+                    requests.append(event)
+        return tuple(requests)
 
     def _evolve(self, event: Event) -> tuple[StatusChange, ...]:
         return self._decider._evolve(self._record_for(_call_sid_of(event)), event)
