@@ -295,6 +295,13 @@ def anomalies_of(record: Record) -> tuple[Anomaly, ...]:
     return tuple(out)
 
 
+def _earliest(a: float, b: float) -> float:
+    """The smaller of two times, where NaN means unknown."""
+    if a != a:
+        return b
+    return a if not b < a else b
+
+
 def timeline_of(record: Record) -> tuple[TimelineEntry, ...]:
     """For each status with evidence of its own: when it happened and was heard of."""
     times = record.times
@@ -305,9 +312,8 @@ def timeline_of(record: Record) -> tuple[TimelineEntry, ...]:
         if code == record.status and code in (COMPLETE, END):
             # The unread "completed" event is evidence of whichever it became.
             if (code == COMPLETE) == bool(answered):
-                extra_at, extra_rcv = times[2 * COMPLETED_EVENT], times[2 * COMPLETED_EVENT + 1]
-                at = extra_at if not at <= extra_at else at
-                received = extra_rcv if not received <= extra_rcv else received
+                at = _earliest(at, times[2 * COMPLETED_EVENT])
+                received = _earliest(received, times[2 * COMPLETED_EVENT + 1])
         if at != at and received != received:
             continue
         if code in FINAL_CODES and code != record.status:

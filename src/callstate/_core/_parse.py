@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Final, Union
 from urllib.parse import unquote_plus
 
 import attrs
 
 from callstate._core._time import parse_timestamp
-from callstate._core._values import CallbackStatus, Delivery
+from callstate._core._values import CallbackParams, CallbackStatus, Delivery
 from callstate._errors import InvalidCallback
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "parse_callback",
     "parse_form",
     "split_form",
+    "unquote_ascii",
 ]
 
 Params = Union[Mapping[str, Union[str, Sequence[str]]], Iterable[tuple[str, str]]]
@@ -53,12 +55,16 @@ DEFAULT_LIMITS: Final = Limits()
 MAX_NUMBER: Final = 2**31 - 1
 _SID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}", re.ASCII)
 _STATUS: Final = {s.value: s for s in CallbackStatus}
-_FIELDS: Final = {
-    name: i
-    for i, name in enumerate(
-        ("CallSid", "CallStatus", "SequenceNumber", "Timestamp", "CallDuration", "AccountSid")
-    )
-}
+_FIELDS: Final = frozenset(
+    ("CallSid", "CallStatus", "SequenceNumber", "Timestamp", "CallDuration", "AccountSid")
+)
+
+
+# Callbacks arrive in bursts that share a Timestamp (one-second resolution):
+# the parsed value of a recently seen raw Timestamp is kept. The cache holds
+# only immutable values and never decides anything.
+_TIMESTAMP_CACHE_SIZE: Final = 4_096
+_timestamp_cache: dict[str, datetime] = {}
 
 
 def normalize_status(value: str) -> CallbackStatus | None:
@@ -94,8 +100,62 @@ def _decode(field: str, text: str) -> str:
         raise InvalidCallback(field, "is not valid UTF-8 once percent-decoded") from None
 
 
-def split_form(body: bytes | str, limits: Limits = DEFAULT_LIMITS) -> list[tuple[str, str]]:
-    """Split a form body or query string into (name, value) pairs, within limits."""
+# The fast path: an ASCII body whose names need no decoding and whose escapes
+# are all ASCII cannot fail to decode, so only the known fields are decoded now.
+_HIGH_ESCAPE: Final = re.compile(r"%[89A-Fa-f][0-9A-Fa-f]")
+_ASCII_ESCAPES: Final = {f"{i:02x}": chr(i) for i in range(128)} | {
+    f"{i:02X}": chr(i) for i in range(128)
+}
+_ASCII_ESCAPES.update({f"{i:02x}"[0] + f"{i:02x}"[1].upper(): chr(i) for i in range(128)})
+_ASCII_ESCAPES.update({f"{i:02x}"[0].upper() + f"{i:02x}"[1]: chr(i) for i in range(128)})
+
+
+def unquote_ascii(text: str) -> str:
+    """``unquote_plus`` for text whose escapes are all ASCII (same result, faster)."""
+    if "+" in text:
+        text = text.replace("+", " ")
+    if "%" not in text:
+        return text
+    first, *rest = text.split("%")
+    out = [first]
+    escapes = _ASCII_ESCAPES
+    for chunk in rest:
+        char = escapes.get(chunk[:2])
+        if char is None:
+            out.append("%")
+            out.append(chunk)
+        else:
+            out.append(char)
+            out.append(chunk[2:])
+    return "".join(out)
+
+
+def _fast_fields(text: str, limits: Limits) -> dict[str, str] | None:
+    """The known fields of a plain body, still encoded; None when it needs care."""
+    if (
+        len(text) > limits.max_value_length
+        or not text.isascii()
+        or ("%" in text and _HIGH_ESCAPE.search(text) is not None)
+    ):
+        return None
+    parts = text.split("&")
+    if len(parts) > limits.max_fields:
+        return None
+    fields = {}
+    known = _FIELDS
+    max_name = limits.max_name_length
+    for part in parts:
+        name, eq, value = part.partition("=")
+        if name in known:
+            if name in fields or not eq:
+                return None
+            fields[name] = value
+        elif not name or len(name) > max_name or "%" in name or "+" in name:
+            return None
+    return fields
+
+
+def _text_of(body: bytes | str, limits: Limits) -> str:
     if len(body) > limits.max_body_bytes:
         raise InvalidCallback("body", f"is larger than {limits.max_body_bytes} bytes")
     if isinstance(body, bytes):
@@ -112,6 +172,15 @@ def split_form(body: bytes | str, limits: Limits = DEFAULT_LIMITS) -> list[tuple
         raise InvalidCallback("body", f"must be bytes or str, not {type(body).__name__}")
     if ";" in text:
         raise InvalidCallback("body", "uses ';', which is not a separator of form fields")
+    return text
+
+
+def split_form(body: bytes | str, limits: Limits = DEFAULT_LIMITS) -> list[tuple[str, str]]:
+    """Split a form body or query string into (name, value) pairs, within limits."""
+    return _split(_text_of(body, limits), limits)
+
+
+def _split(text: str, limits: Limits) -> list[tuple[str, str]]:
     parts = text.split("&")
     if len(parts) > limits.max_fields:
         raise InvalidCallback("body", f"has more than {limits.max_fields} fields")
@@ -174,15 +243,28 @@ def _flatten(params: Mapping[str, str | Sequence[str]]) -> Iterable[tuple[object
 
 
 def _delivery(pairs: list[tuple[str, str]]) -> Delivery:
-    found: list[str | None] = [None] * 6
-    fields = _FIELDS
+    found: dict[str, str] = {}
     for name, value in pairs:
-        index = fields.get(name)
-        if index is not None:
-            if found[index] is not None:
+        if name in _FIELDS:
+            if name in found:
                 raise InvalidCallback(name, "is repeated")
-            found[index] = value
-    call_sid, status_text, seq_text, ts_text, duration_text, account_sid = found
+            found[name] = value
+    return _build(found, CallbackParams(pairs), encoded=False)
+
+
+def _plain(value: str | None, encoded: bool) -> str | None:
+    if encoded and value is not None and ("%" in value or "+" in value):
+        return unquote_ascii(value)
+    return value
+
+
+def _build(found: dict[str, str], params: CallbackParams, *, encoded: bool) -> Delivery:
+    get = found.get
+    call_sid = _plain(get("CallSid"), encoded)
+    status_text = _plain(get("CallStatus"), encoded)
+    seq_text = _plain(get("SequenceNumber"), encoded)
+    duration_text = _plain(get("CallDuration"), encoded)
+    account_sid = _plain(get("AccountSid"), encoded)
     if call_sid is None:
         raise InvalidCallback("CallSid", "is missing")
     if status_text is None:
@@ -193,11 +275,18 @@ def _delivery(pairs: list[tuple[str, str]]) -> Delivery:
     if status is None:
         raise InvalidCallback("CallStatus", f"is not a call status: {status_text[:40]!r}")
     timestamp = None
+    ts_text = get("Timestamp")
     if ts_text:
-        parsed = parse_timestamp(ts_text)
-        if isinstance(parsed, str):
-            raise InvalidCallback("Timestamp", parsed)
-        timestamp = parsed
+        timestamp = _timestamp_cache.get(ts_text) if encoded else None
+        if timestamp is None:
+            parsed = parse_timestamp(_plain(ts_text, encoded) or "")
+            if isinstance(parsed, str):
+                raise InvalidCallback("Timestamp", parsed)
+            timestamp = parsed
+            if encoded:
+                if len(_timestamp_cache) >= _TIMESTAMP_CACHE_SIZE:
+                    _timestamp_cache.clear()
+                _timestamp_cache[ts_text] = timestamp
     return Delivery(
         call_sid=_sid("CallSid", call_sid),
         sequence_number=_number("SequenceNumber", seq_text),
@@ -205,13 +294,17 @@ def _delivery(pairs: list[tuple[str, str]]) -> Delivery:
         timestamp=timestamp,
         call_duration=None if not duration_text else _number("CallDuration", duration_text),
         account_sid=None if not account_sid else _sid("AccountSid", account_sid),
-        params=tuple(pairs),
+        params=params,
     )
 
 
 def parse_form(body: bytes | str, *, limits: Limits = DEFAULT_LIMITS) -> Delivery:
     """Parse a status callback from a form body or a query string."""
-    return _delivery(split_form(body, limits))
+    text = _text_of(body, limits)
+    fields = _fast_fields(text, limits)
+    if fields is None:
+        return _delivery(_split(text, limits))
+    return _build(fields, CallbackParams.from_form(text), encoded=True)
 
 
 def parse_callback(source: bytes | str | Params, *, limits: Limits = DEFAULT_LIMITS) -> Delivery:

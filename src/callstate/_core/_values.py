@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Final, Union
+from urllib.parse import unquote_plus
 
 import attrs
 
@@ -20,6 +21,7 @@ __all__ = [
     "Anomaly",
     "CallRegistered",
     "CallResource",
+    "CallbackParams",
     "CallbackStatus",
     "Command",
     "Delivery",
@@ -96,6 +98,81 @@ def _epoch(value: datetime | None) -> float:
     return _NAN if value is None else value.timestamp()
 
 
+class CallbackParams(Sequence[tuple[str, str]]):
+    """Every parameter of a status callback, as received, in order.
+
+    A sequence of (name, value) pairs. Built from a raw form body, it keeps the
+    body and decodes it only when first read: most deliveries are folded
+    without anyone reading their unknown parameters. The parser only stores a
+    body here after checking it decodes without error.
+    """
+
+    __slots__ = ("_pairs", "_raw")
+
+    def __init__(self, pairs: Iterable[tuple[str, str]] = ()) -> None:
+        self._pairs: tuple[tuple[str, str], ...] | None = tuple(pairs)
+        self._raw: str | None = None
+
+    @classmethod
+    def from_form(cls, body: str) -> CallbackParams:
+        """Params to decode lazily from ``body`` (which must decode cleanly)."""
+        new = cls.__new__(cls)
+        new._pairs = None
+        new._raw = body
+        return new
+
+    @property
+    def pairs(self) -> tuple[tuple[str, str], ...]:
+        pairs = self._pairs
+        if pairs is None:
+            pairs = self._pairs = tuple(
+                (unquote_plus(name), unquote_plus(value))
+                for name, _, value in (
+                    part.partition("=") for part in (self._raw or "").split("&") if part
+                )
+            )
+        return pairs
+
+    def __getitem__(self, index: int) -> tuple[str, str]:  # type: ignore[override]
+        return self.pairs[index]
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self.pairs)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, CallbackParams):
+            if self._raw is not None and self._raw == other._raw:
+                return True
+            return self.pairs == other.pairs
+        if isinstance(other, tuple):
+            return self.pairs == other
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.pairs)
+
+    def __repr__(self) -> str:
+        return f"CallbackParams({list(self.pairs)!r})"
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """The first value of parameter ``name``, or ``default``."""
+        for key, value in self.pairs:
+            if key == name:
+                return value
+        return default
+
+    def get_all(self, name: str) -> list[str]:
+        """Every value of parameter ``name``, in order."""
+        return [value for key, value in self.pairs if key == name]
+
+
+def _to_params(value: Iterable[tuple[str, str]]) -> CallbackParams:
+    return value if isinstance(value, CallbackParams) else CallbackParams(value)
+
+
 @attrs.frozen(kw_only=True)
 class Delivery:
     """One status callback, parsed and validated.
@@ -111,7 +188,7 @@ class Delivery:
     timestamp: datetime | None = None
     call_duration: int | None = None
     account_sid: str | None = None
-    params: tuple[tuple[str, str], ...] = ()
+    params: CallbackParams = attrs.field(factory=CallbackParams, converter=_to_params)
     # Derived once, for the hot path.
     _trigger: int = attrs.field(init=False, repr=False, eq=False)
     _at: float = attrs.field(init=False, repr=False, eq=False)
@@ -121,7 +198,9 @@ class Delivery:
         at = _epoch(self.timestamp)
         object.__setattr__(self, "_trigger", TRIGGER_OF[self.call_status])
         object.__setattr__(self, "_at", at)
-        object.__setattr__(self, "_fingerprint", hash(self.content))
+        object.__setattr__(
+            self, "_fingerprint", hash((self.call_status, at, self.call_duration))
+        )
 
     @property
     def key(self) -> tuple[str, int]:
@@ -129,22 +208,18 @@ class Delivery:
         return (self.call_sid, self.sequence_number)
 
     @property
-    def content(self) -> tuple[str, str | None, int | None]:
+    def content(self) -> tuple[str, float | None, int | None]:
         """What two copies of one event must agree on: status, instant, duration."""
-        ts = self.timestamp
-        instant = None if ts is None else f"{ts.timestamp():.6f}"
-        return (self.call_status.value, instant, self.call_duration)
+        at = self._at
+        return (self.call_status.value, None if at != at else at, self.call_duration)
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first value of parameter ``name`` (as the provider spells it)."""
-        for key, value in self.params:
-            if key == name:
-                return value
-        return default
+        return self.params.get(name, default)
 
     def get_all(self, name: str) -> list[str]:
         """Every value of parameter ``name``, in order."""
-        return [value for key, value in self.params if key == name]
+        return self.params.get_all(name)
 
 
 @attrs.frozen(kw_only=True)
@@ -327,7 +402,3 @@ Event = Union[
     DeliveryAccepted, DuplicateIgnored, ResourceObserved, CallRegistered, ReconciliationRequested
 ]
 
-
-def iter_statuses() -> Iterator[CallStatus]:
-    """The statuses in rank order."""
-    return iter(STATUSES)
