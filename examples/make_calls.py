@@ -1,4 +1,5 @@
 """Regenerate calls.jsonl: a few calls as a chaotic network delivers them."""
+
 # Run: python examples/make_calls.py > examples/calls.jsonl
 import json
 import random
@@ -39,18 +40,40 @@ for i, k in enumerate(order):
     lines.append({"params": calls[k], "received_at": f"2026-11-24T10:18:0{i}+00:00"})
 # 2. Restcomm style, unanswered: completed with no answer, zone name timestamp.
 b = "CA" + "b" * 32
-lines.append({"body": urlencode(cb(b, "completed", 3, "Tue, 24 Nov 2026 05:20:00 America/New_York", 0)),
-              "received_at": "2026-11-24T10:20:01+00:00"})
-lines.append({"body": urlencode(cb(b, "ringing", 1, "Tue, 24 Nov 2026 05:19:30 America/New_York")),
-              "received_at": "2026-11-24T10:20:02+00:00"})
+lines.append(
+    {
+        "body": urlencode(cb(b, "completed", 3, "Tue, 24 Nov 2026 05:20:00 America/New_York", 0)),
+        "received_at": "2026-11-24T10:20:01+00:00",
+    }
+)
+lines.append(
+    {
+        "body": urlencode(cb(b, "ringing", 1, "Tue, 24 Nov 2026 05:19:30 America/New_York")),
+        "received_at": "2026-11-24T10:20:02+00:00",
+    }
+)
 # ... later reconciled from the Call resource: it was busy.
-lines.append({"resource": {"sid": b, "status": "BUSY", "date_updated": "Tue, 24 Nov 2026 10:20:05 +0000",
-                           "end_time": "2026-11-24T10:20:00+00:00", "duration": "0", "price": "null"},
-              "observed_at": "2026-11-24T10:25:00+00:00"})
+lines.append(
+    {
+        "resource": {
+            "sid": b,
+            "status": "BUSY",
+            "date_updated": "Tue, 24 Nov 2026 10:20:05 +0000",
+            "end_time": "2026-11-24T10:20:00+00:00",
+            "duration": "0",
+            "price": "null",
+        },
+        "observed_at": "2026-11-24T10:25:00+00:00",
+    }
+)
 # 3. A call stuck in ringing: its final callback was lost.
 c = "CA" + "c" * 32
-lines.append({"params": cb(c, "ringing", 1, "Tue, 24 Nov 2026 09:00:00 +0000"),
-              "received_at": "2026-11-24T09:00:01+00:00"})
+lines.append(
+    {
+        "params": cb(c, "ringing", 1, "Tue, 24 Nov 2026 09:00:00 +0000"),
+        "received_at": "2026-11-24T09:00:01+00:00",
+    }
+)
 # 4. Conflicting finals: no-answer, then completed with a higher SequenceNumber.
 d = "CA" + "d" * 32
 lines.append({"params": cb(d, "completed", 4, "Tue, 24 Nov 2026 10:30:09 +0000", 5)})

@@ -25,7 +25,7 @@ from callstate._errors import InvalidInput
 __all__ = ["main"]
 
 
-class _Usage(Exception):
+class _UsageError(Exception):
     """Arguments that cannot be used (exit 2)."""
 
 
@@ -33,9 +33,9 @@ def _iso(text: str, what: str) -> datetime:
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
-        raise _Usage(f"{what}: not an ISO 8601 date and time: {text!r}") from None
+        raise _UsageError(f"{what}: not an ISO 8601 date and time: {text!r}") from None
     if value.tzinfo is None:
-        raise _Usage(f"{what}: has no time zone: {text!r}")
+        raise _UsageError(f"{what}: has no time zone: {text!r}")
     return value
 
 
@@ -140,9 +140,9 @@ def _open(path: str) -> IO[str]:
     if path == "-":
         return sys.stdin
     try:
-        return open(path, encoding="utf-8", errors="replace")  # noqa: SIM115
+        return open(path, encoding="utf-8", errors="replace")
     except OSError as exc:
-        raise _Usage(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise _UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -159,11 +159,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             report = replay(stream, decider, now)
         except (OSError, UnicodeDecodeError) as exc:
-            raise _Usage(f"cannot read {args.file}: {exc}") from None
+            raise _UsageError(f"cannot read {args.file}: {exc}") from None
         finally:
             if stream is not sys.stdin:
                 stream.close()
-    except _Usage as exc:
+    except _UsageError as exc:
         print(f"callstate: {exc}", file=sys.stderr)
         return 2
     json.dump(report, sys.stdout, indent=2)

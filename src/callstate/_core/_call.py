@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from array import array
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 import attrs
@@ -57,18 +57,18 @@ class Record:
 
     __slots__ = (
         "call_sid",
-        "status",
-        "marks",
-        "seen",
-        "finals",
-        "resources",
-        "times",
-        "duplicates",
         "conflicts",
+        "duplicates",
         "duration",
-        "stale_at",
+        "finals",
+        "marks",
         "placed_at",
+        "resources",
         "ring_timeout",
+        "seen",
+        "stale_at",
+        "status",
+        "times",
     )
 
     def __init__(self, call_sid: str | None) -> None:
@@ -96,7 +96,7 @@ class Record:
 
     @property
     def deliveries(self) -> int:
-        return sum(1 if type(v) is int else len(v) for v in self.seen.values())  # type: ignore[arg-type]
+        return sum(len(v) if isinstance(v, frozenset) else 1 for v in self.seen.values())
 
 
 def _stamp(times: array[float], slot: int, at: float, received: float) -> None:
@@ -115,9 +115,8 @@ def _resolve(record: Record) -> int:
     answered = record.marks & _ANSWER_BIT
     best: tuple[int, int] | None = None
     ended = False
-    for seq, kind in record.finals:
-        if kind == COMPLETED_EVENT:
-            kind = COMPLETE if answered else END
+    for seq, claimed in record.finals:
+        kind = (COMPLETE if answered else END) if claimed == COMPLETED_EVENT else claimed
         if kind == END:
             ended = True
         elif best is None or (seq, kind) > best:
@@ -136,7 +135,7 @@ def _resolve(record: Record) -> int:
 def _changes(record: Record, before: int, marks_before: int, new: int) -> tuple[StatusChange, ...]:
     """Report the move from ``before`` to ``new``, through newly reached statuses."""
     step = NEXT[before * 10 + new] if new < 10 else new
-    if new != before and step != new and step != -1 - new:
+    if new != before and step not in (new, -1 - new):
         raise AssertionError(f"illegal transition {STATUSES[before]} -> {STATUSES[new]}")
     record.status = new
     fresh = record.marks & ~marks_before
@@ -156,28 +155,29 @@ def fold_delivery(
     record: Record, delivery: Delivery, received: float, dialect: Dialect
 ) -> tuple[StatusChange, ...] | None:
     """Fold one delivery in; None when it was a duplicate, else the changes."""
-    seq = delivery.sequence_number
-    fingerprint = delivery._fingerprint
+    seq, fingerprint, trigger, at = delivery._hot
     seen = record.seen
     known = seen.get(seq)
-    if known is not None:
-        if known == fingerprint or (type(known) is frozenset and fingerprint in known):
-            record.duplicates += 1
-            return None
-        group = known | {fingerprint} if type(known) is frozenset else frozenset((known, fingerprint))
-        seen[seq] = group
-        if seq not in record.conflicts:
-            record.conflicts = (*record.conflicts, seq)
-    else:
+    if known is None:
         seen[seq] = fingerprint
+    elif known == fingerprint or (type(known) is frozenset and fingerprint in known):
+        record.duplicates += 1
+        return None
+    else:
+        _conflict(record, seq, known, fingerprint)
 
-    trigger = delivery._trigger
     before = record.status
-    marks_before = record.marks
     if trigger < END:
         # The hot path: a live status.
+        marks_before = record.marks
         record.marks = marks_before | 1 << trigger
-        _stamp(record.times, trigger, delivery._at, received)
+        times = record.times
+        i = 2 * trigger
+        # Keep the earliest known time (NaN is unknown: it neither wins nor blocks).
+        if not times[i] <= at and at == at:
+            times[i] = at
+        if not times[i + 1] <= received and received == received:
+            times[i + 1] = received
         if before < END:
             new = NEXT[before * 10 + trigger]
             if new == before:
@@ -187,7 +187,30 @@ def fold_delivery(
         if trigger != ANSWER or not record.finals:
             return _NO_CHANGE
         return _changes(record, before, marks_before, _resolve(record))
+    return _fold_end(record, delivery, seq, trigger, at, received, dialect)
 
+
+def _conflict(record: Record, seq: int, known: int | frozenset[int], fingerprint: int) -> None:
+    if isinstance(known, frozenset):
+        record.seen[seq] = known | {fingerprint}
+    else:
+        record.seen[seq] = frozenset((known, fingerprint))
+    if seq not in record.conflicts:
+        record.conflicts = (*record.conflicts, seq)
+
+
+def _fold_end(
+    record: Record,
+    delivery: Delivery,
+    seq: int,
+    trigger: int,
+    at: float,
+    received: float,
+    dialect: Dialect,
+) -> tuple[StatusChange, ...]:
+    """Fold a delivery that says the call ended."""
+    before = record.status
+    marks_before = record.marks
     duration = delivery.call_duration
     if duration is not None and (record.duration is None or duration > record.duration):
         record.duration = duration
@@ -197,10 +220,18 @@ def fold_delivery(
         trigger = COMPLETE
     if trigger == COMPLETE:
         record.marks |= _ANSWER_BIT
-    _stamp(record.times, trigger, delivery._at, received)
+    _stamp(record.times, trigger, at, received)
     claim = (seq, trigger)
-    if claim not in record.finals:
-        record.finals = (*record.finals, claim)
+    finals = record.finals
+    if not finals and not record.resources and trigger != COMPLETED_EVENT:
+        # The common case: the first word of a known end, on a live call.
+        record.finals = (claim,)
+        if record.marks == marks_before or marks_before & _ANSWER_BIT:
+            record.status = trigger
+            return SINGLE_CHANGES[before * 10 + trigger]
+        return _changes(record, before, marks_before, trigger)
+    if claim not in finals:
+        record.finals = (*finals, claim)
     new = _resolve(record)
     if new == before and record.marks == marks_before:
         return _NO_CHANGE
@@ -239,7 +270,7 @@ def fold_resource(
 
 
 def _dt(value: float) -> datetime | None:
-    return None if value != value else datetime.fromtimestamp(value, timezone.utc)
+    return None if value != value else datetime.fromtimestamp(value, UTC)
 
 
 def start_of(record: Record) -> float:
@@ -253,9 +284,8 @@ def start_of(record: Record) -> float:
 def _final_claims(record: Record) -> list[int]:
     answered = record.marks & _ANSWER_BIT
     out = []
-    for _seq, kind in record.finals:
-        if kind == COMPLETED_EVENT:
-            kind = COMPLETE if answered else END
+    for _seq, claimed in record.finals:
+        kind = (COMPLETE if answered else END) if claimed == COMPLETED_EVENT else claimed
         if kind != END and kind not in out:
             out.append(kind)
     return sorted(out)
@@ -309,11 +339,10 @@ def timeline_of(record: Record) -> tuple[TimelineEntry, ...]:
     answered = record.marks & _ANSWER_BIT
     for code in range(10):
         at, received = times[2 * code], times[2 * code + 1]
-        if code == record.status and code in (COMPLETE, END):
-            # The unread "completed" event is evidence of whichever it became.
-            if (code == COMPLETE) == bool(answered):
-                at = _earliest(at, times[2 * COMPLETED_EVENT])
-                received = _earliest(received, times[2 * COMPLETED_EVENT + 1])
+        # The unread "completed" event is evidence of whichever it became.
+        if code == record.status and code == (COMPLETE if answered else END):
+            at = _earliest(at, times[2 * COMPLETED_EVENT])
+            received = _earliest(received, times[2 * COMPLETED_EVENT + 1])
         if at != at and received != received:
             continue
         if code in FINAL_CODES and code != record.status:

@@ -102,7 +102,7 @@ class Decider:
         if isinstance(command, RecordDelivery):
             delivery = command.delivery
             known = record.seen.get(delivery.sequence_number)
-            fingerprint = delivery._fingerprint
+            fingerprint = delivery.fingerprint
             if known is not None and (
                 known == fingerprint or (type(known) is frozenset and fingerprint in known)
             ):
@@ -143,9 +143,7 @@ class Decider:
 
     def _evolve(self, record: Record, event: Event) -> tuple[StatusChange, ...]:
         if isinstance(event, DeliveryAccepted):
-            changes = fold_delivery(
-                record, event.delivery, _epoch(event.received_at), self.dialect
-            )
+            changes = fold_delivery(record, event.delivery, _epoch(event.received_at), self.dialect)
             return () if changes is None else changes
         if isinstance(event, DuplicateIgnored):
             record.duplicates += 1
@@ -223,15 +221,12 @@ class CallBook:
         self, delivery: Delivery, received_at: datetime | None = None
     ) -> tuple[StatusChange, ...] | None:
         """Record a delivery: the status changes it made, or None for a duplicate."""
-        record = self._calls.get(delivery.call_sid)
+        sid = delivery.call_sid
+        record = self._calls.get(sid)
         if record is None:
-            record = self._calls[delivery.call_sid] = Record(delivery.call_sid)
-        return fold_delivery(
-            record,
-            delivery,
-            _NAN if received_at is None else received_at.timestamp(),
-            self._dialect,
-        )
+            record = self._calls[sid] = Record(sid)
+        received = _NAN if received_at is None else received_at.timestamp()
+        return fold_delivery(record, delivery, received, self._dialect)
 
     def handle(self, command: RecordDelivery | Reconcile | RegisterCall) -> Outcome:
         """Decide and apply a command about one call: what it caused and changed."""
@@ -243,7 +238,9 @@ class CallBook:
         changes: tuple[StatusChange, ...] = ()
         for event in caused:
             changes += self._decider._evolve(record, event)
-        return Outcome(events=caused, changes=changes, before=before, after=CallState.of(record.copy()))
+        return Outcome(
+            events=caused, changes=changes, before=before, after=CallState.of(record.copy())
+        )
 
     def apply(self, event: Event) -> tuple[StatusChange, ...]:
         """Fold an event already decided (loaded from a store, say)."""

@@ -220,9 +220,7 @@ def _pairs_of(params: Params, limits: Limits) -> list[tuple[str, str]]:
             if len(name) > limits.max_name_length:
                 raise InvalidCallback(name[: limits.max_name_length], "has too long a name")
             if len(value) > limits.max_value_length:
-                raise InvalidCallback(
-                    name, f"is longer than {limits.max_value_length} characters"
-                )
+                raise InvalidCallback(name, f"is longer than {limits.max_value_length} characters")
             pairs.append((name, value))
             if len(pairs) > limits.max_fields:
                 raise InvalidCallback("params", f"has more than {limits.max_fields} fields")

@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 
-class CallStatus(str, enum.Enum):
+class CallStatus(enum.StrEnum):
     """The status callstate derives for a call.
 
     ``ENDED`` is final: the call is over, but nobody has said how it ended
@@ -63,9 +63,6 @@ class CallStatus(str, enum.Enum):
     FAILED = "failed"
     NO_ANSWER = "no-answer"
     CANCELED = "canceled"
-
-    def __str__(self) -> str:
-        return self.value
 
     @property
     def is_final(self) -> bool:
@@ -172,7 +169,7 @@ def _compile() -> tuple[int, ...]:
                 table.append(_CODE[source])
                 continue
             (transition,) = found
-            dest = _CODE[CallStatus(transition.dest)]
+            dest = _CODE[CallStatus(str(transition.dest))]
             table.append(-1 - dest if transition.conditions else dest)
     assert len(table) == len(STATUSES) * width
     return tuple(table)

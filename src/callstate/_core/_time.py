@@ -11,7 +11,7 @@ else is arithmetic on the string.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
 from typing import Final
 from zoneinfo import ZoneInfo
@@ -53,7 +53,7 @@ _IANA_NAME: Final = re.compile(r"[A-Za-z][A-Za-z0-9_+\-]*(?:/[A-Za-z0-9_+\-]+){0
 
 @lru_cache(maxsize=64)
 def _fixed(minutes: int) -> tzinfo:
-    return timezone.utc if minutes == 0 else timezone(timedelta(minutes=minutes))
+    return UTC if minutes == 0 else timezone(timedelta(minutes=minutes))
 
 
 @lru_cache(maxsize=256)

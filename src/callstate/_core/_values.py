@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 
-class Dialect(str, enum.Enum):
+class Dialect(enum.StrEnum):
     """How to read ``CallStatus`` in a status callback.
 
     - ``TWILIO``: ``CallStatus`` is the status; ``completed`` means answered,
@@ -55,11 +55,8 @@ class Dialect(str, enum.Enum):
     RESTCOMM = "restcomm"
     AUTO = "auto"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class CallbackStatus(str, enum.Enum):
+class CallbackStatus(enum.StrEnum):
     """A ``CallStatus`` value as a status callback reports it (both vocabularies)."""
 
     QUEUED = "queued"
@@ -72,9 +69,6 @@ class CallbackStatus(str, enum.Enum):
     FAILED = "failed"
     NO_ANSWER = "no-answer"
     CANCELED = "canceled"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 #: The machine's trigger for each reported value; ``completed`` is read later.
@@ -92,10 +86,6 @@ TRIGGER_OF: Final = {
 }
 
 _NAN: Final = math.nan
-
-
-def _epoch(value: datetime | None) -> float:
-    return _NAN if value is None else value.timestamp()
 
 
 class CallbackParams(Sequence[tuple[str, str]]):
@@ -189,18 +179,17 @@ class Delivery:
     call_duration: int | None = None
     account_sid: str | None = None
     params: CallbackParams = attrs.field(factory=CallbackParams, converter=_to_params)
-    # Derived once, for the hot path.
-    _trigger: int = attrs.field(init=False, repr=False, eq=False)
-    _at: float = attrs.field(init=False, repr=False, eq=False)
-    _fingerprint: int = attrs.field(init=False, repr=False, eq=False)
+    #: Derived once for the hot path: (SequenceNumber, content fingerprint,
+    #: trigger code, Timestamp as epoch seconds or NaN).
+    _hot: tuple[int, int, int, float] = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
-        at = _epoch(self.timestamp)
-        object.__setattr__(self, "_trigger", TRIGGER_OF[self.call_status])
-        object.__setattr__(self, "_at", at)
-        object.__setattr__(
-            self, "_fingerprint", hash((self.call_status, at, self.call_duration))
-        )
+        ts = self.timestamp
+        at = _NAN if ts is None else ts.timestamp()
+        status = self.call_status
+        fingerprint = hash((status, at, self.call_duration))
+        hot = (self.sequence_number, fingerprint, TRIGGER_OF[status], at)
+        object.__setattr__(self, "_hot", hot)
 
     @property
     def key(self) -> tuple[str, int]:
@@ -210,8 +199,13 @@ class Delivery:
     @property
     def content(self) -> tuple[str, float | None, int | None]:
         """What two copies of one event must agree on: status, instant, duration."""
-        at = self._at
+        at = self._hot[3]
         return (self.call_status.value, None if at != at else at, self.call_duration)
+
+    @property
+    def fingerprint(self) -> int:
+        """A hash of ``content``: equal contents, equal fingerprints (in one process)."""
+        return self._hot[1]
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first value of parameter ``name`` (as the provider spells it)."""
@@ -401,4 +395,3 @@ class ReconciliationRequested:
 Event = Union[
     DeliveryAccepted, DuplicateIgnored, ResourceObserved, CallRegistered, ReconciliationRequested
 ]
-

@@ -12,7 +12,7 @@ Every public value type of the core has a strategy here. Two families:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -49,7 +49,7 @@ OUTCOMES: tuple[CallStatus, ...] = (
     CallStatus.FAILED,
     CallStatus.CANCELED,
 )
-_EPOCH = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
+_EPOCH = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 
 
 def call_sids() -> st.SearchStrategy[str]:
@@ -156,6 +156,7 @@ def lifecycles(
     ring = draw(st.integers(0, 60))
     talk = draw(st.integers(1, 600))
     steps: list[tuple[str, int, datetime, int | None]] = []  # status, position, at, duration
+    duration: int | None
     steps.append(("initiated", 0, start, None))
     if truth is not CallStatus.FAILED:
         steps.append(("ringing", 1, start + timedelta(seconds=1), None))

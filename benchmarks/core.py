@@ -1,0 +1,210 @@
+"""Core throughput and memory, beside the baselines, measured in the same run.
+
+    python benchmarks/core.py --json [--calls N] [--seed S]
+
+Workload: N calls of four status callbacks each (initiated, ringing,
+in-progress, completed; Twilio style), calls started over one hour, so the
+stream interleaves calls the way a busy receiver sees them.
+
+- ``apply_in_order_eps``: ``CallBook.record`` over pre-parsed deliveries in time order;
+- ``apply_shuffled_eps``: the same plus 10% duplicates, shuffled;
+- ``parse_apply_eps``: raw form bodies through ``parse_form`` then ``record``;
+- ``bytes_per_call``: memory held per tracked call after the in-order run (tracemalloc);
+- ``dict_fsm_in_order_eps``: a hand-written dict-table FSM with (CallSid, SequenceNumber)
+  dedupe over the same deliveries: the practical limit for pure Python;
+- ``transitions_per_call_eps``: a new ``transitions.Machine`` per call (the naive way);
+- ``stdlib_parse_apply_eps``: ``parse_qsl`` + ``email.utils`` + the dict FSM on raw bodies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import email.utils
+import gc
+import json
+import random
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qsl, urlencode
+
+from transitions import Machine
+
+from callstate import CallBook, Decider, Delivery, parse_form
+
+EPOCH = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+STEPS = (("initiated", 0), ("ringing", 1), ("in-progress", 12), ("completed", 72))
+RANK = {"queued": 0, "initiated": 1, "ringing": 2, "in-progress": 3}
+
+
+def make_bodies(calls: int, rng: random.Random) -> list[bytes]:
+    events: list[tuple[float, bytes]] = []
+    for n in range(calls):
+        sid = f"CA{n:032x}"
+        start = EPOCH + timedelta(seconds=rng.uniform(0, 3600))
+        for seq, (status, offset) in enumerate(STEPS):
+            at = (start + timedelta(seconds=offset)).replace(microsecond=0)
+            params = {
+                "AccountSid": "AC0f3c5b7e9d1a2b4c6d8e0f1a3b5c7d9e",
+                "CallSid": sid,
+                "CallStatus": status,
+                "SequenceNumber": str(seq),
+                "Timestamp": at.strftime("%a, %d %b %Y %H:%M:%S +0000"),
+                "From": "+14155550100",
+                "To": f"+1415555{n % 10000:04d}",
+                "Direction": "outbound-api",
+                "CallbackSource": "call-progress-events",
+                "ApiVersion": "2010-04-01",
+            }
+            if status == "completed":
+                params["CallDuration"] = "60"
+            events.append((at.timestamp() + seq * 1e-3, urlencode(params).encode()))
+    events.sort(key=lambda e: e[0])
+    return [body for _, body in events]
+
+
+def rate(count: int, run: Callable[[], object], repeat: int = 3) -> float:
+    """Events per second: the best of ``repeat`` runs."""
+    best = float("inf")
+    for _ in range(repeat):
+        gc.collect()
+        start = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - start)
+    return count / best
+
+
+def apply_all(deliveries: list[Delivery]) -> CallBook:
+    book = CallBook(Decider())
+    record = book.record
+    for delivery in deliveries:
+        record(delivery, None)
+    return book
+
+
+# The baselines.
+
+_FINAL = {"completed", "busy", "failed", "no-answer", "canceled"}
+
+
+def dict_fsm(items: list[tuple[str, int, str]]) -> dict[str, str]:
+    """A dict-table FSM: dedupe on (CallSid, SequenceNumber), move up by rank."""
+    state: dict[str, str] = {}
+    seen: set[tuple[str, int]] = set()
+    rank = RANK
+    for sid, seq, status in items:
+        key = (sid, seq)
+        if key in seen:
+            continue
+        seen.add(key)
+        current = state.get(sid, "queued")
+        if current in _FINAL:
+            continue
+        if status in _FINAL or rank[status] > rank[current]:
+            state[sid] = status
+    return state
+
+
+def dict_fsm_of_deliveries(deliveries: list[Delivery]) -> dict[str, str]:
+    return dict_fsm([(d.call_sid, d.sequence_number, d.call_status.value) for d in deliveries])
+
+
+def stdlib_parse_apply(bodies: list[bytes]) -> dict[str, str]:
+    items = []
+    for body in bodies:
+        params = dict(parse_qsl(body.decode("utf-8"), strict_parsing=True))
+        email.utils.parsedate_to_datetime(params["Timestamp"])
+        items.append((params["CallSid"], int(params["SequenceNumber"]), params["CallStatus"]))
+    return dict_fsm(items)
+
+
+class _Model:
+    pass
+
+
+def transitions_per_call(deliveries: list[Delivery]) -> int:
+    states = ["queued", "initiated", "ringing", "in-progress", "completed"]
+    machines: dict[str, _Model] = {}
+    for d in deliveries:
+        model = machines.get(d.call_sid)
+        if model is None:
+            model = machines[d.call_sid] = _Model()
+            Machine(model=model, states=states, initial="queued", ignore_invalid_triggers=True)
+        model.trigger(f"to_{d.call_status.value}")  # type: ignore[attr-defined]
+    return len(machines)
+
+
+def bytes_per_call(deliveries: list[Delivery], calls: int) -> float:
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    book = apply_all(deliveries)
+    gc.collect()
+    after = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    assert len(book) == calls
+    return (after - before) / calls
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=20261127)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+
+    bodies = make_bodies(args.calls, rng)
+    deliveries = [parse_form(body) for body in bodies]
+    noisy = deliveries + rng.sample(deliveries, len(deliveries) // 10)
+    rng.shuffle(noisy)
+    events = len(deliveries)
+    naive_calls = min(args.calls, 2_000)
+    naive = [d for d in deliveries if int(d.call_sid[2:], 16) < naive_calls]
+    stdlib_bodies = bodies[: min(len(bodies), 100_000)]
+
+    # The same answer first: callstate and the dict FSM agree on every call.
+    book = apply_all(deliveries)
+    truth = dict_fsm_of_deliveries(deliveries)
+    assert all(book.state(sid).status.value == status for sid, status in truth.items())
+
+    result = {
+        "calls": args.calls,
+        "events": events,
+        "apply_in_order_eps": rate(events, lambda: apply_all(deliveries)),
+        "apply_shuffled_eps": rate(len(noisy), lambda: apply_all(noisy)),
+        "parse_apply_eps": rate(
+            events, lambda: apply_all([parse_form(body) for body in bodies]), repeat=2
+        ),
+        "bytes_per_call": bytes_per_call(deliveries, args.calls),
+        "dict_fsm_in_order_eps": rate(events, lambda: dict_fsm_of_deliveries(deliveries)),
+        "transitions_per_call_eps": rate(len(naive), lambda: transitions_per_call(naive), 1),
+        "stdlib_parse_apply_eps": rate(
+            len(stdlib_bodies), lambda: stdlib_parse_apply(stdlib_bodies), repeat=2
+        ),
+    }
+    result["targets"] = {
+        "apply_in_order_ge_1M": result["apply_in_order_eps"] >= 1_000_000,
+        "apply_shuffled_ge_500k": result["apply_shuffled_eps"] >= 500_000,
+        "apply_within_2x_of_dict_fsm": result["apply_in_order_eps"] * 2
+        >= result["dict_fsm_in_order_eps"],
+        "apply_ge_100x_machine_per_call": result["apply_in_order_eps"]
+        >= 100 * result["transitions_per_call_eps"],
+        "parse_apply_ge_150k": result["parse_apply_eps"] >= 150_000,
+        "parse_apply_ge_2_5x_stdlib": result["parse_apply_eps"]
+        >= 2.5 * result["stdlib_parse_apply_eps"],
+        "bytes_per_call_le_1KB": result["bytes_per_call"] <= 1024,
+    }
+    if args.json:
+        json.dump(result, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        for key, value in result.items():
+            print(f"{key:>28}: {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

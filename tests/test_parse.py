@@ -1,0 +1,248 @@
+"""Parsing status callbacks: both vocabularies, every timestamp form, typed errors."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from urllib.parse import quote_plus, unquote_plus, urlencode
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from callstate import (
+    CallbackStatus,
+    CallstateError,
+    InvalidCallback,
+    Limits,
+    parse_callback,
+    parse_form,
+)
+from callstate._core._parse import _delivery, split_form, unquote_ascii
+from callstate.testing import strategies as cst
+
+BASE = {
+    "AccountSid": "AC0f3c5b7e9d1a2b4c6d8e0f1a3b5c7d9e",
+    "CallSid": "CA0123456789abcdef0123456789abcdef",
+    "CallStatus": "ringing",
+    "SequenceNumber": "1",
+    "Timestamp": "Tue, 24 Nov 2026 10:15:32 +0000",
+    "From": "+14155550100",
+    "To": "sip:alice@example.com",
+    "CallbackSource": "call-progress-events",
+}
+
+
+def body(**changes: str | None) -> bytes:
+    params = {**BASE, **changes}
+    return urlencode({k: v for k, v in params.items() if v is not None}).encode()
+
+
+def test_a_plain_twilio_callback():
+    d = parse_form(body())
+    assert d.call_sid == BASE["CallSid"]
+    assert d.sequence_number == 1
+    assert d.call_status is CallbackStatus.RINGING
+    assert d.timestamp == datetime(2026, 11, 24, 10, 15, 32, tzinfo=UTC)
+    assert d.account_sid == BASE["AccountSid"]
+    assert d.get("To") == "sip:alice@example.com"
+    assert dict(d.params) == BASE
+
+
+def test_unknown_parameters_are_kept_in_order_with_repeats():
+    raw = body() + b"&VoicemailDetector=person_found&StatusCallbackEvent=ringing"
+    raw += b"&StatusCallbackEvent=completed&X-Odd=%E2%9C%93"
+    d = parse_form(raw)
+    assert d.get("VoicemailDetector") == "person_found"
+    assert d.get_all("StatusCallbackEvent") == ["ringing", "completed"]
+    assert d.get("X-Odd") == "\u2713"
+    assert [name for name, _ in d.params][-4:] == [
+        "VoicemailDetector",
+        "StatusCallbackEvent",
+        "StatusCallbackEvent",
+        "X-Odd",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [
+        ("in-progress", CallbackStatus.IN_PROGRESS),
+        ("IN_PROGRESS", CallbackStatus.IN_PROGRESS),
+        ("answered", CallbackStatus.ANSWERED),
+        ("Answered", CallbackStatus.ANSWERED),
+        ("NO_ANSWER", CallbackStatus.NO_ANSWER),
+        ("no-answer", CallbackStatus.NO_ANSWER),
+        ("Busy", CallbackStatus.BUSY),
+        ("completed", CallbackStatus.COMPLETED),
+        ("canceled", CallbackStatus.CANCELED),
+        ("queued", CallbackStatus.QUEUED),
+    ],
+)
+def test_both_vocabularies_any_case(raw, status):
+    assert parse_form(body(CallStatus=raw)).call_status is status
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Tue, 24 Nov 2026 10:15:32 +0000", datetime(2026, 11, 24, 10, 15, 32, tzinfo=UTC)),
+        ("Mon, 18 Jun 2018 17:55:27 UTC", datetime(2018, 6, 18, 17, 55, 27, tzinfo=UTC)),
+        ("Mon, 18 Jun 2018 17:55:27 GMT", datetime(2018, 6, 18, 17, 55, 27, tzinfo=UTC)),
+        ("18 Jun 2018 17:55:27 -0500", datetime(2018, 6, 18, 22, 55, 27, tzinfo=UTC)),
+        ("2026-11-24T10:15:32+00:00", datetime(2026, 11, 24, 10, 15, 32, tzinfo=UTC)),
+    ],
+)
+def test_timestamp_forms(text, expected):
+    ts = parse_form(body(Timestamp=text)).timestamp
+    assert ts is not None and ts.tzinfo is not None
+    assert ts == expected
+
+
+def test_timestamp_with_an_iana_zone_name():
+    ts = parse_form(body(Timestamp="Mon, 18 Jun 2018 17:55:27 America/New_York")).timestamp
+    assert ts is not None
+    assert ts.utcoffset() == timedelta(hours=-4)  # EDT in June
+    assert ts.astimezone(UTC).hour == 21
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "reason"),
+    [
+        ({"CallSid": None}, "CallSid", "missing"),
+        ({"CallStatus": None}, "CallStatus", "missing"),
+        ({"SequenceNumber": None}, "SequenceNumber", "missing"),
+        ({"CallSid": ""}, "CallSid", "empty"),
+        ({"CallSid": "CA 12"}, "CallSid", "letters"),
+        ({"CallStatus": "ringing-ish"}, "CallStatus", "not a call status"),
+        ({"SequenceNumber": "-1"}, "SequenceNumber", "ASCII digits"),
+        ({"SequenceNumber": "+1"}, "SequenceNumber", "ASCII digits"),
+        ({"SequenceNumber": " 1"}, "SequenceNumber", "ASCII digits"),
+        ({"SequenceNumber": "1_000"}, "SequenceNumber", "ASCII digits"),
+        ({"SequenceNumber": "\u0663"}, "SequenceNumber", "ASCII digits"),
+        ({"SequenceNumber": "99999999999"}, "SequenceNumber", "out of range"),
+        ({"SequenceNumber": "2147483648"}, "SequenceNumber", "out of range"),
+        ({"CallDuration": "1e3"}, "CallDuration", "ASCII digits"),
+        ({"Timestamp": "yesterday"}, "Timestamp", "neither"),
+        ({"Timestamp": "Tue, 24 Nov 2026 10:15:32 Mars/Olympus"}, "Timestamp", "time zone"),
+        ({"Timestamp": "Tue, 24 Nov 2026 10:15:32 ../../etc/passwd"}, "Timestamp", "time zone"),
+        ({"Timestamp": "Tue, 31 Feb 2026 10:15:32 +0000"}, "Timestamp", "not a real date"),
+        ({"Timestamp": "Tue, 24 Foo 2026 10:15:32 +0000"}, "Timestamp", "month"),
+        ({"Timestamp": "2026-11-24T10:15:32"}, "Timestamp", "no time zone"),
+    ],
+)
+def test_bad_fields_name_the_field_and_the_reason(changes, field, reason):
+    with pytest.raises(InvalidCallback) as caught:
+        parse_form(body(**changes))
+    assert caught.value.field == field
+    assert reason in caught.value.reason
+    assert caught.value.status_code == 400
+    assert isinstance(caught.value, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("raw", "field", "reason"),
+    [
+        (body() + b"&CallStatus=busy", "CallStatus", "repeated"),
+        (body() + b"&CallSid=CA1", "CallSid", "repeated"),
+        (body() + b"&Call%53id=CA1", "CallSid", "repeated"),  # an escaped name is still a name
+        (body().replace(b"&", b";"), "body", "';'"),
+        (body() + b"&x=%ff", "x", "UTF-8"),
+        (b"\xff\xfe" + body(), "body", "UTF-8"),
+        (body() + b"&=orphan", "body", "no name"),
+        (b"x" * 20_000, "body", "larger than"),
+        (body() + b"&" + b"&".join(b"f%d=1" % i for i in range(200)), "body", "more than"),
+        (body() + b"&long=" + b"v" * 3000, "long", "longer than"),
+        (body() + b"&" + b"n" * 100 + b"=1", "n" * 64, "name longer"),
+    ],
+)
+def test_bad_bodies_name_the_field_and_the_reason(raw, field, reason):
+    with pytest.raises(InvalidCallback) as caught:
+        parse_form(raw)
+    assert caught.value.field == field
+    assert reason in caught.value.reason
+
+
+def test_limits_are_configurable():
+    tight = Limits(max_body_bytes=100)
+    with pytest.raises(InvalidCallback, match="larger than 100"):
+        parse_form(body(), limits=tight)
+    with pytest.raises(ValueError, match="positive"):
+        Limits(max_fields=0)
+
+
+def test_parse_from_a_mapping_with_repeated_values():
+    d = parse_callback({**BASE, "StatusCallbackEvent": ["ringing", "completed"]})
+    assert d.get_all("StatusCallbackEvent") == ["ringing", "completed"]
+    assert d == parse_form(
+        urlencode({**BASE, "StatusCallbackEvent": ["ringing", "completed"]}, doseq=True)
+    )
+
+
+def test_parse_from_a_mapping_rejects_repeats_of_critical_fields():
+    with pytest.raises(InvalidCallback, match="CallStatus: is repeated"):
+        parse_callback({**BASE, "CallStatus": ["ringing", "busy"]})
+
+
+def test_parse_from_pairs_rejects_non_strings():
+    with pytest.raises(InvalidCallback) as caught:
+        parse_callback([("CallSid", 12)])  # type: ignore[list-item]
+    assert caught.value.field == "CallSid"
+    with pytest.raises(InvalidCallback):
+        parse_callback(42)  # type: ignore[arg-type]
+
+
+@given(st.binary(max_size=600))
+def test_arbitrary_bytes_raise_only_the_library_error(raw):
+    try:
+        d = parse_form(raw)
+    except InvalidCallback:
+        return
+    list(d.params)  # decoding the kept parameters later never fails either
+
+
+@given(st.text(max_size=300))
+def test_arbitrary_text_raises_only_the_library_error(raw):
+    try:
+        list(parse_form(raw).params)
+    except InvalidCallback:
+        pass
+
+
+@given(st.dictionaries(st.text(max_size=20), st.text(max_size=20) | st.lists(st.text(max_size=5))))
+def test_arbitrary_mappings_raise_only_the_library_error(params):
+    try:
+        parse_callback({**BASE, **params})
+    except CallstateError as exc:
+        assert isinstance(exc, InvalidCallback)
+
+
+@given(st.lists(st.tuples(st.sampled_from(sorted(BASE)), st.text(max_size=40)), max_size=12))
+def test_fuzzed_known_fields_raise_only_the_library_error(pairs):
+    raw = urlencode(list(BASE.items()) + pairs)
+    try:
+        parse_form(raw)
+    except InvalidCallback:
+        pass
+
+
+@given(cst.deliveries())
+def test_the_fast_path_and_the_careful_path_agree(delivery):
+    raw = urlencode(list(delivery.params))
+    fast = parse_form(raw)
+    careful = _delivery(split_form(raw))
+    assert fast == careful == delivery
+    assert list(fast.params) == list(careful.params)
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=60))
+def test_unquote_ascii_is_unquote_plus_for_ascii(text):
+    assert unquote_ascii(text) == unquote_plus(text)
+    encoded = quote_plus(text)
+    assert unquote_ascii(encoded) == text
+
+
+@given(cst.deliveries())
+def test_content_and_key(delivery):
+    copy = parse_form(urlencode(list(delivery.params)))
+    assert copy.key == delivery.key
+    assert copy.content == delivery.content

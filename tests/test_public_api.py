@@ -1,0 +1,84 @@
+"""The public surface is exactly what is documented, and all of it is typed."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import callstate
+
+DOCUMENTED = {
+    "Anomaly",
+    "CallBook",
+    "CallRegistered",
+    "CallResource",
+    "CallState",
+    "CallStatus",
+    "CallbackStatus",
+    "CallstateError",
+    "Command",
+    "Decider",
+    "Delivery",
+    "DeliveryAccepted",
+    "Dialect",
+    "DuplicateIgnored",
+    "Event",
+    "InvalidCallback",
+    "InvalidInput",
+    "InvalidResource",
+    "Limits",
+    "Outcome",
+    "Reconcile",
+    "ReconciliationRequested",
+    "RecordDelivery",
+    "RegisterCall",
+    "ResourceObserved",
+    "StatusChange",
+    "StoreError",
+    "StoreUnavailable",
+    "Tick",
+    "TimelineEntry",
+    "UnknownCall",
+    "UsageError",
+    "VerificationFailed",
+    "VersionConflict",
+    "__version__",
+    "normalize_call_status",
+    "normalize_status",
+    "parse_call_resource",
+    "parse_call_resources",
+    "parse_callback",
+    "parse_form",
+}
+
+
+def test_all_is_exactly_the_documented_names():
+    assert set(callstate.__all__) == DOCUMENTED
+    for name in callstate.__all__:
+        assert hasattr(callstate, name), name
+
+
+def test_every_error_descends_from_the_root():
+    for name in callstate.__all__:
+        obj = getattr(callstate, name)
+        if isinstance(obj, type) and issubclass(obj, Exception):
+            assert issubclass(obj, callstate.CallstateError), name
+
+
+def test_errors_subclass_the_builtin_that_fits():
+    assert issubclass(callstate.InvalidInput, ValueError)
+    assert issubclass(callstate.UnknownCall, KeyError)
+    assert issubclass(callstate.UsageError, TypeError)
+
+
+def test_the_package_is_typed():
+    assert (Path(callstate.__file__).parent / "py.typed").exists()
+
+
+def test_private_modules_declare_all():
+    root = Path(callstate.__file__).parent
+    for path in sorted(root.rglob("_*.py")):
+        if path.name in ("__init__.py", "__main__.py", "_version.py"):
+            continue
+        module = ".".join(path.relative_to(root.parent).with_suffix("").parts)
+        assert hasattr(importlib.import_module(module), "__all__"), module
