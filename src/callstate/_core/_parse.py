@@ -8,6 +8,7 @@ percent-decodes only the values that need it.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
@@ -55,6 +56,7 @@ DEFAULT_LIMITS: Final = Limits()
 MAX_NUMBER: Final = 2**31 - 1
 _SID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}", re.ASCII)
 _STATUS: Final = {s.value: s for s in CallbackStatus}
+_STATUS_CODE: Final = {s.value: code for code, s in enumerate(CallbackStatus)}
 _FIELDS: Final = frozenset(
     ("CallSid", "CallStatus", "SequenceNumber", "Timestamp", "CallDuration", "AccountSid")
 )
@@ -64,7 +66,8 @@ _FIELDS: Final = frozenset(
 # the parsed value of a recently seen raw Timestamp is kept. The cache holds
 # only immutable values and never decides anything.
 _TIMESTAMP_CACHE_SIZE: Final = 4_096
-_timestamp_cache: dict[str, datetime] = {}
+_timestamp_cache: dict[str, tuple[datetime, float]] = {}
+_NAN: Final = math.nan
 
 
 def normalize_status(value: str) -> CallbackStatus | None:
@@ -250,50 +253,64 @@ def _delivery(pairs: list[tuple[str, str]]) -> Delivery:
     return _build(found, CallbackParams(pairs), encoded=False)
 
 
-def _plain(value: str | None, encoded: bool) -> str | None:
-    if encoded and value is not None and ("%" in value or "+" in value):
-        return unquote_ascii(value)
-    return value
-
-
 def _build(found: dict[str, str], params: CallbackParams, *, encoded: bool) -> Delivery:
+    """A Delivery from the known fields (still form-encoded when ``encoded``)."""
     get = found.get
-    call_sid = _plain(get("CallSid"), encoded)
-    status_text = _plain(get("CallStatus"), encoded)
-    seq_text = _plain(get("SequenceNumber"), encoded)
-    duration_text = _plain(get("CallDuration"), encoded)
-    account_sid = _plain(get("AccountSid"), encoded)
+    call_sid, status_text, seq_text = get("CallSid"), get("CallStatus"), get("SequenceNumber")
     if call_sid is None:
         raise InvalidCallback("CallSid", "is missing")
     if status_text is None:
         raise InvalidCallback("CallStatus", "is missing")
     if seq_text is None:
         raise InvalidCallback("SequenceNumber", "is missing")
-    status = normalize_status(status_text)
-    if status is None:
-        raise InvalidCallback("CallStatus", f"is not a call status: {status_text[:40]!r}")
-    timestamp = None
+    duration_text, account_sid = get("CallDuration"), get("AccountSid")
+    if encoded:
+        # Known fields rarely need decoding; decode only those that do.
+        if "%" in call_sid or "+" in call_sid:
+            call_sid = unquote_ascii(call_sid)
+        if "%" in status_text or "+" in status_text:
+            status_text = unquote_ascii(status_text)
+        if "%" in seq_text or "+" in seq_text:
+            seq_text = unquote_ascii(seq_text)
+        if duration_text and ("%" in duration_text or "+" in duration_text):
+            duration_text = unquote_ascii(duration_text)
+        if account_sid and ("%" in account_sid or "+" in account_sid):
+            account_sid = unquote_ascii(account_sid)
+    code = _STATUS_CODE.get(status_text)
+    if code is None:
+        status = normalize_status(status_text)
+        if status is None:
+            raise InvalidCallback("CallStatus", f"is not a call status: {status_text[:40]!r}")
+        code = _STATUS_CODE[status.value]
+    timestamp, at = None, _NAN
     ts_text = get("Timestamp")
     if ts_text:
-        timestamp = _timestamp_cache.get(ts_text) if encoded else None
-        if timestamp is None:
-            parsed = parse_timestamp(_plain(ts_text, encoded) or "")
-            if isinstance(parsed, str):
-                raise InvalidCallback("Timestamp", parsed)
-            timestamp = parsed
-            if encoded:
-                if len(_timestamp_cache) >= _TIMESTAMP_CACHE_SIZE:
-                    _timestamp_cache.clear()
-                _timestamp_cache[ts_text] = timestamp
-    return Delivery(
-        call_sid=_sid("CallSid", call_sid),
-        sequence_number=_number("SequenceNumber", seq_text),
-        call_status=status,
-        timestamp=timestamp,
-        call_duration=None if not duration_text else _number("CallDuration", duration_text),
-        account_sid=None if not account_sid else _sid("AccountSid", account_sid),
-        params=params,
+        timestamp, at = _timestamp(ts_text, encoded)
+    return Delivery._make(
+        _sid("CallSid", call_sid),
+        _number("SequenceNumber", seq_text),
+        code,
+        timestamp,
+        at,
+        None if not duration_text else _number("CallDuration", duration_text),
+        None if not account_sid else _sid("AccountSid", account_sid),
+        params,
     )
+
+
+def _timestamp(text: str, encoded: bool) -> tuple[datetime, float]:
+    cached = _timestamp_cache.get(text) if encoded else None
+    if cached is not None:
+        return cached
+    parsed = parse_timestamp(unquote_ascii(text) if encoded else text)
+    if isinstance(parsed, str):
+        raise InvalidCallback("Timestamp", parsed)
+    value = (parsed, parsed.timestamp())
+    if encoded:
+        if len(_timestamp_cache) >= _TIMESTAMP_CACHE_SIZE:
+            _timestamp_cache.clear()
+        _timestamp_cache[text] = value
+    return value
 
 
 def parse_form(body: bytes | str, *, limits: Limits = DEFAULT_LIMITS) -> Delivery:

@@ -10,7 +10,7 @@ import enum
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
-from typing import Final, Union
+from typing import Any, Final, Union
 from urllib.parse import unquote_plus
 
 import attrs
@@ -163,21 +163,49 @@ def _to_params(value: Iterable[tuple[str, str]]) -> CallbackParams:
     return value if isinstance(value, CallbackParams) else CallbackParams(value)
 
 
+_CALLBACK_STATUSES: Final = tuple(CallbackStatus)
+_TRIGGERS: Final = tuple(TRIGGER_OF[s] for s in _CALLBACK_STATUSES)
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _aware(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and (
+        not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None
+    ):
+        raise ValueError(f"{attribute.name} must be an aware datetime or None, not {value!r}")
+
+
+def _count(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is None and attribute.name == "call_duration":
+        return
+    if type(value) is not int or not 0 <= value <= 2**31 - 1:
+        raise ValueError(f"{attribute.name} must be an int from 0 to 2**31-1, not {value!r}")
+
+
+def _nonempty(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is None and attribute.name == "account_sid":
+        return
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{attribute.name} must be a non-empty str, not {value!r}")
+
+
 @attrs.frozen(kw_only=True)
 class Delivery:
     """One status callback, parsed and validated.
 
     ``params`` holds every parameter exactly as received, known or not, in
     order. Two deliveries with the same ``key`` are the same event; the same
-    key with a different ``content`` is a conflict.
+    key with a different ``content`` is a conflict. Built by the parsers;
+    built by hand, its fields are checked (``ValueError`` names the field).
     """
 
-    call_sid: str
-    sequence_number: int
-    call_status: CallbackStatus
-    timestamp: datetime | None = None
-    call_duration: int | None = None
-    account_sid: str | None = None
+    call_sid: str = attrs.field(validator=_nonempty)
+    sequence_number: int = attrs.field(validator=_count)
+    call_status: CallbackStatus = attrs.field(converter=CallbackStatus)
+    timestamp: datetime | None = attrs.field(default=None, validator=_aware)
+    call_duration: int | None = attrs.field(default=None, validator=_count)
+    account_sid: str | None = attrs.field(default=None, validator=_nonempty)
     params: CallbackParams = attrs.field(factory=CallbackParams, converter=_to_params)
     #: Derived once for the hot path: (SequenceNumber, content fingerprint,
     #: trigger code, Timestamp as epoch seconds or NaN).
@@ -186,10 +214,34 @@ class Delivery:
     def __attrs_post_init__(self) -> None:
         ts = self.timestamp
         at = _NAN if ts is None else ts.timestamp()
-        status = self.call_status
-        fingerprint = hash((status, at, self.call_duration))
-        hot = (self.sequence_number, fingerprint, TRIGGER_OF[status], at)
-        object.__setattr__(self, "_hot", hot)
+        code = _CALLBACK_STATUSES.index(self.call_status)
+        hot = (self.sequence_number, hash((code, at, self.call_duration)), _TRIGGERS[code], at)
+        _set(self, "_hot", hot)
+
+    @classmethod
+    def _make(
+        cls,
+        call_sid: str,
+        sequence_number: int,
+        code: int,
+        timestamp: datetime | None,
+        at: float,
+        call_duration: int | None,
+        account_sid: str | None,
+        params: CallbackParams,
+    ) -> Delivery:
+        """The parser's constructor: its input is already checked, so skip the checks."""
+        self = _new(cls)
+        _set(self, "call_sid", call_sid)
+        _set(self, "sequence_number", sequence_number)
+        _set(self, "call_status", _CALLBACK_STATUSES[code])
+        _set(self, "timestamp", timestamp)
+        _set(self, "call_duration", call_duration)
+        _set(self, "account_sid", account_sid)
+        _set(self, "params", params)
+        fingerprint = hash((code, at, call_duration))
+        _set(self, "_hot", (sequence_number, fingerprint, _TRIGGERS[code], at))
+        return self
 
     @property
     def key(self) -> tuple[str, int]:

@@ -1,0 +1,31 @@
+"""Every Python example in the docs and the README runs, in order, per page."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = sorted([ROOT / "README.md", *(ROOT / "docs").rglob("*.md")])
+BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
+
+
+def examples(page: Path) -> list[str]:
+    return BLOCK.findall(page.read_text(encoding="utf-8"))
+
+
+def test_the_docs_have_examples():
+    assert sum(len(examples(page)) for page in PAGES) >= 2
+
+
+@pytest.mark.parametrize(
+    "page", [p for p in PAGES if examples(p)], ids=lambda p: str(p.relative_to(ROOT))
+)
+def test_page_examples_run(page, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, object] = {"__name__": "__docs__"}
+    for number, block in enumerate(examples(page), start=1):
+        code = compile(block, f"{page.name} example {number}", "exec")
+        exec(code, namespace)  # noqa: S102
