@@ -49,6 +49,7 @@ DOCUMENTED = {
     "parse_call_resources",
     "parse_callback",
     "parse_form",
+    "state_diagram",
 }
 
 

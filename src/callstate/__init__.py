@@ -34,6 +34,7 @@ from callstate._core._values import (
     Tick,
     TimelineEntry,
 )
+from callstate._diagram import state_diagram
 from callstate._errors import (
     CallstateError,
     InvalidCallback,
@@ -90,4 +91,5 @@ __all__ = [
     "parse_call_resources",
     "parse_callback",
     "parse_form",
+    "state_diagram",
 ]
