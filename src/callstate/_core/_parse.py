@@ -114,7 +114,11 @@ _ASCII_ESCAPES.update({f"{i:02x}"[0].upper() + f"{i:02x}"[1]: chr(i) for i in ra
 
 
 def unquote_ascii(text: str) -> str:
-    """``unquote_plus`` for text whose escapes are all ASCII (same result, faster)."""
+    """``unquote_plus`` for text with no escape of a non-ASCII byte (same result, faster).
+
+    The precondition matters: ``%80`` is left as it is here, where
+    ``unquote_plus`` would decode it to U+FFFD.
+    """
     if "+" in text:
         text = text.replace("+", " ")
     if "%" not in text:
