@@ -29,3 +29,19 @@ def test_page_examples_run(page, tmp_path, monkeypatch):
     for number, block in enumerate(examples(page), start=1):
         code = compile(block, f"{page.name} example {number}", "exec")
         exec(code, namespace)
+
+
+def test_the_site_builds_strictly(tmp_path):
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(tmp_path / "site")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**__import__("os").environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (tmp_path / "site" / "reference" / "index.html").exists()
