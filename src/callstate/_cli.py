@@ -1,5 +1,7 @@
 """The ``callstate`` command line.
 
+``callstate diagram``: the state machine as Mermaid, dot, SVG or PNG.
+
 ``callstate replay FILE``: fold a JSON Lines file of deliveries and Call
 resources into call states and print them as one JSON object. A bad line is
 reported under ``rejected`` while every good line is still applied. Exit 0
@@ -20,7 +22,8 @@ from callstate._core._decider import CallBook, Decider
 from callstate._core._parse import parse_callback
 from callstate._core._resource import parse_call_resources
 from callstate._core._values import Dialect, Reconcile, RecordDelivery
-from callstate._errors import InvalidInput
+from callstate._diagram import FORMATS, state_diagram
+from callstate._errors import InvalidInput, UsageError
 
 __all__ = ["main"]
 
@@ -133,7 +136,30 @@ def _parser() -> argparse.ArgumentParser:
         "--dialect", choices=[d.value for d in Dialect], default=Dialect.AUTO.value
     )
     replay_cmd.add_argument("--now", help="evaluate staleness at this ISO 8601 time")
+    diagram_cmd = commands.add_parser(
+        "diagram", help="draw the state machine from its one definition"
+    )
+    diagram_cmd.add_argument("--format", choices=FORMATS, default="mermaid")
+    diagram_cmd.add_argument("-o", "--output", help="write to this file instead of stdout")
     return parser
+
+
+def _diagram(fmt: str, output: str | None) -> int:
+    try:
+        drawing = state_diagram(fmt)
+    except UsageError as exc:
+        raise _UsageError(str(exc)) from None
+    data = drawing.encode() if isinstance(drawing, str) else drawing
+    if output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return 0
+    try:
+        with open(output, "wb") as file:
+            file.write(data)
+    except OSError as exc:
+        raise _UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
+    return 0
 
 
 def _open(path: str) -> IO[str]:
@@ -153,6 +179,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:
         return int(exc.code or 0)
     try:
+        if args.command == "diagram":
+            return _diagram(args.format, args.output)
         now = None if args.now is None else _iso(args.now, "--now")
         decider = Decider(dialect=Dialect(args.dialect))
         stream = _open(args.file)

@@ -52,3 +52,7 @@ def state_diagram(fmt: str = "mermaid") -> str | bytes:
         raise UsageError(
             f"{fmt} diagrams need the graphviz package: pip install 'callstate[diagrams]'"
         ) from exc
+    except RuntimeError as exc:  # graphviz.ExecutableNotFound and failures of dot itself
+        raise UsageError(
+            f"{fmt} diagrams need Graphviz's dot program on PATH (apt install graphviz): {exc}"
+        ) from exc
