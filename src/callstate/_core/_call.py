@@ -49,7 +49,6 @@ _SLOTS: Final = 11  # ten triggers and the unread "completed" event
 _EMPTY_TIMES: Final = array("d", [_NAN] * (2 * _SLOTS))
 _NO_CHANGE: Final[tuple[StatusChange, ...]] = ()
 _LIVE_BY_RANK: Final = (0, 1, 2, 3)
-_DEFAULT_START: Final = 0
 
 
 class Record:
@@ -126,7 +125,7 @@ def _resolve(record: Record) -> int:
     if ended:
         return END
     marks = record.marks
-    for code in (3, 2, 1):
+    for code in (3, 2, 1):  # the live statuses, highest rank first
         if marks >> code & 1:
             return code
     return 0
@@ -134,7 +133,9 @@ def _resolve(record: Record) -> int:
 
 def _changes(record: Record, before: int, marks_before: int, new: int) -> tuple[StatusChange, ...]:
     """Report the move from ``before`` to ``new``, through newly reached statuses."""
-    step = NEXT[before * 10 + new] if new < 10 else new
+    # The resolver only ever picks what the machine allows (trigger i leads to
+    # status i); a move the table does not have would be a bug here.
+    step = NEXT[before * 10 + new]
     if new != before and step not in (new, -1 - new):
         raise AssertionError(f"illegal transition {STATUSES[before]} -> {STATUSES[new]}")
     record.status = new
