@@ -217,3 +217,23 @@ def test_delivery_checks_its_fields_when_built_by_hand():
         )  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="ringing-ish"):
         Delivery(call_sid=SID, sequence_number=1, call_status="ringing-ish")  # type: ignore[arg-type]
+
+
+def test_advance_reports_what_the_book_reports():
+    decider = Decider(dialect=Dialect.RESTCOMM)
+    events = [
+        DeliveryAccepted(delivery=d("completed", 3, 90)),
+        DeliveryAccepted(delivery=d("answered", 2, 30)),
+    ]
+    state, changes = decider.advance(decider.initial_state(), events)
+    assert state == decider.fold(events)
+    assert [(c.previous, c.status) for c in changes] == [
+        (CallStatus.QUEUED, CallStatus.ENDED),
+        (CallStatus.ENDED, CallStatus.COMPLETED),
+    ]
+
+
+def test_the_book_is_a_sink():
+    from callstate import Sink
+
+    assert isinstance(CallBook(), Sink)

@@ -9,6 +9,9 @@ import callstate
 
 DOCUMENTED = {
     "Anomaly",
+    "AsyncSink",
+    "CallCommand",
+    "Sink",
     "CallBook",
     "CallRegistered",
     "CallResource",

@@ -13,6 +13,7 @@ from callstate._core._resource import (
     parse_call_resource,
     parse_call_resources,
 )
+from callstate._core._sink import AsyncSink, CallCommand, Sink
 from callstate._core._state import CallStatus
 from callstate._core._values import (
     Anomaly,
@@ -51,7 +52,9 @@ from callstate._version import __version__
 
 __all__ = [
     "Anomaly",
+    "AsyncSink",
     "CallBook",
+    "CallCommand",
     "CallRegistered",
     "CallResource",
     "CallState",
@@ -75,6 +78,7 @@ __all__ = [
     "RecordDelivery",
     "RegisterCall",
     "ResourceObserved",
+    "Sink",
     "StatusChange",
     "StoreError",
     "StoreUnavailable",

@@ -88,6 +88,17 @@ class Decider:
         self._evolve(record, event)
         return CallState.of(record)
 
+    def advance(
+        self, state: CallState, events: Iterable[Event]
+    ) -> tuple[CallState, tuple[StatusChange, ...]]:
+        """The state after ``events`` and the status changes they made, in order."""
+        record = state._record.copy()
+        changes: tuple[StatusChange, ...] = ()
+        for event in events:
+            _check_call(record, _call_sid_of(event))
+            changes += self._evolve(record, event)
+        return CallState.of(record), changes
+
     def fold(self, events: Iterable[Event], call_sid: str | None = None) -> CallState:
         """The state after all of ``events``, from the initial state."""
         record = Record(call_sid)
