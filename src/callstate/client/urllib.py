@@ -29,6 +29,10 @@ def _read(source: http.client.HTTPResponse | urllib.error.HTTPError, limit: int)
         if not chunk:
             break
         body += chunk
+    declared = source.headers.get("Content-Length", "")
+    if len(body) <= limit and declared.isdigit() and len(body) < int(declared):
+        # http.client ends a short body quietly when reading in pieces.
+        raise http.client.IncompleteRead(bytes(body), int(declared) - len(body))
     return bytes(body)
 
 

@@ -171,12 +171,16 @@ class FakeProvider:
         self._server.daemon_threads = True
         self._stopping = False
         self._threads = [
-            threading.Thread(target=self._server.serve_forever, name="fake-api", daemon=True),
+            threading.Thread(target=self._serve, name="fake-api", daemon=True),
             threading.Thread(target=self._dispatch, name="fake-api-callbacks", daemon=True),
         ]
         for thread in self._threads:
             thread.start()
         return self
+
+    def _serve(self) -> None:
+        if self._server is not None:
+            self._server.serve_forever(poll_interval=0.02)
 
     def stop(self) -> None:
         with self._wake:
@@ -620,6 +624,7 @@ class _Handler(BaseHTTPRequestHandler):
     provider: FakeProvider
     protocol_version = "HTTP/1.1"
     server_version = "callstate-fake-provider"
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: object) -> None:
         """Quiet: tests read ``FakeProvider.sent`` instead."""
@@ -672,6 +677,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, status: int, content_type: str, body: bytes, length: int | None = None) -> None:
         try:
             self.send_response(status)
+            if self.close_connection:
+                self.send_header("Connection", "close")
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body) if length is None else length))
             self.end_headers()
