@@ -131,8 +131,11 @@ class Webhook:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-            do_GET = _take
-            do_POST = _take
+            def do_GET(self) -> None:
+                self._take()
+
+            def do_POST(self) -> None:
+                self._take()
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True

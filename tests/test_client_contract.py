@@ -107,7 +107,8 @@ def test_list_walks_every_page_in_order(calls, provider):
     first = calls.list(page_size=2)
     assert (first.page, first.num_pages, first.total, len(first.calls)) == (0, 3, 5, 2)
     last = calls.list(page=2, page_size=2)
-    assert last.is_last and [c.sid for c in last.calls] == placed[4:]
+    assert last.is_last
+    assert [c.sid for c in last.calls] == placed[4:]
     assert [c.sid for c in calls.iter_calls(page_size=2)] == placed
     assert [c.sid for c in calls.iter_calls()] == placed
 
@@ -213,7 +214,8 @@ def test_create_is_never_repeated(adapter, provider):
         with pytest.raises(ServerError, match="boom") as caught:
             calls.create(PARAMS)
         assert caught.value.retryable
-        assert provider.requests_seen == 1 and slept == []
+        assert provider.requests_seen == 1
+        assert slept == []
         assert provider.calls() == []
     finally:
         calls.close()
@@ -225,7 +227,8 @@ def test_a_get_is_repeated_with_bounded_backoff(adapter, provider):
     calls = calls_for(adapter, provider, slept=slept, retry=retry)
     try:
         (placed,) = calls.create(PARAMS)
-        provider.inject(Fault(status=503, body=b"<html><title>Busy</title></html>"), Fault(status=502))
+        busy = Fault(status=503, body=b"<html><title>Busy</title></html>")
+        provider.inject(busy, Fault(status=502))
         assert calls.fetch(placed.sid).sid == placed.sid
         assert slept == [0.5, 0.75]
         slept.clear()
@@ -241,7 +244,7 @@ def test_a_get_is_repeated_with_bounded_backoff(adapter, provider):
     ("fault", "match"),
     [
         (Fault(status=200, body=b'{"sid": "CA1", "sta'), "not JSON"),
-        (Fault(status=200, body=b"<html><body>Hello</body></html>", content_type="text/html"), "not JSON"),
+        (Fault(status=200, body=b"<html><p>Hi</p></html>", content_type="text/html"), "not JSON"),
         (Fault(status=200, body=b'{"sid": "CA1"}'), "status: is missing"),
         (Fault(status=200, body=b'{"sid": "CA1", "status": "sleeping"}'), "not a call status"),
         (Fault(status=200, body=b"[]"), "empty array"),
@@ -249,7 +252,16 @@ def test_a_get_is_repeated_with_bounded_backoff(adapter, provider):
         (Fault(status=200, body=b"x" * 5000), "larger than 1000 bytes"),
         (Fault(status=404, body=b"x" * 5000), "larger than 1000 bytes"),
     ],
-    ids=["truncated-json", "html-page", "no-status", "bad-status", "empty-array", "redirect", "huge", "huge-error"],
+    ids=[
+        "truncated-json",
+        "html-page",
+        "no-status",
+        "bad-status",
+        "empty-array",
+        "redirect",
+        "huge",
+        "huge-error",
+    ],
 )
 def test_unusable_answers_are_bad_responses(adapter, provider, fault, match):
     calls = calls_for(adapter, provider, max_response_bytes=1000, retry=Retry(attempts=1))
@@ -279,7 +291,8 @@ def test_the_quirks_of_the_wild_are_read(adapter):
             provider.finish(placed.sid)
             fetched = calls.fetch(placed.sid)
             assert fetched.status is CallStatus.NO_ANSWER
-            assert fetched.parent_call_sid is None and fetched.date_created is not None
+            assert fetched.parent_call_sid is None
+            assert fetched.date_created is not None
         finally:
             calls.close()
 
@@ -293,7 +306,8 @@ def test_a_slow_answer_times_out(adapter, provider):
         provider.inject(Fault(status=201, body=b"{}", delay=1.0))
         with pytest.raises(ApiTimeout) as caught:
             calls.create(PARAMS)
-        assert isinstance(caught.value, TimeoutError) and caught.value.retryable
+        assert isinstance(caught.value, TimeoutError)
+        assert caught.value.retryable
         assert provider.requests_seen == 1
     finally:
         calls.close()

@@ -160,7 +160,7 @@ def test_the_record_joins_callbacks_before_the_create_answer(webhook):
 
     # The same evidence with the answer first gives the same record.
     ordered = CallBook(Decider())
-    for sid, resources, placed_at in placed:
+    for _, resources, placed_at in placed:
         record_placed_call(ordered, resources, placed_at=placed_at)
     for _, _, raw, _ in webhook.received:
         ordered.handle(RecordDelivery(delivery=parse_callback(raw)))
