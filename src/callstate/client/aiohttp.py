@@ -14,6 +14,16 @@ __all__ = ["AiohttpTransport"]
 _CHUNK: Final = 65_536
 
 
+async def _read_bounded(content: aiohttp.StreamReader, limit: int) -> bytes:
+    body = bytearray()
+    while len(body) <= limit:
+        chunk = await content.read(min(_CHUNK, limit + 1 - len(body)))
+        if not chunk:
+            break
+        body += chunk
+    return bytes(body)
+
+
 class AiohttpTransport:
     """Sends each request through an ``aiohttp.ClientSession`` (yours, or one it owns).
 
@@ -43,14 +53,13 @@ class AiohttpTransport:
                 allow_redirects=False,
                 timeout=self._timeout,
             ) as answer:
-                body = bytearray()
-                while len(body) <= limit:
-                    chunk = await answer.content.read(min(_CHUNK, limit + 1 - len(body)))
-                    if not chunk:
-                        break
-                    body += chunk
+                length = answer.content_length
+                if length is not None and length <= limit:
+                    body = await answer.read()
+                else:
+                    body = await _read_bounded(answer.content, limit)
                 return Response(
-                    status=answer.status, headers=tuple(answer.headers.items()), body=bytes(body)
+                    status=answer.status, headers=tuple(answer.headers.items()), body=body
                 )
         except TimeoutError as exc:
             raise ApiTimeout(f"no answer from {request.url} within {self.timeout}s") from exc

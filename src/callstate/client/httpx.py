@@ -34,7 +34,8 @@ class HttpxTransport:
     def __init__(self, *, timeout: float = 10.0, client: httpx.Client | None = None) -> None:
         self.timeout = timeout
         self._owned = client is None
-        self._client = client or httpx.Client(timeout=timeout)
+        self._timeout = httpx.Timeout(timeout)
+        self._client = client or httpx.Client(timeout=self._timeout)
 
     def send(self, request: Request) -> Response:
         limit = request.max_response_bytes
@@ -45,7 +46,7 @@ class HttpxTransport:
                 request.url,
                 headers=request.headers,
                 content=request.body or None,
-                timeout=self.timeout,
+                timeout=self._timeout,
             ) as answer,
         ):
             body = bytearray()
@@ -66,7 +67,8 @@ class HttpxAsyncTransport:
     def __init__(self, *, timeout: float = 10.0, client: httpx.AsyncClient | None = None) -> None:
         self.timeout = timeout
         self._owned = client is None
-        self._client = client or httpx.AsyncClient(timeout=timeout)
+        self._timeout = httpx.Timeout(timeout)
+        self._client = client or httpx.AsyncClient(timeout=self._timeout)
 
     async def send(self, request: Request) -> Response:
         limit = request.max_response_bytes
@@ -76,7 +78,7 @@ class HttpxAsyncTransport:
                 request.url,
                 headers=request.headers,
                 content=request.body or None,
-                timeout=self.timeout,
+                timeout=self._timeout,
             ) as answer:
                 body = bytearray()
                 async for chunk in answer.aiter_bytes():

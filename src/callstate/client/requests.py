@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Final
-
 import requests
+import urllib3
 
 from callstate._errors import ApiConnectionError, ApiTimeout
 from callstate.client._http import Request, Response
 
 __all__ = ["RequestsTransport"]
-
-_CHUNK: Final = 65_536
-
 
 class RequestsTransport:
     """Sends each request through a ``requests.Session`` (yours, or one it owns).
@@ -38,23 +34,20 @@ class RequestsTransport:
                 allow_redirects=False,
                 stream=True,
             ) as answer:
-                body = bytearray()
-                for chunk in answer.iter_content(_CHUNK):
-                    body += chunk
-                    if len(body) > limit:
-                        break
+                # One bounded read from the connection: as fast as ``.content``.
+                body = answer.raw.read(limit + 1, decode_content=True)
                 return Response(
                     status=answer.status_code,
                     headers=tuple(answer.headers.items()),
-                    body=bytes(body),
+                    body=body,
                 )
-        except requests.Timeout as exc:
+        except (requests.Timeout, urllib3.exceptions.TimeoutError) as exc:
             raise ApiTimeout(f"no answer from {request.url} within {self.timeout}s") from exc
         except requests.ConnectionError as exc:
             if "timed out" in str(exc).lower():
                 raise ApiTimeout(f"no answer from {request.url} within {self.timeout}s") from exc
             raise ApiConnectionError(f"cannot reach {request.url}: {exc}") from exc
-        except requests.RequestException as exc:
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
             raise ApiConnectionError(f"the exchange with {request.url} broke: {exc!r}") from exc
 
     def close(self) -> None:
