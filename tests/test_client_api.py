@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import importlib
 import inspect
@@ -14,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import callstate.client
 from callstate import CallBook, CallStatus, Decider, RecordDelivery, parse_call_resource
 from callstate import parse_callback as parse_delivery
 from callstate.client import (
@@ -37,9 +39,11 @@ from callstate.client import (
     Retry,
     ServerError,
     record_placed_call,
+    record_placed_call_async,
 )
 from callstate.client._answers import error_for, read_json
 from callstate.testing._fake_plan import callback_params, steps_for
+from callstate.testing._fake_server import _check_create
 
 LAWS = settings(max_examples=60, deadline=None)
 API = CallsApi(account_sid="AC123", token="s3cret")
@@ -332,3 +336,64 @@ def test_the_create_answer_joins_the_callbacks_in_any_order(case):
     assert joined == fold(0)
     assert joined[0] is CallStatus(outcome)
     assert joined[2] + joined[3] == len(bodies)
+
+
+# Strategies for the client's values (to join callstate.testing.strategies).
+
+PRINTABLE = st.characters(min_codepoint=32, max_codepoint=0x2FFF, exclude_characters="\x7f")
+TEXT = st.text(PRINTABLE, min_size=1, max_size=40).filter(str.strip)
+URLS = st.builds(
+    "{}://{}.example/{}".format,
+    st.sampled_from(["http", "https"]),
+    st.from_regex(r"[a-z][a-z0-9-]{0,20}", fullmatch=True),
+    st.from_regex(r"[A-Za-z0-9/_.~-]{0,30}", fullmatch=True),
+)
+METHODS = st.none() | st.sampled_from(["GET", "POST", "get", "post"])
+
+
+@st.composite
+def call_params(draw: st.DrawFn) -> CallParams:
+    optional = st.none() | URLS
+    return CallParams(
+        to=draw(TEXT), from_=draw(TEXT), url=draw(URLS), method=draw(METHODS),
+        fallback_url=draw(optional), fallback_method=draw(METHODS),
+        status_callback=draw(optional), status_callback_method=draw(METHODS),
+        status_callback_event=draw(st.lists(st.sampled_from(callstate.client.EVENTS), unique=True)),
+        timeout=draw(st.none() | st.integers(1, 600)),
+        detect_voicemail=draw(st.none() | st.booleans()),
+    )  # fmt: skip
+
+
+@given(call_params(), st.booleans())
+@LAWS
+def test_the_form_carries_every_parameter_and_the_provider_accepts_it(params, repeat):
+    profile = Profile.twilio() if repeat else Profile.api19()
+    body = CallsApi(account_sid="AC1", token="t", profile=profile).create_call(params).request.body
+    form = parse_qsl(body.decode(), keep_blank_values=True)
+    fields = dict(form)
+    assert (fields["To"], fields["From"], fields["Url"]) == (params.to, params.from_, params.url)
+    events = [v for k, v in form if k == "StatusCallbackEvent"]
+    joined = events if repeat else [e for v in events for e in v.split(",")]
+    assert tuple(joined) == params.status_callback_event
+    assert fields.get("Timeout") == (None if params.timeout is None else str(params.timeout))
+    assert fields.get("Method") == params.method
+    assert _check_create(fields) is None
+
+
+def test_the_async_sink_gets_the_same_commands():
+    book = CallBook(Decider())
+
+    class AsyncBook:
+        async def handle(self, command):  # type: ignore[no-untyped-def]
+            return book.handle(command)
+
+    resource = parse_call_resource({"sid": "CA9", "status": "queued"})
+    placed_at = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+    outcomes = asyncio.run(
+        record_placed_call_async(AsyncBook(), [resource], placed_at=placed_at,
+                                 ring_timeout=timedelta(seconds=30))
+    )  # fmt: skip
+    assert [type(e).__name__ for o in outcomes for e in o.events] == [
+        "CallRegistered", "ResourceObserved",
+    ]  # fmt: skip
+    assert book.state("CA9").status is CallStatus.QUEUED

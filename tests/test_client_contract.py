@@ -315,13 +315,17 @@ def test_a_slow_answer_times_out(adapter, provider):
 
 def test_connection_refused(adapter):
     profile = Profile.api19(f"http://127.0.0.1:{closed_port()}/call/2012-04-24")
-    calls = make_calls(adapter, api_for(profile, "AC1", "t"), retry=Retry(attempts=2, backoff=0.01))
+    slept: list[float] = []
+    retry = Retry(attempts=2, backoff=0.01)
+    calls = make_calls(adapter, api_for(profile, "AC1", "t"), retry=retry, slept=slept)
     try:
         with pytest.raises(ApiConnectionError) as caught:
             calls.fetch("CA1")
         assert isinstance(caught.value, ConnectionError)
+        assert slept == [0.01]
         with pytest.raises(ApiConnectionError):
             calls.create(PARAMS)
+        assert slept == [0.01]
     finally:
         calls.close()
 
