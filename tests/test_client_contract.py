@@ -40,7 +40,7 @@ PARAMS = CallParams(
     to="+15550001111",
     from_="+15550002222",
     url="https://app.example/answer",
-    status_callback="https://app.example/status",
+    status_callback=f"http://127.0.0.1:{closed_port()}/status",
     status_callback_event=["ringing", "completed"],
     timeout=30,
 )
@@ -76,6 +76,9 @@ def test_create_answers_the_queued_call_and_sends_every_parameter(calls, provide
     assert (kept.to, kept.from_, kept.url) == (PARAMS.to, PARAMS.from_, PARAMS.url)
     assert kept.events == ("ringing", "completed")
     assert kept.status_callback == PARAMS.status_callback
+    provider.finish(placed.sid)
+    assert provider.wait_idle()
+    assert [s.error is not None for s in provider.sent()] == [True, True]  # nobody listens
 
 
 @pytest.mark.parametrize("name", ["api19", "restcomm", "twilio"])

@@ -123,6 +123,8 @@ class FakeProvider:
         error_style: ErrorStyle = "message",
         quirks: bool = False,
     ) -> None:
+        if outcome is not None:
+            _check_outcome(outcome)
         self.account_sid = account_sid
         self.token = token
         self.outcome = outcome
@@ -209,6 +211,8 @@ class FakeProvider:
 
     def queue_outcomes(self, *outcomes: Outcome) -> None:
         """The outcomes of the next calls placed, in order."""
+        for outcome in outcomes:
+            _check_outcome(outcome)
         with self._lock:
             self._outcomes.extend(outcomes)
 
@@ -270,8 +274,6 @@ class FakeProvider:
             outcome = self._outcomes.popleft() if self._outcomes else self.outcome
             if outcome is None:
                 outcome = rng.choice(OUTCOMES)
-            elif outcome not in OUTCOMES:
-                raise ValueError(f"outcome must be one of {OUTCOMES}, not {outcome!r}")
             now = _now()
             call = FakeCall(
                 sid=f"CA{rng.getrandbits(128):032x}",
@@ -409,7 +411,7 @@ class FakeProvider:
         except urllib.error.HTTPError as exc:
             answer = exc.code
             exc.close()
-        except OSError as exc:
+        except Exception as exc:  # a test server reports every failure, never dies of one
             error = repr(exc)
         with self._lock:
             self._sent.append(
@@ -547,6 +549,11 @@ class FakeProvider:
         with self._lock:
             self.requests_seen += 1
             return self._faults.popleft() if self._faults else None
+
+
+def _check_outcome(outcome: str) -> None:
+    if outcome not in OUTCOMES:
+        raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}, not {outcome!r}")
 
 
 def _check_create(form: dict[str, str]) -> str | None:
