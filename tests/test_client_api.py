@@ -235,6 +235,36 @@ def test_any_answer_is_a_value_or_a_typed_error(status, body, content_type):
             assert isinstance(caught, BadResponse) or not 200 <= status < 300
 
 
+def test_the_next_page_stays_on_the_same_host():
+    twilio = CallsApi(account_sid="AC1", token="t", profile=Profile.twilio())
+    body = {"page": 0, "page_size": 1, "calls": [{"sid": "CA1", "status": "busy"}]}
+    for uri, expected in [
+        ("/2010-04-01/Accounts/AC1/Calls.json?PageToken=PA1", "https://api.twilio.com/2010-04-01/"),
+        (None, None),
+    ]:
+        found = twilio.list_calls().read(
+            Response(status=200, body=json.dumps({**body, "next_page_uri": uri}).encode())
+        )
+        following = twilio.next_page(found)
+        assert (following is None) is (expected is None)
+        if following is not None:
+            assert following.request.url.startswith(expected)
+            assert following.request.url.endswith("PageToken=PA1")
+    for hostile in ("https://evil.example/x", "//evil.example/x", "x.json"):
+        found = twilio.list_calls().read(
+            Response(status=200, body=json.dumps({**body, "next_page_uri": hostile}).encode())
+        )
+        with pytest.raises(BadResponse, match="not a path on this host"):
+            twilio.next_page(found)
+    api19 = API.list_calls(page_size=1).read(
+        Response(status=200, body=json.dumps({**body, "next_page_uri": "//evil"}).encode())
+    )
+    following = API.next_page(api19, page_size=1)
+    assert following is not None
+    assert "Page=1" in following.request.url
+    assert following.request.url.startswith(API.profile.base_url)
+
+
 @given(st.integers(0, 2_000))
 @LAWS
 def test_more_than_the_limit_is_a_bad_response(size):

@@ -85,9 +85,10 @@ def test_create_answers_the_queued_call_and_sends_every_parameter(calls, provide
 def test_every_profile_reaches_its_paths(adapter, provider, name):
     calls = calls_for(adapter, provider, profile=provider.profile(name))
     try:
-        (placed,) = calls.create(PARAMS)
-        assert calls.fetch(placed.sid).sid == placed.sid
-        assert provider.call(placed.sid).events == ("ringing", "completed")
+        placed = [calls.create(PARAMS)[0] for _ in range(3)]
+        assert calls.fetch(placed[0].sid).sid == placed[0].sid
+        assert provider.call(placed[0].sid).events == ("ringing", "completed")
+        assert [c.sid for c in calls.iter_calls(page_size=2)] == [c.sid for c in placed]
     finally:
         calls.close()
 

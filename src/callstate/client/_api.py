@@ -18,7 +18,7 @@ import attrs
 from callstate._core._call import CallState
 from callstate._core._state import CallStatus
 from callstate._core._values import CallResource
-from callstate._errors import InvalidParameter, ModificationRefused, UsageError
+from callstate._errors import BadResponse, InvalidParameter, ModificationRefused, UsageError
 from callstate._version import __version__
 from callstate.client._answers import CallPage, read_page, read_resource, read_resources
 from callstate.client._http import MAX_RESPONSE_BYTES, Request, Response
@@ -157,13 +157,32 @@ class CallsApi:
         query.append(("Page", str(page)))
         if page_size is not None:
             query.append(("PageSize", str(page_size)))
-        request = self._get(f"{self._calls_url}.json?{urlencode(query)}")
+        return self._page_at(f"{self._calls_url}.json?{urlencode(query)}", page)
+
+    def next_page(
+        self, found: CallPage, where: CallFilter | None = None, *, page_size: int | None = None
+    ) -> Operation[CallPage] | None:
+        """The page after ``found`` (read with the same ``where``), or None after the last.
+
+        A profile that follows ``next_page_uri`` takes it only as a path on
+        the same host: credentials never go to an address an answer chose.
+        """
+        if found.is_last:
+            return None
+        uri = found.next_page_uri
+        if self.profile.follow_next_page_uri and uri is not None:
+            if not uri.startswith("/") or uri.startswith("//") or "\\" in uri:
+                raise BadResponse(200, f"next_page_uri is not a path on this host: {uri[:80]!r}")
+            return self._page_at(f"{self.profile.origin}{uri}", found.page + 1)
+        return self.list_calls(where, page=found.page + 1, page_size=page_size)
+
+    def _page_at(self, url: str, page: int) -> Operation[CallPage]:
         limit = self.max_response_bytes
 
         def read(response: Response) -> CallPage:
             return read_page(response, limit, page)
 
-        return Operation(request=request, read=read, repeatable=True)
+        return Operation(request=self._get(url), read=read, repeatable=True)
 
     def redirect_call(
         self,

@@ -76,13 +76,11 @@ class Calls:
         self, where: CallFilter | None = None, *, page_size: int | None = None
     ) -> Iterator[CallResource]:
         """Every call matching ``where``, walking the pages in order."""
-        page = 0
-        while True:
-            found = self.list(where, page=page, page_size=page_size)
+        operation: Operation[CallPage] | None = self.api.list_calls(where, page_size=page_size)
+        while operation is not None:
+            found = self.run(operation)
             yield from found.calls
-            if found.is_last:
-                return
-            page = found.page + 1
+            operation = self.api.next_page(found, where, page_size=page_size)
 
     def redirect(
         self, call_sid: str, url: str, *, method: str | None = None, known: Known = None
@@ -151,14 +149,12 @@ class AsyncCalls:
         self, where: CallFilter | None = None, *, page_size: int | None = None
     ) -> AsyncIterator[CallResource]:
         """Every call matching ``where``, walking the pages in order."""
-        page = 0
-        while True:
-            found = await self.list(where, page=page, page_size=page_size)
+        operation: Operation[CallPage] | None = self.api.list_calls(where, page_size=page_size)
+        while operation is not None:
+            found = await self.run(operation)
             for call in found.calls:
                 yield call
-            if found.is_last:
-                return
-            page = found.page + 1
+            operation = self.api.next_page(found, where, page_size=page_size)
 
     async def redirect(
         self, call_sid: str, url: str, *, method: str | None = None, known: Known = None

@@ -39,6 +39,8 @@ class Profile:
     is always yours to override (a regional host, a test server).
     ``repeat_events`` sends ``StatusCallbackEvent`` as repeated parameters
     (Twilio) instead of one comma-separated value (the Restcomm family).
+    ``follow_next_page_uri`` walks the list by the page's ``next_page_uri``
+    (Twilio pages by token) instead of asking for ``Page`` + 1.
     """
 
     API19_BASE: ClassVar[str] = "https://v1.api19.com/call/2012-04-24"
@@ -47,6 +49,7 @@ class Profile:
     name: str
     base_url: str = attrs.field(converter=_base_url)
     repeat_events: bool = False
+    follow_next_page_uri: bool = False
 
     @classmethod
     def api19(cls, base_url: str | None = None) -> Profile:
@@ -61,7 +64,18 @@ class Profile:
     @classmethod
     def twilio(cls, base_url: str | None = None) -> Profile:
         """Twilio's ``/2010-04-01`` API."""
-        return cls(name="twilio", base_url=base_url or cls.TWILIO_BASE, repeat_events=True)
+        return cls(
+            name="twilio",
+            base_url=base_url or cls.TWILIO_BASE,
+            repeat_events=True,
+            follow_next_page_uri=True,
+        )
+
+    @property
+    def origin(self) -> str:
+        """``scheme://host[:port]`` of the base URL: what a ``next_page_uri`` is relative to."""
+        parts = urlsplit(self.base_url)
+        return f"{parts.scheme}://{parts.netloc}"
 
     def with_base_url(self, base_url: str) -> Profile:
         """The same profile at another address."""
