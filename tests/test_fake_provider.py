@@ -14,7 +14,7 @@ import pytest
 from _client_harness import Webhook, api_for, make_calls
 from callstate import CallBook, CallStatus, Decider, Reconcile, RecordDelivery, parse_callback
 from callstate._signature import twilio_signature
-from callstate.client import CallParams, record_placed_call
+from callstate.client import CallParams, ModificationRefused, record_placed_call
 from callstate.testing._fake_plan import steps_for
 from callstate.testing.fake_provider import OUTCOMES, Chaos, FakeProvider
 
@@ -155,6 +155,10 @@ def test_the_record_joins_callbacks_before_the_create_answer(webhook):
                 webhook.book, resources, placed_at=placed_at, answered_at=datetime.now(UTC)
             )
             assert [o.before.status for o in outcomes] == [o.after.status for o in outcomes]
+            seen = provider.requests_seen
+            with pytest.raises(ModificationRefused, match="already over"):
+                calls.cancel(sid, known=webhook.book.state(sid))
+            assert provider.requests_seen == seen
             placed.append((sid, resources, placed_at))
         assert provider.wait_idle()
 
