@@ -52,7 +52,8 @@ class Operation(Generic[T]):
 
 def _sid(field: str, value: object) -> str:
     _text(field, value, required=True)
-    assert isinstance(value, str)
+    if not isinstance(value, str):  # _text refused it already; this tells the type checker
+        raise InvalidParameter(field, "must be text")
     if "/" in value or "?" in value or "#" in value:
         raise InvalidParameter(field, "must not contain '/', '?' or '#'")
     return value
