@@ -1,10 +1,14 @@
 """Requests per second through callstate's client beside the same library's raw request.
 
-Both sides fetch the same Call resource from the fake provider (127.0.0.1),
+Both sides fetch the same Call resource from the fake provider (127.0.0.1, in
+its own process so its threads do not share the client's interpreter lock),
 reuse one client/session per side, and decode the JSON (callstate also parses
-it into a ``CallResource``). Rounds alternate the sides so both see the same
-machine load; each side's rate is its fastest round (timeit's rule: other
-processes only ever add time), ``mean_ratio`` compares the totals.
+it into a ``CallResource``). Each round times a block of each side back to
+back, alternating which goes first, so both see the same machine load. A
+side's rate is its median block; ``ratio`` is the median over rounds of
+callstate's rate / raw rate in the same round (1.0 = no cost).
+``client_cpu_us`` is the client process's CPU time per request on each side:
+what callstate itself adds, with the server and other processes left out.
 Run: ``python benchmarks/client.py --json``.
 """
 
@@ -13,6 +17,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import statistics
+import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Awaitable, Callable
@@ -22,28 +29,47 @@ import aiohttp
 import httpx
 import requests
 
-from callstate.client import AsyncCalls, CallParams, Calls, CallsApi
+from callstate.client import AsyncCalls, Calls, CallsApi, Profile
 from callstate.client.aiohttp import AiohttpTransport
 from callstate.client.httpx import HttpxAsyncTransport, HttpxTransport
 from callstate.client.requests import RequestsTransport
 from callstate.client.urllib import UrllibTransport
+
+SERVER = """
+import sys
+from callstate.client import Calls, CallsApi, CallParams
+from callstate.client.urllib import UrllibTransport
 from callstate.testing.fake_provider import FakeProvider
+
+with FakeProvider(pace=None) as provider:
+    profile = provider.profile()
+    api = CallsApi(account_sid=provider.account_sid, token=provider.token, profile=profile)
+    with Calls(api, UrllibTransport()) as calls:
+        (placed,) = calls.create(CallParams(to="+1555", from_="+1556", url="https://a.example/"))
+    print(profile.base_url, provider.account_sid, provider.token, placed.sid, flush=True)
+    sys.stdin.read()
+"""
 
 SyncSide = Callable[[], object]
 AsyncSide = Callable[[], Awaitable[object]]
 
 
-def timed(side: SyncSide, count: int) -> float:
-    start = time.perf_counter()
+CPU: dict[str, float] = {}
+
+
+def timed(side: SyncSide, count: int, label: str = "") -> float:
+    cpu, start = time.process_time(), time.perf_counter()
     for _ in range(count):
         side()
+    CPU[label] = CPU.get(label, 0.0) + time.process_time() - cpu
     return time.perf_counter() - start
 
 
-async def atimed(side: AsyncSide, count: int) -> float:
-    start = time.perf_counter()
+async def atimed(side: AsyncSide, count: int, label: str = "") -> float:
+    cpu, start = time.process_time(), time.perf_counter()
     for _ in range(count):
         await side()
+    CPU[label] = CPU.get(label, 0.0) + time.process_time() - cpu
     return time.perf_counter() - start
 
 
@@ -122,7 +148,7 @@ async def measure_async(
     for n in range(rounds):
         order = (0, 1) if n % 2 == 0 else (1, 0)
         for side in order:
-            blocks[side].append(await atimed((ours, raw)[side], count))
+            blocks[side].append(await atimed((ours, raw)[side], count, ("ours", "raw")[side]))
     await close()
     return blocks
 
@@ -137,7 +163,7 @@ def measure(name: str, api: CallsApi, sid: str, rounds: int, count: int) -> list
     for n in range(rounds):
         order = (0, 1) if n % 2 == 0 else (1, 0)
         for side in order:
-            blocks[side].append(timed((ours, raw)[side], count))
+            blocks[side].append(timed((ours, raw)[side], count, ("ours", "raw")[side]))
     close()
     return blocks
 
@@ -145,27 +171,33 @@ def measure(name: str, api: CallsApi, sid: str, rounds: int, count: int) -> list
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
-    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=25)
     parser.add_argument("--requests", type=int, default=40, help="per side and round")
     args = parser.parse_args()
     started = time.perf_counter()
     result: dict[str, Any] = {"adapters": {}}
-    with FakeProvider(pace=None) as provider:
-        api = CallsApi(
-            account_sid=provider.account_sid, token=provider.token, profile=provider.profile()
-        )
-        with Calls(api, UrllibTransport()) as calls:
-            (placed,) = calls.create(CallParams(to="+1555", from_="+1556", url="https://a.example/"))
+    server = subprocess.Popen(
+        [sys.executable, "-c", SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert server.stdout is not None
+        base_url, account_sid, token, sid = server.stdout.readline().split()
+        api = CallsApi(account_sid=account_sid, token=token, profile=Profile.api19(base_url))
         for name in ("urllib", "requests", "httpx", "httpx-async", "aiohttp"):
-            ours, raw = measure(name, api, placed.sid, args.rounds, args.requests)
-            # The fastest block of each side: load from other processes only ever adds time.
-            best_ours, best_raw = min(ours), min(raw)
+            CPU.clear()
+            ours, raw = measure(name, api, sid, args.rounds, args.requests)
+            total = args.rounds * args.requests
             result["adapters"][name] = {
-                "callstate_rps": round(args.requests / best_ours, 1),
-                "raw_rps": round(args.requests / best_raw, 1),
-                "ratio": round(best_raw / best_ours, 3),
-                "mean_ratio": round(sum(raw) / sum(ours), 3),
+                "callstate_rps": round(args.requests / statistics.median(ours), 1),
+                "raw_rps": round(args.requests / statistics.median(raw), 1),
+                "ratio": round(statistics.median(r / o for o, r in zip(ours, raw, strict=True)), 3),
+                "client_cpu_us": {
+                    "callstate": round(CPU["ours"] / total * 1e6, 1),
+                    "raw": round(CPU["raw"] / total * 1e6, 1),
+                },
             }
+    finally:
+        server.communicate("")
     result["requests_per_side"] = args.rounds * args.requests
     result["seconds"] = round(time.perf_counter() - started, 1)
     if args.json:
