@@ -82,6 +82,17 @@ def test_subscribed_events_only_and_get_replaces_the_query(webhook):
     assert [q["SequenceNumber"] for q in queries] == ["0", "1"]
 
 
+def test_voicemail_detection_is_reported_and_kept(webhook):
+    with FakeProvider(outcome="completed", pace=None) as provider:
+        (placed,) = urllib_calls(provider).create(params_to(webhook.url, detect_voicemail=True))
+        provider.finish(placed.sid)
+        assert provider.wait_idle()
+        truth = provider.call(placed.sid).voicemail
+    assert truth in ("voicemail", "person_found")
+    reported = [parse_callback(raw).get("VoicemailDetector") for _, _, raw, _ in webhook.received]
+    assert reported == [None, None, truth, truth]
+
+
 @pytest.mark.parametrize("sign", [True, False])
 def test_signatures_on_or_off(webhook, sign):
     with FakeProvider(outcome="busy", pace=None, chaos=Chaos(sign=sign)) as provider:

@@ -83,6 +83,7 @@ def callback_params(
     duration: int | None,
     vocabulary: Vocabulary,
     quirky: bool,
+    voicemail: str | None = None,
 ) -> tuple[tuple[str, str], ...]:
     """The parameters of one status callback, in the chosen vocabulary."""
     event, position = EVENT_OF.get(status, _FINAL_EVENT)
@@ -100,6 +101,8 @@ def callback_params(
     ]
     if duration is not None:
         params.append(("CallDuration", str(duration)))
+    if voicemail is not None and status in ("in-progress", "completed"):
+        params.append(("VoicemailDetector", voicemail))
     return tuple(params)
 
 

@@ -89,6 +89,7 @@ class FakeCall:
     sequence: int = 0
     generation: int = 0
     early: bool = False
+    voicemail: str | None = None
     redirects: list[tuple[str, str]] = attrs.field(factory=list)
 
     @property
@@ -292,6 +293,8 @@ class FakeProvider:
             )
             call.steps = [(step, plan_delays(rng, self.chaos)) for step in steps_for(outcome)]
             call.early = rng.random() < self.chaos.early
+            if fields.get("DetectVoicemail", "").lower() == "yes":
+                call.voicemail = rng.choice(("voicemail", "person_found"))
             self._calls[call.sid] = call
             answer = self._resource(call)
             if not call.early and self.pace is not None:
@@ -349,6 +352,7 @@ class FakeProvider:
             duration=call.duration if status in _FINAL else None,
             vocabulary=call.vocabulary,
             quirky=self.quirks,
+            voicemail=call.voicemail,
         )
         call.sequence += 1
         return [(d, (call.status_callback_method, call.status_callback, params)) for d in delays]
