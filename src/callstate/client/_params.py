@@ -6,6 +6,7 @@ Every rule is checked when the value is built; a broken rule raises
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Final
@@ -21,6 +22,7 @@ __all__ = ["CallFilter", "CallParams", "EVENTS"]
 #: The events a status callback can be subscribed to, in the order they happen.
 EVENTS: Final = ("initiated", "ringing", "answered", "completed")
 _MAX_TEXT: Final = 2_048
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
 _KNOWN: Final = frozenset(
     {
         "To", "From", "Url", "Method", "FallbackUrl", "FallbackMethod", "StatusCallback",
@@ -40,7 +42,7 @@ def _text(field: str, value: object, *, required: bool = False) -> None:
         raise InvalidParameter(field, "must not be empty")
     if len(value) > _MAX_TEXT:
         raise InvalidParameter(field, f"is longer than {_MAX_TEXT} characters")
-    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+    if _CONTROL.search(value):
         raise InvalidParameter(field, "must not contain control characters")
 
 

@@ -23,16 +23,16 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 def _read(source: http.client.HTTPResponse | urllib.error.HTTPError, limit: int) -> bytes:
+    declared = source.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) <= limit:
+        # One read of a known length; http.client raises IncompleteRead if it is short.
+        return source.read()
     body = bytearray()
     while len(body) <= limit:
         chunk = source.read(min(_CHUNK, limit + 1 - len(body)))
         if not chunk:
             break
         body += chunk
-    declared = source.headers.get("Content-Length", "")
-    if len(body) <= limit and declared.isdigit() and len(body) < int(declared):
-        # http.client ends a short body quietly when reading in pieces.
-        raise http.client.IncompleteRead(bytes(body), int(declared) - len(body))
     return bytes(body)
 
 
