@@ -6,12 +6,26 @@
     ├── InvalidInput (ValueError)        the other side sent nonsense: 4xx
     │   ├── InvalidCallback              a status callback that cannot be used
     │   ├── InvalidResource              a Call resource that cannot be used
-    │   └── VerificationFailed           a webhook failed its signature or credentials check: 403
+    │   ├── VerificationFailed           a webhook failed its signature or credentials check: 403
+    │   └── InvalidParameter             a Calls API parameter breaks its rule; nothing was sent
     ├── UnknownCall (KeyError)           no such call is known here
     ├── StoreError                       an event store could not do what was asked
     │   ├── StoreUnavailable             it cannot be reached now; retrying may work: 503
     │   └── VersionConflict              another writer appended first (optimistic concurrency)
-    └── UsageError (TypeError)           you called the API in a way it does not allow
+    ├── UsageError (TypeError)           you called the API in a way it does not allow
+    └── ApiError                         the Calls API could not do what was asked
+        ├── ApiTransportError            no complete answer: the effect is unknown (retryable)
+        │   ├── ApiTimeout (TimeoutError)          the answer did not come in time
+        │   └── ApiConnectionError (ConnectionError)  the connection failed or broke
+        ├── ApiResponseError             the provider answered with an error (``.status``)
+        │   ├── AuthenticationFailed     401/403: wrong AccountSid or token
+        │   ├── CallNotFound             404: no such call at the provider
+        │   ├── NothingToModify          409: the call is not in a state to be modified so
+        │   ├── CallGone                 410: the call is already over
+        │   ├── RequestRejected          any other 4xx, with the provider's message
+        │   ├── ServerError              5xx: the provider failed (retryable)
+        │   └── BadResponse              an answer that cannot be used (not JSON, too big...)
+        └── ModificationRefused          refused before sending: the known state forbids it
 
 Errors about input carry ``field`` (the parameter at fault, as the provider
 spells it) and ``reason`` (what is wrong with it), and ``status_code``: the
@@ -21,10 +35,24 @@ HTTP status a webhook should answer with.
 from __future__ import annotations
 
 __all__ = [
+    "ApiConnectionError",
+    "ApiError",
+    "ApiResponseError",
+    "ApiTimeout",
+    "ApiTransportError",
+    "AuthenticationFailed",
+    "BadResponse",
+    "CallGone",
+    "CallNotFound",
     "CallstateError",
     "InvalidCallback",
     "InvalidInput",
+    "InvalidParameter",
     "InvalidResource",
+    "ModificationRefused",
+    "NothingToModify",
+    "RequestRejected",
+    "ServerError",
     "StoreError",
     "StoreUnavailable",
     "UnknownCall",
@@ -100,3 +128,106 @@ class VersionConflict(StoreError):
 
 class UsageError(CallstateError, TypeError):
     """The library was called in a way it does not allow."""
+
+
+class InvalidParameter(InvalidInput):
+    """A Calls API request parameter breaks its rule; nothing was sent."""
+
+
+class ApiError(CallstateError):
+    """The Calls API could not do what was asked."""
+
+    #: Sending the same request again may work (for a request safe to repeat).
+    retryable: bool = False
+
+
+class ApiTransportError(ApiError):
+    """No complete answer came back: whether the request took effect is unknown."""
+
+    retryable = True
+
+
+class ApiTimeout(ApiTransportError, TimeoutError):
+    """The provider did not answer (or finish answering) in time."""
+
+
+class ApiConnectionError(ApiTransportError, ConnectionError):
+    """The connection could not be made, or broke before the answer was complete."""
+
+
+class ApiResponseError(ApiError):
+    """The provider answered with an error: ``status``, its ``message`` and, if any, ``code``."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        code: str | None = None,
+        more_info: str | None = None,
+    ) -> None:
+        self.status = status
+        self.message = message
+        self.code = code
+        self.more_info = more_info
+        super().__init__(f"HTTP {status}: {message}" if status else message)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (
+            _rebuild_response_error,
+            (type(self), self.status, self.message, self.code, self.more_info),
+        )
+
+
+def _rebuild_response_error(
+    cls: type[ApiResponseError],
+    status: int,
+    message: str,
+    code: str | None,
+    more_info: str | None,
+) -> ApiResponseError:
+    return cls(status, message, code=code, more_info=more_info)
+
+
+class AuthenticationFailed(ApiResponseError):
+    """401 or 403: the AccountSid and token were not accepted."""
+
+
+class CallNotFound(ApiResponseError):
+    """404: the provider knows no such call (or no such account)."""
+
+
+class NothingToModify(ApiResponseError):
+    """409: the call is not in a state that allows this modification."""
+
+
+class CallGone(ApiResponseError):
+    """410: the call is already over."""
+
+
+class RequestRejected(ApiResponseError):
+    """Any other 4xx: the provider refused the request; ``message`` says why."""
+
+
+class ServerError(ApiResponseError):
+    """5xx: the provider failed; the same request may work later."""
+
+    retryable = True
+
+
+class BadResponse(ApiResponseError):
+    """An answer that cannot be used: not JSON, not a Call resource, too big..."""
+
+
+class ModificationRefused(ApiError):
+    """Refused before sending: the call's known status does not allow ``action``."""
+
+    def __init__(self, call_sid: str, action: str, status: str, reason: str) -> None:
+        self.call_sid = call_sid
+        self.action = action
+        self.status = status
+        self.reason = reason
+        super().__init__(f"cannot {action} call {call_sid!r}: it is {status}; {reason}")
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.call_sid, self.action, self.status, self.reason))

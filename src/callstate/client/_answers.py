@@ -1,0 +1,224 @@
+"""Reading the provider's answers: Call resources, list pages and errors of every shape.
+
+One function decides what an answer means. A 2xx must carry the JSON it
+promises; anything else becomes the typed error its status names, with the
+provider's message taken from whatever body it sent: JSON ``{"message"}``,
+Twilio's ``{"code", "message", "more_info", "status"}``, XML, an HTML error
+page or bare text.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Mapping
+from typing import Final
+
+import attrs
+
+from callstate._core._resource import parse_call_resource, parse_call_resources
+from callstate._core._values import CallResource
+from callstate._errors import (
+    ApiResponseError,
+    AuthenticationFailed,
+    BadResponse,
+    CallGone,
+    CallNotFound,
+    InvalidResource,
+    NothingToModify,
+    RequestRejected,
+    ServerError,
+)
+from callstate.client._http import Response
+
+__all__ = ["CallPage", "error_for", "read_json", "read_page", "read_resource", "read_resources"]
+
+_MAX_MESSAGE: Final = 500
+_BY_STATUS: Final[dict[int, type[ApiResponseError]]] = {
+    401: AuthenticationFailed,
+    403: AuthenticationFailed,
+    404: CallNotFound,
+    409: NothingToModify,
+    410: CallGone,
+}
+_TAG: Final = re.compile(r"<[^>]*>")
+_XML_MESSAGE: Final = re.compile(r"<(Message|message|Detail|detail)>(.*?)</\1>", re.DOTALL)
+_XML_CODE: Final = re.compile(r"<(Code|code)>(.*?)</\1>", re.DOTALL)
+_TITLE: Final = re.compile(r"<title[^>]*>(.*?)</title>", re.DOTALL | re.IGNORECASE)
+_SPACE: Final = re.compile(r"\s+")
+
+
+def _clip(text: str) -> str:
+    text = _SPACE.sub(" ", text).strip()
+    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 3] + "..."
+
+
+def _too_big(response: Response, limit: int) -> BadResponse | None:
+    if len(response.body) > limit:
+        return BadResponse(response.status, f"the answer is larger than {limit} bytes")
+    return None
+
+
+def _message_of(response: Response) -> tuple[str, str | None, str | None]:
+    """The provider's message, code and more_info, from a body of any shape."""
+    text = response.body.decode("utf-8", "replace").strip()
+    if not text:
+        return (f"no message (HTTP {response.status})", None, None)
+    if text[:1] in "{[":
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+        if isinstance(data, list) and data and isinstance(data[0], Mapping):
+            data = data[0]
+        if isinstance(data, Mapping):
+            message = next(
+                (data[k] for k in ("message", "Message", "detail", "error") if data.get(k)), None
+            )
+            code = data.get("code", data.get("Code"))
+            more_info = data.get("more_info")
+            return (
+                _clip(str(message)) if message is not None else _clip(text),
+                None if code is None else _clip(str(code)),
+                more_info if isinstance(more_info, str) else None,
+            )
+    if text.startswith("<"):
+        found = _XML_MESSAGE.search(text)
+        if found:
+            code_found = _XML_CODE.search(text)
+            code = _clip(html.unescape(code_found.group(2))) if code_found else None
+            return (_clip(html.unescape(_TAG.sub("", found.group(2)))), code, None)
+        title = _TITLE.search(text)
+        if title:
+            return (_clip(html.unescape(title.group(1))), None, None)
+        return (_clip(html.unescape(_TAG.sub(" ", text))) or "an empty XML answer", None, None)
+    return (_clip(text), None, None)
+
+
+def error_for(response: Response, limit: int) -> ApiResponseError:
+    """The typed error an answer that is not a 2xx stands for."""
+    big = _too_big(response, limit)
+    if big is not None:
+        return big
+    message, code, more_info = _message_of(response)
+    status = response.status
+    if status in _BY_STATUS:
+        cls = _BY_STATUS[status]
+    elif 400 <= status < 500:
+        cls = RequestRejected
+    elif status >= 500:
+        cls = ServerError
+    else:
+        cls = BadResponse
+        message = f"unexpected HTTP status {status}: {message}"
+    return cls(status, message, code=code, more_info=more_info)
+
+
+def read_json(response: Response, limit: int) -> object:
+    """The JSON of a 2xx answer; the typed error of any other."""
+    if not 200 <= response.status < 300:
+        raise error_for(response, limit)
+    big = _too_big(response, limit)
+    if big is not None:
+        raise big
+    try:
+        return json.loads(response.body)
+    except (ValueError, RecursionError) as exc:
+        kind = response.header("content-type") or "no content type"
+        raise BadResponse(
+            response.status, f"the answer is not JSON ({kind}): {_clip(str(exc))}"
+        ) from exc
+
+
+def read_resources(response: Response, limit: int) -> tuple[CallResource, ...]:
+    """One Call resource, or each leg of a forked call (Restcomm answers an array)."""
+    data = read_json(response, limit)
+    try:
+        return parse_call_resources(data)
+    except InvalidResource as exc:
+        raise BadResponse(response.status, f"not a Call resource: {exc}") from exc
+
+
+def read_resource(response: Response, limit: int) -> CallResource:
+    """One Call resource (the first leg, if the provider answered an array)."""
+    return read_resources(response, limit)[0]
+
+
+def _whole(data: Mapping[str, object], name: str) -> int | None:
+    value = data.get(name)
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "null")):
+        return None
+    if isinstance(value, bool):
+        raise InvalidResource(name, "must be a whole number, not a boolean")
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or value < 0:
+        raise InvalidResource(name, "must be a whole number, at least 0")
+    return value
+
+
+def _link(data: Mapping[str, object], name: str) -> str | None:
+    value = data.get(name)
+    if not isinstance(value, str) or value.strip().lower() in ("", "null"):
+        return None
+    return value
+
+
+@attrs.frozen(kw_only=True)
+class CallPage:
+    """One page of ``GET Calls.json``. Counts the provider left out are None."""
+
+    calls: tuple[CallResource, ...]
+    page: int
+    page_size: int | None = None
+    num_pages: int | None = None
+    total: int | None = None
+    start: int | None = None
+    end: int | None = None
+    uri: str | None = None
+    next_page_uri: str | None = None
+    raw: tuple[tuple[str, object], ...] = attrs.field(default=(), eq=False, repr=False)
+
+    @property
+    def is_last(self) -> bool:
+        """No page follows this one, by every sign the provider gave."""
+        if not self.calls:
+            return True
+        if self.num_pages is not None and self.page + 1 >= self.num_pages:
+            return True
+        if self.total is not None and self.end is not None and self.end + 1 >= self.total:
+            return True
+        if "next_page_uri" in dict(self.raw) and self.next_page_uri is None:
+            return True
+        return self.page_size is not None and len(self.calls) < self.page_size
+
+
+def read_page(response: Response, limit: int, page: int) -> CallPage:
+    """A page of calls, read tolerantly (numbers as text, ``"null"``, missing counts)."""
+    data = read_json(response, limit)
+    if not isinstance(data, Mapping):
+        kind = type(data).__name__
+        raise BadResponse(response.status, f"a page must be a JSON object, not {kind}")
+    calls = data.get("calls", [])
+    if not isinstance(calls, list):
+        kind = type(calls).__name__
+        raise BadResponse(response.status, f"not a page of calls: calls must be a list, not {kind}")
+    try:
+        got = _whole(data, "page")
+        return CallPage(
+            calls=tuple(parse_call_resource(item) for item in calls),
+            page=page if got is None else got,
+            page_size=_whole(data, "page_size"),
+            num_pages=_whole(data, "num_pages"),
+            total=_whole(data, "total"),
+            start=_whole(data, "start"),
+            end=_whole(data, "end"),
+            uri=_link(data, "uri"),
+            next_page_uri=_link(data, "next_page_uri"),
+            raw=tuple((str(k), v) for k, v in data.items()),
+        )
+    except InvalidResource as exc:
+        raise BadResponse(response.status, f"not a page of calls: {exc}") from exc

@@ -1,0 +1,238 @@
+"""The sans-I/O Calls API client: operations in, plain requests out, answers read.
+
+``CallsApi`` never touches a socket. Each method returns an ``Operation``:
+the ``Request`` to send, whether it is safe to send again, and the function
+that reads its ``Response``. ``Calls`` and ``AsyncCalls`` run operations
+through a transport; you may run them through anything else.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from typing import Final, Generic, TypeVar
+from urllib.parse import quote, urlencode
+
+import attrs
+
+from callstate._core._call import CallState
+from callstate._core._state import CallStatus
+from callstate._core._values import CallResource
+from callstate._errors import BadResponse, InvalidParameter, ModificationRefused, UsageError
+from callstate._version import __version__
+from callstate.client._answers import CallPage, read_page, read_resource, read_resources
+from callstate.client._http import MAX_RESPONSE_BYTES, Request, Response
+from callstate.client._params import CallFilter, CallParams, _text, _url
+from callstate.client._profile import Profile
+
+__all__ = ["CallsApi", "Operation"]
+
+T = TypeVar("T")
+
+_FORM: Final = "application/x-www-form-urlencoded"
+_MAX_PAGE_SIZE: Final = 1_000
+#: Where a modification is possible, by the call's known status.
+_CANCELABLE: Final = frozenset({CallStatus.QUEUED, CallStatus.INITIATED, CallStatus.RINGING})
+_HANGABLE: Final = frozenset({CallStatus.IN_PROGRESS})
+
+
+@attrs.frozen(kw_only=True)
+class Operation(Generic[T]):
+    """A request, and how to read its answer.
+
+    ``repeatable`` is True only for requests that change nothing (GET): a
+    runner may send those again after a transport error or a 5xx, never the
+    others.
+    """
+
+    request: Request
+    read: Callable[[Response], T]
+    repeatable: bool
+
+
+def _sid(field: str, value: object) -> str:
+    _text(field, value, required=True)
+    if not isinstance(value, str):  # _text refused it already; this tells the type checker
+        raise InvalidParameter(field, "must be text")
+    if "/" in value or "?" in value or "#" in value:
+        raise InvalidParameter(field, "must not contain '/', '?' or '#'")
+    return value
+
+
+def _status_of(known: CallState | CallStatus | None) -> CallStatus | None:
+    if known is None or isinstance(known, CallStatus):
+        return known
+    if isinstance(known, CallState):
+        return known.status
+    raise UsageError(f"known must be a CallState or a CallStatus, not {type(known).__name__}")
+
+
+@attrs.frozen(kw_only=True)
+class CallsApi:
+    """The Calls API of one account, spoken without I/O.
+
+    ``account_sid`` and ``token`` are the Basic-auth credentials; ``profile``
+    says which provider (``Profile.api19()`` by default) and at what address.
+    """
+
+    account_sid: str = attrs.field(repr=True)
+    token: str = attrs.field(repr=False)
+    profile: Profile = attrs.field(factory=Profile.api19)
+    max_response_bytes: int = attrs.field(default=MAX_RESPONSE_BYTES)
+    user_agent: str = f"callstate/{__version__}"
+    _headers: tuple[tuple[str, str], ...] = attrs.field(init=False, repr=False)
+    _calls_url: str = attrs.field(init=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        _sid("AccountSid", self.account_sid)
+        _text("token", self.token, required=True)
+        basic = base64.b64encode(f"{self.account_sid}:{self.token}".encode()).decode("ascii")
+        headers = (
+            ("Authorization", f"Basic {basic}"),
+            ("Accept", "application/json"),
+            ("User-Agent", self.user_agent),
+        )
+        object.__setattr__(self, "_headers", headers)
+        account = quote(self.account_sid, safe="")
+        object.__setattr__(self, "_calls_url", f"{self.profile.base_url}/Accounts/{account}/Calls")
+
+    # Building requests.
+
+    def _get(self, url: str) -> Request:
+        return Request(
+            method="GET", url=url, headers=self._headers, max_response_bytes=self.max_response_bytes
+        )
+
+    def _post(self, url: str, form: list[tuple[str, str]]) -> Request:
+        return Request(
+            method="POST",
+            url=url,
+            headers=(*self._headers, ("Content-Type", _FORM)),
+            body=urlencode(form).encode("ascii"),
+            max_response_bytes=self.max_response_bytes,
+        )
+
+    def _call_url(self, call_sid: str) -> str:
+        return f"{self._calls_url}/{quote(_sid('CallSid', call_sid), safe='')}.json"
+
+    # Reading answers.
+
+    def _resources(self, response: Response) -> tuple[CallResource, ...]:
+        return read_resources(response, self.max_response_bytes)
+
+    def _resource(self, response: Response) -> CallResource:
+        return read_resource(response, self.max_response_bytes)
+
+    # The operations.
+
+    def create_call(self, params: CallParams) -> Operation[tuple[CallResource, ...]]:
+        """Place a call. Answers one Call resource per leg (one, unless it forked)."""
+        if not isinstance(params, CallParams):
+            raise UsageError(f"params must be CallParams, not {type(params).__name__}")
+        form = params.form(repeat_events=self.profile.repeat_events)
+        request = self._post(f"{self._calls_url}.json", form)
+        return Operation(request=request, read=self._resources, repeatable=False)
+
+    def fetch_call(self, call_sid: str) -> Operation[CallResource]:
+        """Fetch one call: how a missed outcome is reconciled."""
+        request = self._get(self._call_url(call_sid))
+        return Operation(request=request, read=self._resource, repeatable=True)
+
+    def list_calls(
+        self,
+        where: CallFilter | None = None,
+        *,
+        page: int = 0,
+        page_size: int | None = None,
+    ) -> Operation[CallPage]:
+        """One page of calls matching ``where``; pages count from 0."""
+        if isinstance(page, bool) or not isinstance(page, int) or page < 0:
+            raise InvalidParameter("Page", "must be a whole number, at least 0")
+        if page_size is not None and (
+            isinstance(page_size, bool)
+            or not isinstance(page_size, int)
+            or not 1 <= page_size <= _MAX_PAGE_SIZE
+        ):
+            raise InvalidParameter("PageSize", f"must be a whole number from 1 to {_MAX_PAGE_SIZE}")
+        query = (where or CallFilter()).query()
+        query.append(("Page", str(page)))
+        if page_size is not None:
+            query.append(("PageSize", str(page_size)))
+        return self._page_at(f"{self._calls_url}.json?{urlencode(query)}", page)
+
+    def next_page(
+        self, found: CallPage, where: CallFilter | None = None, *, page_size: int | None = None
+    ) -> Operation[CallPage] | None:
+        """The page after ``found`` (read with the same ``where``), or None after the last.
+
+        A profile that follows ``next_page_uri`` takes it only as a path on
+        the same host: credentials never go to an address an answer chose.
+        """
+        if found.is_last:
+            return None
+        uri = found.next_page_uri
+        if self.profile.follow_next_page_uri and uri is not None:
+            if not uri.startswith("/") or uri.startswith("//") or "\\" in uri:
+                raise BadResponse(200, f"next_page_uri is not a path on this host: {uri[:80]!r}")
+            return self._page_at(f"{self.profile.origin}{uri}", found.page + 1)
+        return self.list_calls(where, page=found.page + 1, page_size=page_size)
+
+    def _page_at(self, url: str, page: int) -> Operation[CallPage]:
+        limit = self.max_response_bytes
+
+        def read(response: Response) -> CallPage:
+            return read_page(response, limit, page)
+
+        return Operation(request=self._get(url), read=read, repeatable=True)
+
+    def redirect_call(
+        self,
+        call_sid: str,
+        url: str,
+        *,
+        method: str | None = None,
+        known: CallState | CallStatus | None = None,
+    ) -> Operation[CallResource]:
+        """Make a live call fetch new instructions from ``url``."""
+        _url("Url", url, required=True)
+        form = [("Url", url)]
+        if method is not None:
+            if method.upper() not in ("GET", "POST"):
+                raise InvalidParameter("Method", f"must be GET or POST, not {method[:20]!r}")
+            form.append(("Method", method.upper()))
+        self._check(call_sid, "redirect", _status_of(known), None)
+        return self._modify(call_sid, form)
+
+    def cancel_call(
+        self, call_sid: str, *, known: CallState | CallStatus | None = None
+    ) -> Operation[CallResource]:
+        """End a call that is still queued or ringing (``Status=canceled``)."""
+        self._check(call_sid, "cancel", _status_of(known), _CANCELABLE)
+        return self._modify(call_sid, [("Status", "canceled")])
+
+    def hang_up_call(
+        self, call_sid: str, *, known: CallState | CallStatus | None = None
+    ) -> Operation[CallResource]:
+        """End a call in progress (``Status=completed``)."""
+        self._check(call_sid, "hang up", _status_of(known), _HANGABLE)
+        return self._modify(call_sid, [("Status", "completed")])
+
+    def _modify(self, call_sid: str, form: list[tuple[str, str]]) -> Operation[CallResource]:
+        request = self._post(self._call_url(call_sid), form)
+        return Operation(request=request, read=self._resource, repeatable=False)
+
+    @staticmethod
+    def _check(
+        call_sid: str,
+        action: str,
+        status: CallStatus | None,
+        allowed: frozenset[CallStatus] | None,
+    ) -> None:
+        _sid("CallSid", call_sid)
+        if status is None:
+            return
+        if status.is_final:
+            raise ModificationRefused(call_sid, action, status.value, "the call is already over")
+        if allowed is not None and status not in allowed:
+            hint = "use hang up" if action == "cancel" else "use cancel"
+            raise ModificationRefused(call_sid, action, status.value, hint)

@@ -1,0 +1,74 @@
+"""``aiohttp`` as an async Calls API transport (extra: ``callstate[aiohttp]``)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+import aiohttp
+
+from callstate._errors import ApiConnectionError, ApiTimeout
+from callstate.client._http import Request, Response
+
+__all__ = ["AiohttpTransport"]
+
+_CHUNK: Final = 65_536
+
+
+async def _read_bounded(content: aiohttp.StreamReader, limit: int) -> bytes:
+    body = bytearray()
+    while len(body) <= limit:
+        chunk = await content.read(min(_CHUNK, limit + 1 - len(body)))
+        if not chunk:
+            break
+        body += chunk
+    return bytes(body)
+
+
+class AiohttpTransport:
+    """Sends each request through an ``aiohttp.ClientSession`` (yours, or one it owns).
+
+    An owned session is opened on first use, inside the running event loop.
+    ``timeout`` in seconds bounds each whole exchange.
+    """
+
+    def __init__(
+        self, *, timeout: float = 10.0, session: aiohttp.ClientSession | None = None
+    ) -> None:
+        self.timeout = timeout
+        self._owned = session is None
+        self._session = session
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+
+    async def send(self, request: Request) -> Response:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
+        limit = request.max_response_bytes
+        # The one place aiohttp's errors become callstate's.
+        try:
+            async with self._session.request(
+                request.method,
+                request.url,
+                headers=request.headers,
+                data=request.body or None,
+                allow_redirects=False,
+                timeout=self._timeout,
+            ) as answer:
+                length = answer.content_length
+                if length is not None and length <= limit:
+                    body = await answer.read()
+                else:
+                    body = await _read_bounded(answer.content, limit)
+                return Response(
+                    status=answer.status, headers=tuple(answer.headers.items()), body=body
+                )
+        except TimeoutError as exc:
+            raise ApiTimeout(f"no answer from {request.url} within {self.timeout}s") from exc
+        except aiohttp.ClientError as exc:
+            raise ApiConnectionError(
+                f"cannot reach {request.url}, or the connection broke: {exc!r}"
+            ) from exc
+
+    async def aclose(self) -> None:
+        if self._owned and self._session is not None:
+            await self._session.close()
+            self._session = None

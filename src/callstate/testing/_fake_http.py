@@ -1,0 +1,152 @@
+"""The fake provider's HTTP face: the request handler, error bodies and faults."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from http.server import BaseHTTPRequestHandler
+from typing import TYPE_CHECKING, Final, Literal
+from urllib.parse import parse_qsl, urlsplit
+
+import attrs
+
+if TYPE_CHECKING:
+    from callstate.testing._fake_server import FakeProvider
+
+__all__ = ["Fault", "Handler", "render_error"]
+
+_CODES: Final = {400: 21201, 401: 20003, 404: 20404, 409: 21220, 410: 21220, 500: 20500}
+
+
+@attrs.frozen(kw_only=True)
+class Fault:
+    """How to answer the next API request instead of answering it properly.
+
+    ``action`` is ``answer`` (send ``status``, ``body``, ``content_type``
+    after ``delay`` seconds), ``close`` (close the connection, no answer) or
+    ``truncate`` (promise more body than is sent, then close).
+    """
+
+    status: int = 200
+    body: bytes = b""
+    content_type: str = "application/json"
+    delay: float = 0.0
+    action: Literal["answer", "close", "truncate"] = "answer"
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+
+def render_error(style: str, status: int, message: str) -> tuple[str, bytes]:
+    """An error body in ``error_style``: (content type, body)."""
+    code = _CODES.get(status, 20000 + status)
+    if style == "text":
+        return "text/plain; charset=utf-8", message.encode()
+    if style == "twilio":
+        info = f"https://www.twilio.com/docs/errors/{code}"
+        data = {"code": code, "message": message, "more_info": info, "status": status}
+        return "application/json", json.dumps(data).encode()
+    if style == "xml":
+        text = (
+            f"<?xml version='1.0' encoding='UTF-8'?><RestcommResponse><RestException>"
+            f"<Code>{code}</Code><Message>{_escape(message)}</Message>"
+            f"<Status>{status}</Status></RestException></RestcommResponse>"
+        )
+        return "application/xml", text.encode()
+    if style == "html":
+        text = (
+            f"<!DOCTYPE html><html><head><title>{status} {_escape(message)}</title></head>"
+            f"<body><h1>Error</h1><p>{_escape(message)}</p></body></html>"
+        )
+        return "text/html", text.encode()
+    return "application/json", json.dumps({"message": message}).encode()
+
+
+class Handler(BaseHTTPRequestHandler):
+    """Serves the provider's API; the subclass made per server sets ``provider``."""
+
+    provider: FakeProvider
+    protocol_version = "HTTP/1.1"
+    server_version = "callstate-fake-provider"
+    disable_nagle_algorithm = True
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet: tests read ``FakeProvider.sent`` instead."""
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def do_PUT(self) -> None:
+        self._serve()
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        provider = self.provider
+        fault = provider.next_fault()
+        if fault is not None:
+            self._fault(fault)
+            return
+        if not self._authorized():
+            self._error(401, "Authenticate: wrong AccountSid or token")
+            return
+        parts = urlsplit(self.path)
+        query = dict(parse_qsl(parts.query))
+        form = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+        status, data, early = provider.answer(self.command, parts.path, query, form)
+        if early is not None:
+            provider._play_early(early)
+        if status >= 400:
+            self._error(status, str(data))
+        else:
+            self._send(status, "application/json", json.dumps(data).encode())
+
+    def _authorized(self) -> bool:
+        header = self.headers.get("Authorization", "")
+        if not header.startswith("Basic "):
+            return False
+        try:
+            user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+        except ValueError:
+            return False
+        return user == self.provider.account_sid and password == self.provider.token
+
+    def _error(self, status: int, message: str) -> None:
+        content_type, body = render_error(self.provider.error_style, status, message)
+        self._send(status, content_type, body)
+
+    def _send(self, status: int, content_type: str, body: bytes, length: int | None = None) -> None:
+        try:
+            self.send_response(status)
+            if self.close_connection:
+                self.send_header("Connection", "close")
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body) if length is None else length))
+            self.end_headers()
+            self.wfile.write(body)
+        except OSError:
+            self.close_connection = True
+
+    def _fault(self, fault: Fault) -> None:
+        if fault.delay:
+            time.sleep(fault.delay)
+        self.close_connection = True
+        if fault.action == "close":
+            return
+        if fault.action == "truncate":
+            self._send(fault.status, fault.content_type, fault.body, length=len(fault.body) + 1000)
+            return
+        self._send(fault.status, fault.content_type, fault.body)
+
+
+
+
+
+
+

@@ -1,0 +1,25 @@
+"""A fake Calls API provider to test against: a real HTTP server on 127.0.0.1.
+
+::
+
+    from callstate.testing.fake_provider import Chaos, FakeProvider
+
+    with FakeProvider(outcome="busy", chaos=Chaos(seed=7, duplicate=0.3)) as provider:
+        profile = provider.profile("api19")     # point a client at it
+        ...
+        provider.wait_idle()                    # every callback sent
+        provider.true_outcome(call_sid)         # "busy": compare with your record
+
+It implements create, list (with paging; a page past the end is a 400),
+fetch and modify (404 unknown, 409 wrong state, 410 already over) with Basic
+auth; plays each call's lifecycle to its outcome (fixed, queued with
+``queue_outcomes``, or drawn under the seed); sends status callbacks to
+``StatusCallback`` by POST or GET in the ``twilio`` or ``restcomm``
+vocabulary, with seeded ``Chaos``; and answers the next requests badly on
+demand (``inject(Fault(...))``).
+"""
+
+from callstate.testing._fake_plan import OUTCOMES, Chaos
+from callstate.testing._fake_server import FakeCall, FakeProvider, Fault, SentCallback
+
+__all__ = ["OUTCOMES", "Chaos", "FakeCall", "FakeProvider", "Fault", "SentCallback"]

@@ -1,0 +1,357 @@
+"""The one contract every Calls API transport passes, over real sockets, against the fake provider.
+
+Each test runs once per adapter: urllib, requests, httpx (sync and async), aiohttp.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from _client_harness import ADAPTERS, api_for, closed_port, make_calls
+from callstate import CallStatus
+from callstate.client import (
+    ApiConnectionError,
+    ApiError,
+    ApiTimeout,
+    ApiTransportError,
+    AuthenticationFailed,
+    BadResponse,
+    CallFilter,
+    CallGone,
+    CallNotFound,
+    CallParams,
+    InvalidParameter,
+    ModificationRefused,
+    NothingToModify,
+    Profile,
+    RequestRejected,
+    Retry,
+    ServerError,
+)
+from callstate.testing.fake_provider import FakeProvider, Fault
+
+pytestmark = pytest.mark.parametrize("adapter", ADAPTERS)
+
+PARAMS = CallParams(
+    to="+15550001111",
+    from_="+15550002222",
+    url="https://app.example/answer",
+    status_callback=f"http://127.0.0.1:{closed_port()}/status",
+    status_callback_event=["ringing", "completed"],
+    timeout=30,
+)
+
+
+@pytest.fixture
+def provider() -> Iterator[FakeProvider]:
+    with FakeProvider(pace=None, outcome="completed") as running:
+        yield running
+
+
+def calls_for(adapter: str, provider: FakeProvider, **kwargs: Any) -> Any:
+    profile = kwargs.pop("profile", provider.profile("api19"))
+    api_kwargs = {k: kwargs.pop(k) for k in ("max_response_bytes",) if k in kwargs}
+    api = api_for(profile, provider.account_sid, provider.token, **api_kwargs)
+    return make_calls(adapter, api, **kwargs)
+
+
+@pytest.fixture
+def calls(adapter: str, provider: FakeProvider) -> Iterator[Any]:
+    made = calls_for(adapter, provider)
+    yield made
+    made.close()
+
+
+# Create, fetch, list.
+
+
+def test_create_answers_the_queued_call_and_sends_every_parameter(calls, provider):
+    (placed,) = calls.create(PARAMS)
+    assert placed.status is CallStatus.QUEUED
+    kept = provider.call(placed.sid)
+    assert (kept.to, kept.from_, kept.url) == (PARAMS.to, PARAMS.from_, PARAMS.url)
+    assert kept.events == ("ringing", "completed")
+    assert kept.status_callback == PARAMS.status_callback
+    provider.finish(placed.sid)
+    assert provider.wait_idle()
+    assert [s.error is not None for s in provider.sent()] == [True, True]  # nobody listens
+
+
+@pytest.mark.parametrize("name", ["api19", "restcomm", "twilio"])
+def test_every_profile_reaches_its_paths(adapter, provider, name):
+    calls = calls_for(adapter, provider, profile=provider.profile(name))
+    try:
+        placed = [calls.create(PARAMS)[0] for _ in range(3)]
+        assert calls.fetch(placed[0].sid).sid == placed[0].sid
+        assert provider.call(placed[0].sid).events == ("ringing", "completed")
+        assert [c.sid for c in calls.iter_calls(page_size=2)] == [c.sid for c in placed]
+    finally:
+        calls.close()
+
+
+def test_fetch_follows_the_lifecycle(calls, provider):
+    (placed,) = calls.create(PARAMS)
+    provider.advance(placed.sid)
+    provider.advance(placed.sid)
+    fetched = calls.fetch(placed.sid)
+    assert fetched.status is CallStatus.RINGING
+    assert fetched.start_time is not None
+    provider.finish(placed.sid)
+    done = calls.fetch(placed.sid)
+    assert done.status is CallStatus.COMPLETED
+    assert done.duration == provider.call(placed.sid).duration
+
+
+def test_list_walks_every_page_in_order(calls, provider):
+    placed = [calls.create(PARAMS)[0].sid for _ in range(5)]
+    first = calls.list(page_size=2)
+    assert (first.page, first.num_pages, first.total, len(first.calls)) == (0, 3, 5, 2)
+    last = calls.list(page=2, page_size=2)
+    assert last.is_last
+    assert [c.sid for c in last.calls] == placed[4:]
+    assert [c.sid for c in calls.iter_calls(page_size=2)] == placed
+    assert [c.sid for c in calls.iter_calls()] == placed
+
+
+def test_list_filters(calls, provider):
+    mine = calls.create(PARAMS)[0].sid
+    calls.create(CallParams(to="+15559999999", from_="+15550002222", url="https://a.example/"))
+    assert [c.sid for c in calls.iter_calls(CallFilter(to=PARAMS.to))] == [mine]
+    provider.finish(mine)
+    done = calls.list(CallFilter(status=CallStatus.COMPLETED))
+    assert [c.sid for c in done.calls] == [mine]
+
+
+def test_a_page_past_the_end_is_rejected_with_the_providers_message(calls, provider):
+    calls.create(PARAMS)
+    with pytest.raises(RequestRejected, match="past the last page") as caught:
+        calls.list(page=3)
+    assert caught.value.status == 400
+
+
+# Modify.
+
+
+def test_redirect_reaches_the_provider(calls, provider):
+    (placed,) = calls.create(PARAMS)
+    calls.redirect(placed.sid, "https://app.example/next", method="get")
+    assert provider.call(placed.sid).redirects == [("https://app.example/next", "GET")]
+
+
+def test_cancel_while_ringing_then_the_call_is_gone(calls, provider):
+    (placed,) = calls.create(PARAMS)
+    provider.advance(placed.sid)
+    provider.advance(placed.sid)
+    assert calls.cancel(placed.sid).status is CallStatus.CANCELED
+    assert provider.true_outcome(placed.sid) == "canceled"
+    with pytest.raises(CallGone) as caught:
+        calls.cancel(placed.sid)
+    assert caught.value.status == 410
+
+
+def test_hang_up_only_in_progress(calls, provider):
+    (placed,) = calls.create(PARAMS)
+    with pytest.raises(NothingToModify):
+        calls.hang_up(placed.sid)
+    for _ in range(3):
+        provider.advance(placed.sid)
+    with pytest.raises(NothingToModify):
+        calls.cancel(placed.sid)
+    assert calls.hang_up(placed.sid).status is CallStatus.COMPLETED
+
+
+def test_an_impossible_modification_is_refused_before_sending(calls, provider):
+    (placed,) = calls.create(PARAMS)
+    seen = provider.requests_seen
+    with pytest.raises(ModificationRefused, match="already over"):
+        calls.cancel(placed.sid, known=CallStatus.BUSY)
+    with pytest.raises(ModificationRefused, match="use hang up"):
+        calls.cancel(placed.sid, known=CallStatus.IN_PROGRESS)
+    with pytest.raises(ModificationRefused, match="use cancel"):
+        calls.hang_up(placed.sid, known=CallStatus.RINGING)
+    with pytest.raises(ModificationRefused):
+        calls.redirect(placed.sid, "https://a.example/", known=CallStatus.ENDED)
+    with pytest.raises(InvalidParameter, match="Url"):
+        calls.redirect(placed.sid, "ftp://a.example/")
+    assert provider.requests_seen == seen
+
+
+# Errors of every shape.
+
+
+@pytest.mark.parametrize("style", ["text", "message", "twilio", "xml", "html"])
+def test_every_error_shape_becomes_a_typed_error_with_the_message(adapter, provider, style):
+    provider.error_style = style
+    calls = calls_for(adapter, provider)
+    try:
+        with pytest.raises(CallNotFound, match="CAnope") as caught:
+            calls.fetch("CAnope")
+        assert caught.value.status == 404
+        if style in ("twilio", "xml"):
+            assert caught.value.code == "20404"
+        if style == "twilio":
+            assert caught.value.more_info == "https://www.twilio.com/docs/errors/20404"
+    finally:
+        calls.close()
+
+
+def test_wrong_credentials(adapter, provider):
+    api = api_for(provider.profile(), provider.account_sid, "wrong")
+    calls = make_calls(adapter, api)
+    try:
+        with pytest.raises(AuthenticationFailed) as caught:
+            calls.fetch("CA1")
+        assert caught.value.status == 401
+    finally:
+        calls.close()
+
+
+def test_create_is_never_repeated(adapter, provider):
+    slept: list[float] = []
+    calls = calls_for(adapter, provider, slept=slept)
+    try:
+        provider.inject(Fault(status=500, body=b"boom", content_type="text/plain"))
+        with pytest.raises(ServerError, match="boom") as caught:
+            calls.create(PARAMS)
+        assert caught.value.retryable
+        assert provider.requests_seen == 1
+        assert slept == []
+        assert provider.calls() == []
+    finally:
+        calls.close()
+
+
+def test_a_get_is_repeated_with_bounded_backoff(adapter, provider):
+    slept: list[float] = []
+    retry = Retry(attempts=3, backoff=0.5, max_backoff=0.75)
+    calls = calls_for(adapter, provider, slept=slept, retry=retry)
+    try:
+        (placed,) = calls.create(PARAMS)
+        busy = Fault(status=503, body=b"<html><title>Busy</title></html>")
+        provider.inject(busy, Fault(status=502))
+        assert calls.fetch(placed.sid).sid == placed.sid
+        assert slept == [0.5, 0.75]
+        slept.clear()
+        provider.inject(*[Fault(status=500, body=b'{"message": "down"}')] * 3)
+        with pytest.raises(ServerError, match="down"):
+            calls.fetch(placed.sid)
+        assert slept == [0.5, 0.75]
+    finally:
+        calls.close()
+
+
+@pytest.mark.parametrize(
+    ("fault", "match"),
+    [
+        (Fault(status=200, body=b'{"sid": "CA1", "sta'), "not JSON"),
+        (Fault(status=200, body=b"<html><p>Hi</p></html>", content_type="text/html"), "not JSON"),
+        (Fault(status=200, body=b'{"sid": "CA1"}'), "status: is missing"),
+        (Fault(status=200, body=b'{"sid": "CA1", "status": "sleeping"}'), "not a call status"),
+        (Fault(status=200, body=b"[]"), "empty array"),
+        (Fault(status=302, body=b"moved"), "unexpected HTTP status 302"),
+        (Fault(status=200, body=b"x" * 5000), "larger than 1000 bytes"),
+        (Fault(status=404, body=b"x" * 5000), "larger than 1000 bytes"),
+    ],
+    ids=[
+        "truncated-json",
+        "html-page",
+        "no-status",
+        "bad-status",
+        "empty-array",
+        "redirect",
+        "huge",
+        "huge-error",
+    ],
+)
+def test_unusable_answers_are_bad_responses(adapter, provider, fault, match):
+    calls = calls_for(adapter, provider, max_response_bytes=1000, retry=Retry(attempts=1))
+    try:
+        provider.inject(fault)
+        with pytest.raises(BadResponse, match=match):
+            calls.fetch("CA1")
+    finally:
+        calls.close()
+
+
+def test_a_forked_call_answers_every_leg(adapter, provider):
+    legs = [{"sid": f"CA{n}", "status": "queued", "parent_call_sid": "CA0"} for n in (1, 2)]
+    provider.inject(Fault(status=201, body=json.dumps(legs).encode()))
+    calls = calls_for(adapter, provider)
+    try:
+        assert [leg.sid for leg in calls.create(PARAMS)] == ["CA1", "CA2"]
+    finally:
+        calls.close()
+
+
+def test_the_quirks_of_the_wild_are_read(adapter):
+    with FakeProvider(pace=None, outcome="no-answer", quirks=True) as provider:
+        calls = calls_for(adapter, provider)
+        try:
+            (placed,) = calls.create(PARAMS)
+            provider.finish(placed.sid)
+            fetched = calls.fetch(placed.sid)
+            assert fetched.status is CallStatus.NO_ANSWER
+            assert fetched.parent_call_sid is None
+            assert fetched.date_created is not None
+        finally:
+            calls.close()
+
+
+# Transport failures.
+
+
+def test_a_slow_answer_times_out(adapter, provider):
+    calls = calls_for(adapter, provider, timeout=0.2)
+    try:
+        provider.inject(Fault(status=201, body=b"{}", delay=1.0))
+        with pytest.raises(ApiTimeout) as caught:
+            calls.create(PARAMS)
+        assert isinstance(caught.value, TimeoutError)
+        assert caught.value.retryable
+        assert provider.requests_seen == 1
+    finally:
+        calls.close()
+
+
+def test_connection_refused(adapter):
+    profile = Profile.api19(f"http://127.0.0.1:{closed_port()}/call/2012-04-24")
+    slept: list[float] = []
+    retry = Retry(attempts=2, backoff=0.01)
+    calls = make_calls(adapter, api_for(profile, "AC1", "t"), retry=retry, slept=slept)
+    try:
+        with pytest.raises(ApiConnectionError) as caught:
+            calls.fetch("CA1")
+        assert isinstance(caught.value, ConnectionError)
+        assert slept == [0.01]
+        with pytest.raises(ApiConnectionError):
+            calls.create(PARAMS)
+        assert slept == [0.01]
+    finally:
+        calls.close()
+
+
+@pytest.mark.parametrize("action", ["close", "truncate"])
+def test_a_broken_answer_to_create_is_a_transport_error_never_repeated(adapter, provider, action):
+    calls = calls_for(adapter, provider)
+    try:
+        provider.inject(Fault(status=201, body=b'{"sid": "CA1"', action=action))
+        with pytest.raises(ApiTransportError):
+            calls.create(PARAMS)
+        assert provider.requests_seen == 1
+    finally:
+        calls.close()
+
+
+def test_every_error_is_below_the_root(adapter, provider):
+    calls = calls_for(adapter, provider, retry=Retry(attempts=1))
+    try:
+        for fault in (Fault(status=500), Fault(action="close"), Fault(status=200, body=b"?")):
+            provider.inject(fault)
+            with pytest.raises(ApiError):
+                calls.fetch("CA1")
+    finally:
+        calls.close()
