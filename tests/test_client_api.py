@@ -90,7 +90,9 @@ def test_requests_carry_basic_auth_and_the_profile_urls():
     user, _, password = base64.b64decode(op.request.header("authorization")[6:]).partition(b":")
     assert (user, password) == (b"AC123", b"s3cret")
     assert op.request.url == "https://v1.api19.com/call/2012-04-24/Accounts/AC123/Calls/CA1.json"
-    restcomm = CallsApi(account_sid="AC1", token="t", profile=Profile.restcomm("https://r.example/"))
+    restcomm = CallsApi(
+        account_sid="AC1", token="t", profile=Profile.restcomm("https://r.example/")
+    )
     assert restcomm.fetch_call("CA1").request.url == (
         "https://r.example/restcomm/2012-04-24/Accounts/AC1/Calls/CA1.json"
     )

@@ -57,9 +57,9 @@ def test_restcomm_callbacks_leave_an_unanswered_outcome_to_the_fetch(webhook, ou
         expected = CallStatus.COMPLETED if outcome == "completed" else CallStatus.ENDED
         assert state.status is expected
         assert [int(dict(s.params)["SequenceNumber"]) for s in provider.sent()] == sorted(
-            {0, 1, 2, 3} - ({2} if outcome != "completed" else set()) - (
-                {1} if outcome == "failed" else set()
-            )
+            {0, 1, 2, 3}
+            - ({2} if outcome != "completed" else set())
+            - ({1} if outcome == "failed" else set())
         )
         now = datetime.now(UTC)
         webhook.book.handle(Reconcile(resource=calls.fetch(placed.sid), observed_at=now))

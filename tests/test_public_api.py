@@ -8,6 +8,20 @@ from pathlib import Path
 import callstate
 
 DOCUMENTED = {
+    "ApiConnectionError",
+    "ApiError",
+    "ApiResponseError",
+    "ApiTimeout",
+    "ApiTransportError",
+    "AuthenticationFailed",
+    "BadResponse",
+    "CallGone",
+    "CallNotFound",
+    "InvalidParameter",
+    "ModificationRefused",
+    "NothingToModify",
+    "RequestRejected",
+    "ServerError",
     "Anomaly",
     "AsyncSink",
     "CallCommand",

@@ -77,8 +77,6 @@ def _events(value: object) -> tuple[str, ...]:
     return tuple(e for e in EVENTS if e in names)
 
 
-
-
 @attrs.frozen(kw_only=True)
 class CallParams:
     """What to send to place one call (``POST Calls.json``).

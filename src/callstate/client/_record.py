@@ -12,24 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from callstate._core._decider import Outcome
+from callstate._core._sink import AsyncSink, Sink
 from callstate._core._values import CallResource, Reconcile, RegisterCall
 
 __all__ = ["AsyncSink", "Sink", "record_placed_call", "record_placed_call_async"]
-
-
-class Sink(Protocol):
-    """Handles a command about one call (``CallBook``, a store-backed runner)."""
-
-    def handle(self, command: RegisterCall | Reconcile) -> Outcome: ...
-
-
-class AsyncSink(Protocol):
-    """The async twin of ``Sink``."""
-
-    async def handle(self, command: RegisterCall | Reconcile) -> Outcome: ...
 
 
 def _commands(

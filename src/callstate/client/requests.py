@@ -10,6 +10,7 @@ from callstate.client._http import Request, Response
 
 __all__ = ["RequestsTransport"]
 
+
 class RequestsTransport:
     """Sends each request through a ``requests.Session`` (yours, or one it owns).
 

@@ -39,7 +39,6 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-
 def render_error(style: str, status: int, message: str) -> tuple[str, bytes]:
     """An error body in ``error_style``: (content type, body)."""
     code = _CODES.get(status, 20000 + status)
@@ -143,10 +142,3 @@ class Handler(BaseHTTPRequestHandler):
             self._send(fault.status, fault.content_type, fault.body, length=len(fault.body) + 1000)
             return
         self._send(fault.status, fault.content_type, fault.body)
-
-
-
-
-
-
-
