@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from urllib.parse import quote_plus, unquote_plus, urlencode
 
 import pytest
@@ -248,3 +248,43 @@ def test_content_and_key(delivery):
     copy = parse_form(urlencode(list(delivery.params)))
     assert copy.key == delivery.key
     assert copy.content == delivery.content
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(1900, 1, 1),
+        max_value=datetime(9999, 12, 31),
+        timezones=st.integers(-23 * 60 - 59, 23 * 60 + 59).map(
+            lambda m: timezone(timedelta(minutes=m))
+        ),
+    ).map(lambda d: d.replace(microsecond=0))
+)
+def test_the_canonical_timestamp_fast_path_agrees_with_the_general_parser(moment):
+    from email.utils import format_datetime
+
+    from callstate._core import _time
+
+    text = format_datetime(moment)
+    fast = _time._canonical(text)
+    assert fast is not None, text
+    assert fast == moment
+    assert fast.utcoffset() == moment.utcoffset()
+    general = _time._RFC2822.fullmatch(text)
+    assert general is not None
+
+
+@given(
+    st.text(max_size=40)
+    | st.builds(
+        lambda day, mon, rest: f"{day}, {rest[:2]} {mon} {rest[2:]}",
+        st.sampled_from(["Tue", "tue", "Xyz", "Mon"]),
+        st.sampled_from(["Nov", "nov", "Foo", "Feb"]),
+        st.text("0123456789 :+-", min_size=20, max_size=20),
+    )
+)
+def test_the_canonical_fast_path_rejects_or_agrees(text):
+    from callstate._core import _time
+
+    fast = _time._canonical(text)
+    if fast is not None:
+        assert _time._general(text) == fast

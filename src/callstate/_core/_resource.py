@@ -41,20 +41,30 @@ def normalize_call_status(value: object) -> CallStatus | None:
     return _STATUS.get(value.strip().lower().replace("_", "-").replace(" ", "-"))
 
 
+_NULLS: Final = frozenset(("", "null", "NULL", "Null", "None", "none"))
+
+
 def _absent(value: object) -> bool:
-    return value is None or (isinstance(value, str) and value.strip().lower() in ("", "null"))
+    if value is None:
+        return True
+    if value.__class__ is not str:
+        return False
+    return value in _NULLS or (len(value) <= 8 and value.strip().lower() in ("", "null", "none"))
 
 
 def _text(data: Mapping[str, object], name: str) -> str | None:
     value = data.get(name)
-    if _absent(value):
+    if value.__class__ is str:
+        if value in _NULLS or len(value) <= 8 and value.strip().lower() in ("", "null", "none"):  # type: ignore[union-attr]
+            return None
+        if len(value) > _MAX_TEXT:  # type: ignore[arg-type]
+            raise InvalidResource(name, f"is longer than {_MAX_TEXT} characters")
+        return value  # type: ignore[return-value]
+    if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidResource(name, f"must be text, not {type(value).__name__}")
-    text = str(value)
-    if len(text) > _MAX_TEXT:
-        raise InvalidResource(name, f"is longer than {_MAX_TEXT} characters")
-    return text
+    return str(value)
 
 
 def _time(data: Mapping[str, object], name: str) -> datetime | None:
@@ -111,7 +121,9 @@ def parse_call_resource(data: object) -> CallResource:
         end_time=_time(data, "end_time"),
         duration=_count(data, "duration"),
         ring_duration=_count(data, "ring_duration"),
-        raw=tuple((str(k), v) for k, v in data.items()),
+        raw=tuple(data.items())
+        if type(data) is dict
+        else tuple((str(k), v) for k, v in data.items()),
         **texts,
     )
 

@@ -76,6 +76,36 @@ def _zone(name: str) -> tzinfo | None:
         return None
 
 
+_MONTH_DIGITS: Final = {
+    name: f"{number:02d}" for name, number in _MONTHS.items() for name in (name, name.title())
+}
+_DAY_NAMES: Final = frozenset(_WEEKDAYS | {d.title() for d in _WEEKDAYS})
+
+
+def _canonical(text: str) -> datetime | None:
+    """The common spelling, ``Tue, 24 Nov 2026 10:15:32 +0000``, read by position.
+
+    Rewritten as ISO 8601 for ``datetime.fromisoformat`` (which checks every
+    digit and range); None sends anything else to the general parser.
+    """
+    if (
+        len(text) != 31
+        or text[3:5] != ", "
+        or text[26] not in "+-"
+        or not text[7] == text[11] == text[16] == text[25] == " "
+        or text[:3] not in _DAY_NAMES
+    ):
+        return None
+    month = _MONTH_DIGITS.get(text[8:11])
+    if month is None:
+        return None
+    iso = f"{text[12:16]}-{month}-{text[5:7]}T{text[17:25]}{text[26:29]}:{text[29:31]}"
+    try:
+        return datetime.fromisoformat(iso)
+    except ValueError:
+        return None
+
+
 def parse_timestamp(text: str) -> datetime | str:
     """Parse an RFC 2822 or ISO 8601 timestamp into an aware datetime.
 
@@ -84,6 +114,14 @@ def parse_timestamp(text: str) -> datetime | str:
     """
     if len(text) > 100:
         return "is too long to be a timestamp"
+    fast = _canonical(text)
+    if fast is not None:
+        return fast
+    return _general(text)
+
+
+def _general(text: str) -> datetime | str:
+    """Every other spelling: RFC 2822 by regular expression, else ISO 8601."""
     match = _RFC2822.fullmatch(text)
     if match is None:
         return _parse_iso(text)
