@@ -47,19 +47,19 @@ _NULLS: Final = frozenset(("", "null", "NULL", "Null", "None", "none"))
 def _absent(value: object) -> bool:
     if value is None:
         return True
-    if value.__class__ is not str:
+    if not isinstance(value, str):
         return False
     return value in _NULLS or (len(value) <= 8 and value.strip().lower() in ("", "null", "none"))
 
 
 def _text(data: Mapping[str, object], name: str) -> str | None:
     value = data.get(name)
-    if value.__class__ is str:
-        if value in _NULLS or len(value) <= 8 and value.strip().lower() in ("", "null", "none"):  # type: ignore[union-attr]
+    if isinstance(value, str):
+        if value in _NULLS or (len(value) <= 8 and value.strip().lower() in ("", "null", "none")):
             return None
-        if len(value) > _MAX_TEXT:  # type: ignore[arg-type]
+        if len(value) > _MAX_TEXT:
             raise InvalidResource(name, f"is longer than {_MAX_TEXT} characters")
-        return value  # type: ignore[return-value]
+        return value
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
