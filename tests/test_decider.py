@@ -237,3 +237,18 @@ def test_the_book_is_a_sink():
     from callstate import Sink
 
     assert isinstance(CallBook(), Sink)
+
+
+def test_a_record_copy_has_every_field_and_shares_nothing_mutable():
+    from callstate._core._call import Record
+
+    book, _ = run(d("ringing", 1, 1), d("busy", 3, 9, 0), d("busy", 3, 9, 0))
+    record = book._calls[SID]
+    copy = record.copy()
+    def same(a: object, b: object) -> bool:
+        return repr(a) == repr(b)  # NaN-safe: nan != nan, but their reprs agree
+
+    for name in Record.__slots__:
+        assert same(getattr(copy, name), getattr(record, name)), name
+    assert copy.seen is not record.seen
+    assert copy.times is not record.times

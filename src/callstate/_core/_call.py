@@ -12,6 +12,7 @@ into it in place; ``Decider.evolve`` folds into a copy.
 
 from __future__ import annotations
 
+import functools
 import math
 from array import array
 from datetime import UTC, datetime, timedelta
@@ -87,10 +88,19 @@ class Record:
 
     def copy(self) -> Record:
         new = Record.__new__(Record)
-        for name in Record.__slots__:
-            setattr(new, name, getattr(self, name))
-        new.seen = dict(self.seen)
-        new.times = array("d", self.times)
+        new.call_sid = self.call_sid
+        new.status = self.status
+        new.marks = self.marks
+        new.seen = self.seen.copy()
+        new.finals = self.finals
+        new.resources = self.resources
+        new.times = self.times[:]
+        new.duplicates = self.duplicates
+        new.conflicts = self.conflicts
+        new.duration = self.duration
+        new.stale_at = self.stale_at
+        new.placed_at = self.placed_at
+        new.ring_timeout = self.ring_timeout
         return new
 
     @property
@@ -352,28 +362,23 @@ def timeline_of(record: Record) -> tuple[TimelineEntry, ...]:
     return tuple(out)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, eq=False, repr=False)
 class CallState:
     """What callstate knows about one call, derived from its events.
 
-    A snapshot: it never changes; folding more events gives a new one.
+    A snapshot: it never changes; folding more events gives a new one. The
+    timeline and the anomalies are worked out when first read.
     """
 
     call_sid: str | None
     status: CallStatus
     #: Whether the call was answered (a hook "on answered" keys on this).
     answered: bool
-    #: Distinct deliveries recorded (each version of a conflict counts).
-    deliveries: int
     #: Copies of recorded deliveries that were ignored.
     duplicates: int
-    anomalies: tuple[Anomaly, ...]
-    timeline: tuple[TimelineEntry, ...]
     #: The longest CallDuration reported (seconds), if any.
     call_duration: int | None
-    #: When a tick found the call overdue (None if it never was).
-    overdue_since: datetime | None
-    _record: Record = attrs.field(repr=False, eq=False, alias="record")
+    _record: Record = attrs.field(alias="record")
 
     @classmethod
     def of(cls, record: Record) -> CallState:
@@ -382,13 +387,59 @@ class CallState:
             call_sid=record.call_sid,
             status=STATUSES[record.status],
             answered=bool(record.marks & _ANSWER_BIT),
-            deliveries=record.deliveries,
             duplicates=record.duplicates,
-            anomalies=anomalies_of(record),
-            timeline=timeline_of(record),
             call_duration=record.duration,
-            overdue_since=_dt(record.stale_at),
             record=record,
+        )
+
+    @functools.cached_property
+    def deliveries(self) -> int:
+        """Distinct deliveries recorded (each version of a conflict counts)."""
+        return self._record.deliveries
+
+    @functools.cached_property
+    def anomalies(self) -> tuple[Anomaly, ...]:
+        """What in the evidence deserves attention, in a fixed order."""
+        return anomalies_of(self._record)
+
+    @functools.cached_property
+    def timeline(self) -> tuple[TimelineEntry, ...]:
+        """For each status with evidence of its own: when it happened, when we heard."""
+        return timeline_of(self._record)
+
+    @functools.cached_property
+    def overdue_since(self) -> datetime | None:
+        """When a tick found the call overdue (None if it never was)."""
+        return _dt(self._record.stale_at)
+
+    def _key(self) -> tuple[object, ...]:
+        return (
+            self.call_sid,
+            self.status,
+            self.answered,
+            self.deliveries,
+            self.duplicates,
+            self.anomalies,
+            self.timeline,
+            self.call_duration,
+            self.overdue_since,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (
+            f"CallState(call_sid={self.call_sid!r}, status={self.status!r}, "
+            f"answered={self.answered!r}, deliveries={self.deliveries!r}, "
+            f"duplicates={self.duplicates!r}, anomalies={self.anomalies!r}, "
+            f"timeline={self.timeline!r}, call_duration={self.call_duration!r}, "
+            f"overdue_since={self.overdue_since!r})"
         )
 
     @property
