@@ -7,6 +7,7 @@
     │   ├── InvalidCallback              a status callback that cannot be used
     │   ├── InvalidResource              a Call resource that cannot be used
     │   └── VerificationFailed           a webhook failed its signature or credentials check: 403
+    │       └── CredentialsRequired      credentials missing or unreadable: 401 with a challenge
     ├── UnknownCall (KeyError)           no such call is known here
     ├── StoreError                       an event store could not do what was asked
     │   ├── StoreUnavailable             it cannot be reached now; retrying may work: 503
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 __all__ = [
     "CallstateError",
+    "CredentialsRequired",
     "InvalidCallback",
     "InvalidInput",
     "InvalidResource",
@@ -100,3 +102,20 @@ class VersionConflict(StoreError):
 
 class UsageError(CallstateError, TypeError):
     """The library was called in a way it does not allow."""
+
+
+class CredentialsRequired(VerificationFailed):
+    """A webhook came without usable credentials: answer 401 with ``challenge``.
+
+    ``challenge`` is the ``WWW-Authenticate`` value that asks for them (a
+    provider such as Twilio sends Basic credentials only after this answer).
+    """
+
+    status_code = 401
+
+    def __init__(self, field: str, reason: str, challenge: str = "Basic") -> None:
+        self.challenge = challenge
+        super().__init__(field, reason)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.field, self.reason, self.challenge))
