@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 from hypothesis import given, settings
@@ -13,7 +13,7 @@ from callstate import Anomaly, CallBook, CallState, CallStatus, StatusChange
 from callstate.testing.web_contract import SwitchableSink, callback
 from callstate.web import Hooks, Unverified, WebhookHandler
 
-AT = datetime(2026, 11, 24, 10, 15, 33, tzinfo=timezone.utc)
+AT = datetime(2026, 11, 24, 10, 15, 33, tzinfo=UTC)
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 URL = "https://calls.example.com/status"
 FINALS = ("busy", "no-answer", "failed", "canceled")
