@@ -107,13 +107,14 @@ class TwilioSignature:
             raise VerificationFailed("AccountSid", "has no secret configured")
         signed = request.params if request.form else ()
         expected = signature.encode("ascii")
-        matched = False
+        # Each comparison is constant-time; stopping at a match tells only
+        # which URL form or which rotated token matched, nothing of a secret.
         for url in port_variants(request.url):
             for token in tokens:
                 computed = twilio_signature(token, url, signed).encode("ascii")
-                matched |= hmac.compare_digest(computed, expected)
-        if not matched:
-            raise VerificationFailed(header, "does not match the request")
+                if hmac.compare_digest(computed, expected):
+                    return
+        raise VerificationFailed(header, "does not match the request")
 
     @staticmethod
     def _check_body(request: WebhookRequest) -> None:
