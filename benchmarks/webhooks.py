@@ -253,6 +253,8 @@ async def _drive(base: str, requests: list[bytes], seconds: float, connections: 
                         length = int(line[15:])
                     elif line.lower() == b"connection: close":
                         close = True
+                    elif line.lower().startswith(b"transfer-encoding:"):
+                        raise RuntimeError("a chunked answer: give it a Content-Length")
                 if length:
                     await reader.readexactly(length)
                 done += 1

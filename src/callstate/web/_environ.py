@@ -34,12 +34,14 @@ def url_of(environ: Mapping[str, Any], scheme: str | None = None) -> str:
 
 def headers_of(environ: Mapping[str, Any]) -> list[tuple[str, str]]:
     """The request headers, names lower-cased (``_`` read as ``-``)."""
-    headers = []
-    for key, value in environ.items():
-        if key.startswith("HTTP_"):
-            headers.append((key[5:].replace("_", "-").lower(), value))
-        elif key in _UNPREFIXED:
-            headers.append((_UNPREFIXED[key], value))
+    headers = [
+        (key[5:].replace("_", "-").lower(), value)
+        for key, value in environ.items()
+        if key[:5] == "HTTP_"
+    ]
+    for key, name in _UNPREFIXED.items():
+        if key in environ:
+            headers.append((name, environ[key]))
     return headers
 
 

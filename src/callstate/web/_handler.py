@@ -26,7 +26,10 @@ from datetime import datetime
 from typing import Final, Protocol, Union
 
 from callstate._core._decider import Outcome
-from callstate._core._parse import DEFAULT_LIMITS, Limits, parse_callback
+
+# _delivery builds a Delivery from pairs split_form already bounded: calling
+# parse_callback(pairs) would check every bound a second time.
+from callstate._core._parse import DEFAULT_LIMITS, Limits, _delivery, parse_callback
 from callstate._core._values import RecordDelivery
 from callstate._errors import CredentialsRequired, InvalidInput, StoreError
 from callstate.web._hooks import LOGGER, Hooks
@@ -112,7 +115,12 @@ class _Base:
                 received_at=received_at,
             )
             self._verifier.verify(request)
-            delivery = parse_callback(params, limits=self.limits)
+            # Split (and bounded) by split_form, or JSON needing every bound checked.
+            delivery = (
+                _delivery(params)
+                if form or method == "GET"
+                else (parse_callback(params, limits=self.limits))
+            )
         except InvalidInput as exc:
             return _refusal(exc)
         except Exception:

@@ -7,6 +7,7 @@ ever replaced.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from typing import Final
@@ -50,6 +51,7 @@ def _join(scheme: str, host: str, port: str, rest: str) -> str:
     return f"{scheme}://{host}:{port}{rest}" if port else f"{scheme}://{host}{rest}"
 
 
+@functools.lru_cache(maxsize=256)
 def port_variants(url: str) -> tuple[str, ...]:
     """``url`` as given, then with its default port toggled (added, or removed).
 

@@ -49,6 +49,7 @@ def webhook_view(
         response = django.http.HttpResponse(answer.body, status=answer.status)
         for name, value in answer.headers:
             response[name] = value
+        response["Content-Length"] = str(len(answer.body))
         return response
 
     return csrf_exempt(view)

@@ -20,6 +20,8 @@ from callstate.web._handler import WebhookHandler
 
 __all__ = ["webhook_app"]
 
+_STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
+
 
 def webhook_app(handler: WebhookHandler, *, clock: Clock = utc_now) -> WSGIApplication:
     """A WSGI application that hands every request to ``handler``."""
@@ -32,7 +34,10 @@ def webhook_app(handler: WebhookHandler, *, clock: Clock = utc_now) -> WSGIAppli
         if method != "GET":
             body = body_of(environ["wsgi.input"], environ.get("CONTENT_LENGTH"), limit)
         answer = handler(method, url_of(environ), headers_of(environ), body, received_at)
-        status = f"{answer.status} {HTTPStatus(answer.status).phrase}"
+        status = (
+            _STATUS_LINES.get(answer.status)
+            or f"{answer.status} {HTTPStatus(answer.status).phrase}"
+        )
         headers = [*answer.headers, ("Content-Length", str(len(answer.body)))]
         start_response(status, headers)
         return [answer.body]
