@@ -1,4 +1,6 @@
 """The testing kit: what users need to test their own code against callstate.
 
-Public modules: ``callstate.testing.strategies`` (hypothesis strategies).
+Public modules: ``callstate.testing.strategies`` (hypothesis strategies),
+``callstate.testing.web_contract`` (the contract every web adapter passes) and
+``callstate.testing.servers`` (run an app on a real socket for a test).
 """

@@ -20,6 +20,7 @@ Requests go out through ``http.client`` on a real connection; the store is a
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import urllib.parse
@@ -34,6 +35,7 @@ from callstate import CallBook, CallStatus, Outcome, RecordDelivery, StoreUnavai
 from callstate._signature import body_sha256, twilio_signature
 from callstate.web import (
     AsyncWebhookHandler,
+    BasicAuth,
     Hooks,
     TrustedProxy,
     TwilioSignature,
@@ -54,6 +56,10 @@ __all__ = [
 #: The auth token the contract signs with.
 TOKEN: Final = "contract-token-1"
 ACCOUNT: Final = "AC0123456789abcdef0123456789abcdef"
+
+
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
 
 
 class SwitchableSink:
@@ -329,6 +335,47 @@ class WebhookContract:
         assert answer.status == 200
         assert sink.book.state("CA0001").final
         assert hooks.failures == 1
+
+    def test_credentials_are_asked_for_then_checked(self, sink: SwitchableSink) -> None:
+        verifier = BasicAuth(credentials={"provider": ["new-password", "old-password"]})
+        with self.serve(self.handler(sink, verifier=verifier)) as url:
+            answer = send(url, callback(), token=None)
+            assert answer.status == 401
+            assert answer.headers.get("www-authenticate") == 'Basic realm="callstate"'
+            wrong = {"Authorization": _basic("provider", "guess")}
+            assert send(url, callback(), token=None, headers=wrong).status == 403
+            assert sink.handled == 0
+            right = {"Authorization": _basic("provider", "old-password")}
+            answer = send(url, callback(), token=None, headers=right)
+            assert (answer.status, answer.text.strip()) == (200, "accepted")
+
+    def test_chunked_body(self, url: str, sink: SwitchableSink) -> None:
+        params = callback(status="busy", seq=3)
+        body = urllib.parse.urlencode(params).encode()
+        parts = urllib.parse.urlsplit(url)
+        connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
+        try:
+            headers = {
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-Twilio-Signature": twilio_signature(TOKEN, url, params),
+            }
+            connection.request(
+                "POST",
+                parts.path,
+                body=iter([body[:10], body[10:]]),
+                headers=headers,
+                encode_chunked=True,
+            )
+            response = connection.getresponse()
+            response.read()
+        finally:
+            connection.close()
+        # A server that cannot take a chunked body refuses it; none stores half of one.
+        assert response.status in (200, 411), response.status
+        if response.status == 200:
+            assert sink.book.state("CA0001").status is CallStatus.BUSY
+        else:
+            assert sink.handled == 0
 
     def test_method_not_allowed(self, url: str, sink: SwitchableSink) -> None:
         answer = send(url, callback(), method="PUT")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import IO, Any, Final
+from typing import Any, Final, Protocol
 from urllib.parse import quote
 
 from callstate.web._url import DEFAULT_PORTS
@@ -45,12 +45,25 @@ def headers_of(environ: Mapping[str, Any]) -> list[tuple[str, str]]:
     return headers
 
 
-def body_of(stream: IO[bytes], content_length: str | None, limit: int) -> bytes:
-    """At most ``limit + 1`` bytes of the body: enough to tell it is too large."""
+class Readable(Protocol):
+    """A request body stream: a WSGI input, a Flask stream, a Django request."""
+
+    def read(self, size: int, /) -> bytes: ...
+
+
+def body_of(
+    stream: Readable, content_length: str | None, limit: int, *, terminated: bool = False
+) -> bytes | None:
+    """At most ``limit + 1`` bytes of the body: enough to tell it is too large.
+
+    Without a Content-Length, the body is read only from a stream the server
+    marks as ending with the body (``wsgi.input_terminated``: a chunked
+    request); otherwise it cannot be read, and the answer is None.
+    """
     try:
-        length = int(content_length) if content_length else 0
+        length = int(content_length) if content_length else -1
     except ValueError:
-        length = 0
-    if length <= 0:
-        return b""
-    return stream.read(min(length, limit + 1))
+        length = -1
+    if length < 0:
+        return stream.read(limit + 1) if terminated else None
+    return stream.read(min(length, limit + 1)) if length else b""

@@ -42,7 +42,7 @@ from callstate.web._request import (
 from callstate.web._url import TrustedProxy, query_of
 from callstate.web._verify import Verifier
 
-__all__ = ["AsyncSink", "AsyncWebhookHandler", "Sink", "WebhookHandler"]
+__all__ = ["LENGTH_REQUIRED", "AsyncSink", "AsyncWebhookHandler", "Sink", "WebhookHandler"]
 
 
 class Sink(Protocol):
@@ -60,6 +60,8 @@ class AsyncSink(Protocol):
 ACCEPTED: Final = WebhookResponse.text(200, "accepted")
 DUPLICATE: Final = WebhookResponse.text(200, "duplicate")
 UNAVAILABLE: Final = WebhookResponse.text(503, "the store is unavailable; retry later")
+#: For an adapter whose server cannot deliver a body sent without a length.
+LENGTH_REQUIRED: Final = WebhookResponse.text(411, "Content-Length: is required")
 NOT_ALLOWED: Final = WebhookResponse.text(
     405, "method: must be GET or POST", ("Allow", "GET, POST")
 )

@@ -21,8 +21,9 @@ import django.http
 from django.views.decorators.csrf import csrf_exempt
 
 from callstate.web._clock import Clock, utc_now
-from callstate.web._environ import headers_of, url_of
-from callstate.web._handler import WebhookHandler
+from callstate.web._environ import body_of, headers_of, url_of
+from callstate.web._handler import LENGTH_REQUIRED, WebhookHandler
+from callstate.web._request import WebhookResponse
 
 __all__ = ["webhook_view"]
 
@@ -37,19 +38,29 @@ def webhook_view(
         received_at = clock()
         method = request.method or "GET"
         meta = request.META
-        body = b""
+        body: bytes | None = b""
         if method != "GET":
-            try:
-                length = int(meta.get("CONTENT_LENGTH") or 0)
-            except ValueError:
-                length = 0
-            body = request.read(min(length, limit + 1)) if length > 0 else b""
+            if meta.get("CONTENT_LENGTH"):
+                # Through Django's own stream, which knows the length.
+                body = body_of(request, meta["CONTENT_LENGTH"], limit)
+            else:
+                # A chunked body: only the server's stream has it, if it says so.
+                stream = meta.get("wsgi.input")
+                terminated = bool(meta.get("wsgi.input_terminated"))
+                body = (
+                    body_of(stream, None, limit, terminated=True) if stream and terminated else None
+                )
+        if body is None:
+            return _response(LENGTH_REQUIRED)
         url = url_of(meta, scheme=request.scheme)
-        answer = handler(method, url, headers_of(meta), body, received_at)
-        response = django.http.HttpResponse(answer.body, status=answer.status)
-        for name, value in answer.headers:
-            response[name] = value
-        response["Content-Length"] = str(len(answer.body))
-        return response
+        return _response(handler(method, url, headers_of(meta), body, received_at))
 
     return csrf_exempt(view)
+
+
+def _response(answer: WebhookResponse) -> django.http.HttpResponse:
+    response = django.http.HttpResponse(answer.body, status=answer.status)
+    for name, value in answer.headers:
+        response[name] = value
+    response["Content-Length"] = str(len(answer.body))
+    return response

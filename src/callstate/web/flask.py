@@ -17,7 +17,7 @@ from flask.sansio.scaffold import Scaffold
 
 from callstate.web._clock import Clock, utc_now
 from callstate.web._environ import body_of, headers_of, url_of
-from callstate.web._handler import WebhookHandler
+from callstate.web._handler import LENGTH_REQUIRED, WebhookHandler
 
 __all__ = ["register", "webhook_view"]
 
@@ -32,10 +32,20 @@ def webhook_view(
         received_at = clock()
         request = flask.request
         environ = request.environ
-        body = b""
+        body: bytes | None = b""
         if request.method != "GET":
-            body = body_of(request.stream, environ.get("CONTENT_LENGTH"), limit)
-        answer = handler(request.method, url_of(environ), headers_of(environ), body, received_at)
+            body = body_of(
+                request.stream,
+                environ.get("CONTENT_LENGTH"),
+                limit,
+                terminated=bool(environ.get("wsgi.input_terminated")),
+            )
+        if body is None:
+            answer = LENGTH_REQUIRED
+        else:
+            answer = handler(
+                request.method, url_of(environ), headers_of(environ), body, received_at
+            )
         return flask.Response(answer.body, status=answer.status, headers=list(answer.headers))
 
     return view

@@ -16,7 +16,7 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from callstate.web._clock import Clock, utc_now
 from callstate.web._environ import body_of, headers_of, url_of
-from callstate.web._handler import WebhookHandler
+from callstate.web._handler import LENGTH_REQUIRED, WebhookHandler
 
 __all__ = ["webhook_app"]
 
@@ -30,10 +30,18 @@ def webhook_app(handler: WebhookHandler, *, clock: Clock = utc_now) -> WSGIAppli
     def application(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         received_at = clock()
         method = environ.get("REQUEST_METHOD", "GET")
-        body = b""
+        body: bytes | None = b""
         if method != "GET":
-            body = body_of(environ["wsgi.input"], environ.get("CONTENT_LENGTH"), limit)
-        answer = handler(method, url_of(environ), headers_of(environ), body, received_at)
+            body = body_of(
+                environ["wsgi.input"],
+                environ.get("CONTENT_LENGTH"),
+                limit,
+                terminated=bool(environ.get("wsgi.input_terminated")),
+            )
+        if body is None:
+            answer = LENGTH_REQUIRED
+        else:
+            answer = handler(method, url_of(environ), headers_of(environ), body, received_at)
         status = (
             _STATUS_LINES.get(answer.status)
             or f"{answer.status} {HTTPStatus(answer.status).phrase}"
