@@ -497,3 +497,46 @@ def test_public_names() -> None:
     assert set(callstate.web.__all__) == {
         name for name in dir(callstate.web) if not name.startswith("_")
     } - {"aiohttp", "asgi", "django", "flask", "starlette", "wsgi"}
+
+
+@pytest.mark.parametrize("name", ["aiohttp", "asgi", "django", "flask", "starlette", "wsgi"])
+def test_each_adapter_exports_what_it_defines(name: str) -> None:
+    import importlib
+    import inspect
+
+    module = importlib.import_module(f"callstate.web.{name}")
+    defined = {
+        attr
+        for attr, value in vars(module).items()
+        if not attr.startswith("_")
+        and (inspect.isfunction(value) or inspect.isclass(value))
+        and value.__module__ == module.__name__
+    }
+    assert set(module.__all__) == defined
+
+
+def test_wsgi_without_a_length_or_a_terminated_stream_is_a_411() -> None:
+    import io
+
+    from callstate.web.wsgi import webhook_app
+
+    sink = SwitchableSink()
+    app = webhook_app(WebhookHandler(sink, verifier=Unverified()), clock=lambda: AT)
+    started: list[str] = []
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "wsgi.url_scheme": "https",
+        "HTTP_HOST": "calls.example.com",
+        "PATH_INFO": "/status",
+        "CONTENT_TYPE": "application/x-www-form-urlencoded",
+        "wsgi.input": io.BytesIO(urlencode(callback()).encode()),
+    }
+    body = b"".join(app(environ, lambda status, headers, exc_info=None: started.append(status)))  # type: ignore[arg-type, misc]
+    assert (started, body) == (["411 Length Required"], b"Content-Length: is required\n")
+    assert sink.handled == 0
+    environ["wsgi.input"] = io.BytesIO(urlencode(callback()).encode())
+    environ["wsgi.input_terminated"] = True
+    started.clear()
+    app(environ, lambda status, headers, exc_info=None: started.append(status))  # type: ignore[arg-type, misc]
+    assert started == ["200 OK"]
+    assert sink.book.state("CA0001").status is CallStatus.RINGING
