@@ -374,7 +374,7 @@ def test_a_verifier_bug_is_a_503_not_an_exception(caplog: pytest.LogCaptureFixtu
 
     handler = WebhookHandler(CallBook(), verifier=Broken())
     assert handler("POST", URL, FORM, urlencode(callback()).encode(), AT).status == 503
-    assert "verifying a webhook failed" in caplog.text
+    assert "verifying a webhook failed unexpectedly" in caplog.text
 
 
 def test_the_async_handler_awaits_an_async_sink() -> None:

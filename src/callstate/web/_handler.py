@@ -117,16 +117,14 @@ class _Base:
                 received_at=received_at,
             )
             self._verifier.verify(request)
-            # Split (and bounded) by split_form, or JSON needing every bound checked.
-            delivery = (
-                _delivery(params)
-                if form or method == "GET"
-                else (parse_callback(params, limits=self.limits))
-            )
+            if form or method == "GET":  # split_form bounded every pair already
+                delivery = _delivery(params)
+            else:  # pairs from JSON: every bound still to check
+                delivery = parse_callback(params, limits=self.limits)
         except InvalidInput as exc:
             return _refusal(exc)
         except Exception:
-            LOGGER.exception("verifying a webhook failed unexpectedly; answered 503")
+            LOGGER.exception("reading or verifying a webhook failed unexpectedly; answered 503")
             return UNAVAILABLE
         return RecordDelivery(delivery=delivery, received_at=received_at)
 
