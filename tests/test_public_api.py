@@ -8,6 +8,7 @@ from pathlib import Path
 import callstate
 
 DOCUMENTED = {
+    "CredentialsRequired",
     "ApiConnectionError",
     "ApiError",
     "ApiResponseError",

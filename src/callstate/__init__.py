@@ -84,6 +84,7 @@ __all__ = [
     "CallStatus",
     "CallbackStatus",
     "CallstateError",
+    "CredentialsRequired",
     "Command",
     "Decider",
     "Delivery",

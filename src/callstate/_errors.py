@@ -6,8 +6,9 @@
     ├── InvalidInput (ValueError)        the other side sent nonsense: 4xx
     │   ├── InvalidCallback              a status callback that cannot be used
     │   ├── InvalidResource              a Call resource that cannot be used
-    │   ├── VerificationFailed           a webhook failed its signature or credentials check: 403
-    │   └── InvalidParameter             a Calls API parameter breaks its rule; nothing was sent
+    │   ├── InvalidParameter             a Calls API parameter breaks its rule; nothing was sent
+    │   └── VerificationFailed           a webhook failed its signature or credentials check: 403
+    │       └── CredentialsRequired      credentials missing or unreadable: 401 with a challenge
     ├── UnknownCall (KeyError)           no such call is known here
     ├── StoreError                       an event store could not do what was asked
     │   ├── StoreUnavailable             it cannot be reached now; retrying may work: 503
@@ -45,6 +46,7 @@ __all__ = [
     "CallGone",
     "CallNotFound",
     "CallstateError",
+    "CredentialsRequired",
     "InvalidCallback",
     "InvalidInput",
     "InvalidParameter",
@@ -231,3 +233,20 @@ class ModificationRefused(ApiError):
 
     def __reduce__(self) -> tuple[object, ...]:
         return (type(self), (self.call_sid, self.action, self.status, self.reason))
+
+
+class CredentialsRequired(VerificationFailed):
+    """A webhook came without usable credentials: answer 401 with ``challenge``.
+
+    ``challenge`` is the ``WWW-Authenticate`` value that asks for them (a
+    provider such as Twilio sends Basic credentials only after this answer).
+    """
+
+    status_code = 401
+
+    def __init__(self, field: str, reason: str, challenge: str = "Basic") -> None:
+        self.challenge = challenge
+        super().__init__(field, reason)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.field, self.reason, self.challenge))

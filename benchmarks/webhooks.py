@@ -1,0 +1,318 @@
+"""Webhooks per second through callstate, beside the same framework's bare 204 endpoint.
+
+For each adapter, one server process (on 127.0.0.1) serves two routes of the
+same application: ``/hook`` (callstate: Twilio signature check, parse, record
+in a ``CallBook``, answer) and ``/bare`` (the framework's own endpoint that
+answers 204 and does nothing). A client process drives both with the same
+signed status callbacks over keep-alive connections, alternating bare and
+callstate rounds so drift hits both alike.
+
+    python benchmarks/webhooks.py [--json] [--seconds 2.0] [--adapters flask,asgi]
+
+The target is ``callstate_rps >= 0.8 * bare_rps`` with the in-memory sink.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import socket
+import sys
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import urlencode
+
+from callstate import CallBook
+from callstate._signature import twilio_signature
+from callstate.web import AsyncWebhookHandler, TwilioSignature, WebhookHandler
+
+TOKEN = "bench-token"
+ADAPTERS = ("wsgi", "flask", "django", "asgi", "starlette", "aiohttp")
+STATUSES = ("initiated", "ringing", "in-progress", "completed")
+
+
+def _sync() -> WebhookHandler:
+    return WebhookHandler(CallBook(), verifier=TwilioSignature(secrets=[TOKEN]))
+
+
+def _async() -> AsyncWebhookHandler:
+    return AsyncWebhookHandler(CallBook(), verifier=TwilioSignature(secrets=[TOKEN]))
+
+
+def _wsgi() -> tuple[str, Any]:
+    from callstate.web.wsgi import webhook_app
+
+    hook = webhook_app(_sync())
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if environ["PATH_INFO"] == "/bare":
+            environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            start_response("204 No Content", [])
+            return [b""]
+        return hook(environ, start_response)
+
+    return "wsgi", app
+
+
+def _flask() -> tuple[str, Any]:
+    import flask
+
+    from callstate.web.flask import register
+
+    app = flask.Flask("bench")
+    register(app, "/hook", _sync())
+
+    @app.post("/bare")
+    def bare() -> tuple[str, int]:
+        flask.request.get_data()
+        return "", 204
+
+    return "wsgi", app
+
+
+def _django() -> tuple[str, Any]:
+    import types
+
+    import django
+    from django.conf import settings
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.http import HttpRequest, HttpResponse
+    from django.urls import path
+    from django.views.decorators.csrf import csrf_exempt
+
+    from callstate.web.django import webhook_view
+
+    @csrf_exempt
+    def bare(request: HttpRequest) -> HttpResponse:
+        request.body  # noqa: B018 - read it, as a real endpoint would
+        return HttpResponse(status=204)
+
+    urls = types.ModuleType("bench_urls")
+    urls.urlpatterns = [path("hook", webhook_view(_sync())), path("bare", bare)]  # type: ignore[attr-defined]
+    sys.modules["bench_urls"] = urls
+    settings.configure(
+        DEBUG=False,
+        SECRET_KEY="bench",
+        ALLOWED_HOSTS=["127.0.0.1"],
+        ROOT_URLCONF="bench_urls",
+        MIDDLEWARE=["django.middleware.csrf.CsrfViewMiddleware"],
+        USE_TZ=True,
+    )
+    django.setup()
+    return "wsgi", WSGIHandler()
+
+
+def _asgi() -> tuple[str, Any]:
+    from callstate.web.asgi import webhook_app
+
+    hook = webhook_app(_async())
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] == "/bare":
+            while (await receive()).get("more_body"):
+                pass
+            await send({"type": "http.response.start", "status": 204, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await hook(scope, receive, send)
+
+    return "asgi", app
+
+
+def _starlette() -> tuple[str, Any]:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from callstate.web.starlette import webhook_route
+
+    async def bare(request: Request) -> Response:
+        await request.body()
+        return Response(status_code=204)
+
+    app = Starlette(
+        routes=[webhook_route("/hook", _async()), Route("/bare", bare, methods=["POST"])]
+    )
+    return "asgi", app
+
+
+def _aiohttp() -> tuple[str, Any]:
+    from aiohttp import web
+
+    from callstate.web.aiohttp import add_webhook
+
+    async def bare(request: web.Request) -> web.Response:
+        await request.read()
+        return web.Response(status=204)
+
+    app = web.Application()
+    add_webhook(app, "/hook", _async())
+    app.router.add_post("/bare", bare)
+    return "aiohttp", app
+
+
+SERVERS = {
+    "wsgi": _wsgi,
+    "flask": _flask,
+    "django": _django,
+    "asgi": _asgi,
+    "starlette": _starlette,
+    "aiohttp": _aiohttp,
+}
+
+
+def _serve(name: str, ports: Any) -> None:
+    """In the server process: run ``name``'s app until terminated (SIGTERM)."""
+    kind, app = SERVERS[name]()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Accepted connections inherit it: no Nagle delay between a head and a body write.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1024)
+    ports.put(f"http://127.0.0.1:{sock.getsockname()[1]}")
+    if kind == "wsgi":
+        from gunicorn.app.base import BaseApplication
+
+        class Gunicorn(BaseApplication):  # type: ignore[misc]
+            def load_config(self) -> None:
+                for key, value in {
+                    "bind": [f"fd://{sock.fileno()}"],
+                    "workers": 1,
+                    "worker_class": "gthread",
+                    "threads": 4,
+                    "keepalive": 30,
+                    "loglevel": "error",
+                }.items():
+                    self.cfg.set(key, value)
+
+            def load(self) -> Any:
+                return app
+
+        Gunicorn().run()
+    elif kind == "asgi":
+        import uvicorn
+
+        config = uvicorn.Config(app, http="h11", ws="none", lifespan="off", log_level="error")
+        uvicorn.Server(config).run(sockets=[sock])
+    else:
+        from aiohttp import web
+
+        web.run_app(app, sock=sock, access_log=None, print=None)
+
+
+def _requests(base: str, path: str, count: int) -> Iterator[bytes]:
+    host = base.removeprefix("http://")
+    url = f"{base}{path}"
+    for i in range(count):
+        params = [
+            ("AccountSid", "AC0123456789abcdef0123456789abcdef"),
+            ("CallSid", f"CA{i // 4:08d}"),
+            ("CallStatus", STATUSES[i % 4]),
+            ("SequenceNumber", str(i % 4)),
+            ("Timestamp", "Tue, 24 Nov 2026 10:15:32 +0000"),
+            ("From", "+14158675309"),
+            ("To", "+18005551212"),
+            ("CallbackSource", "call-progress-events"),
+        ]
+        body = urlencode(params).encode()
+        signature = twilio_signature(TOKEN, url, params)
+        yield (
+            f"POST {path} HTTP/1.1\r\nHost: {host}\r\n"
+            f"Content-Type: application/x-www-form-urlencoded\r\n"
+            f"X-Twilio-Signature: {signature}\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode() + body
+
+
+async def _drive(base: str, requests: list[bytes], seconds: float, connections: int) -> float:
+    host, port = base.removeprefix("http://").split(":")
+    cursor = iter(range(len(requests)))
+    done = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        nonlocal done
+        reader, writer = await asyncio.open_connection(host, int(port))
+        try:
+            while time.perf_counter() < deadline:
+                index = next(cursor, None)
+                if index is None:
+                    return
+                writer.write(requests[index])
+                head = await reader.readuntil(b"\r\n\r\n")
+                status = int(head[9:12])
+                if status not in (200, 204):
+                    raise RuntimeError(f"unexpected answer {head!r}")
+                length, close = 0, False
+                for line in head.split(b"\r\n"):
+                    if line[:15].lower() == b"content-length:":
+                        length = int(line[15:])
+                    elif line.lower() == b"connection: close":
+                        close = True
+                    elif line.lower().startswith(b"transfer-encoding:"):
+                        raise RuntimeError("a chunked answer: give it a Content-Length")
+                if length:
+                    await reader.readexactly(length)
+                done += 1
+                if close:
+                    writer.close()
+                    reader, writer = await asyncio.open_connection(host, int(port))
+        finally:
+            writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    return done / (time.perf_counter() - started)
+
+
+def measure(name: str, seconds: float, rounds: int, connections: int) -> dict[str, float]:
+    context = multiprocessing.get_context("spawn")
+    ports = context.Queue()
+    server = context.Process(target=_serve, args=(name, ports))
+    server.start()
+    try:
+        base = ports.get(timeout=60)
+        hook = list(_requests(base, "/hook", 25_000))
+        bare = [request.replace(b"POST /hook ", b"POST /bare ", 1) for request in hook]
+        asyncio.run(_drive(base, bare[:200], 0.3, connections))  # warm both up
+        asyncio.run(_drive(base, hook[-200:], 0.3, connections))
+        rates: dict[str, list[float]] = {"callstate_rps": [], "bare_rps": []}
+        offset = 0
+        for _ in range(rounds):
+            rates["bare_rps"].append(asyncio.run(_drive(base, bare, seconds, connections)))
+            rate = asyncio.run(_drive(base, hook[offset:], seconds, connections))
+            offset += int(rate * seconds) + connections
+            rates["callstate_rps"].append(rate)
+    finally:
+        server.terminate()
+        server.join(15)
+        if server.is_alive():
+            server.kill()
+            server.join()
+    return {key: round(sum(values) / len(values), 1) for key, values in rates.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print JSON only")
+    parser.add_argument("--seconds", type=float, default=2.0, help="length of one round")
+    parser.add_argument("--rounds", type=int, default=2, help="bare/callstate round pairs")
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--adapters", default=",".join(ADAPTERS))
+    args = parser.parse_args()
+    results = {}
+    for name in args.adapters.split(","):
+        results[name] = measure(name, args.seconds, args.rounds, args.connections)
+        if not args.json:
+            ratio = results[name]["callstate_rps"] / results[name]["bare_rps"]
+            print(f"{name:10} {results[name]} ratio {ratio:.2f}", flush=True)
+    if args.json:
+        print(json.dumps({"adapters": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

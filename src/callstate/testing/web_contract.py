@@ -1,0 +1,398 @@
+"""The contract every web adapter passes, over a real socket.
+
+Bind it to an adapter by subclassing ``WebhookContract`` in a test module and
+implementing ``serve``: given a handler, run your framework's application on
+a real server and yield the full URL of the webhook route::
+
+    class TestMyFramework(WebhookContract):
+        asynchronous = False
+
+        @contextmanager
+        def serve(self, handler):
+            app = make_my_app(handler)
+            with serve_wsgi(app) as base:
+                yield base + "/hook"
+
+Requests go out through ``http.client`` on a real connection; the store is a
+``CallBook`` behind ``SwitchableSink``, which can be switched down to raise
+``StoreUnavailable`` like a store whose database is gone.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import urllib.parse
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import ClassVar, Final
+
+import attrs
+import pytest
+
+from callstate import CallBook, CallStatus, Outcome, RecordDelivery, StoreUnavailable
+from callstate._signature import body_sha256, twilio_signature
+from callstate.web import (
+    AsyncWebhookHandler,
+    BasicAuth,
+    Hooks,
+    TrustedProxy,
+    TwilioSignature,
+    Verifier,
+    WebhookHandler,
+)
+
+__all__ = [
+    "TOKEN",
+    "Answer",
+    "AsyncSinkOf",
+    "SwitchableSink",
+    "WebhookContract",
+    "callback",
+    "send",
+]
+
+#: The auth token the contract signs with.
+TOKEN: Final = "contract-token-1"
+ACCOUNT: Final = "AC0123456789abcdef0123456789abcdef"
+
+
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+
+
+class SwitchableSink:
+    """A ``CallBook`` that raises ``StoreUnavailable`` while ``down`` is true."""
+
+    def __init__(self, book: CallBook | None = None) -> None:
+        self.book = CallBook() if book is None else book
+        self.down = False
+        self.handled = 0
+
+    def handle(self, command: RecordDelivery) -> Outcome:
+        if self.down:
+            raise StoreUnavailable("the store is switched down")
+        self.handled += 1
+        return self.book.handle(command)
+
+
+class AsyncSinkOf:
+    """The async twin of a sync sink (so async adapters await a real coroutine)."""
+
+    def __init__(self, sink: SwitchableSink) -> None:
+        self.sink = sink
+
+    async def handle(self, command: RecordDelivery) -> Outcome:
+        return self.sink.handle(command)
+
+
+@attrs.frozen(kw_only=True)
+class Answer:
+    status: int
+    headers: dict[str, str]
+    text: str
+
+
+def callback(
+    call_sid: str = "CA0001", status: str = "ringing", seq: int = 1, **extra: str
+) -> list[tuple[str, str]]:
+    """The parameters of one status callback."""
+    params = [
+        ("AccountSid", ACCOUNT),
+        ("CallSid", call_sid),
+        ("CallStatus", status),
+        ("SequenceNumber", str(seq)),
+        ("Timestamp", "Tue, 24 Nov 2026 10:15:32 +0000"),
+        ("CallbackSource", "call-progress-events"),
+    ]
+    if status in ("completed", "busy", "no-answer", "failed", "canceled"):
+        params.append(("CallDuration", "7" if status == "completed" else "0"))
+    params.extend(extra.items())
+    return params
+
+
+def send(
+    url: str,
+    params: Sequence[tuple[str, str]] | None = None,
+    *,
+    method: str = "POST",
+    body: bytes | None = None,
+    token: str | None = TOKEN,
+    signature: str | None = None,
+    headers: dict[str, str] | None = None,
+    signed_url: str | None = None,
+) -> Answer:
+    """Send one webhook over a real connection; sign it as a provider would."""
+    headers = dict(headers or {})
+    target = url
+    signed: Sequence[tuple[str, str]] = ()
+    if method == "GET":
+        query = urllib.parse.urlencode(params or ())
+        target = f"{url}{'&' if '?' in url else '?'}{query}" if query else url
+        body = b""
+    elif body is None:
+        body = urllib.parse.urlencode(params or ()).encode()
+        headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+        signed = params or ()
+    if signature is None and token is not None:
+        signature = twilio_signature(token, signed_url or target, signed)
+    if signature is not None:
+        headers["X-Twilio-Signature"] = signature
+    parts = urllib.parse.urlsplit(target)
+    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
+    try:
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        text = response.read().decode("utf-8", "replace")
+        return Answer(
+            status=response.status,
+            headers={name.lower(): value for name, value in response.getheaders()},
+            text=text,
+        )
+    finally:
+        connection.close()
+
+
+class WebhookContract:
+    """Subclass, set ``asynchronous`` and implement ``serve``; every test runs."""
+
+    #: The adapter takes an ``AsyncWebhookHandler`` (Starlette, aiohttp, ASGI).
+    asynchronous: ClassVar[bool] = False
+    #: The server hands the adapter a chunked body (else the adapter must answer 411).
+    chunked: ClassVar[bool] = True
+
+    def serve(self, handler: WebhookHandler | AsyncWebhookHandler) -> AbstractContextManager[str]:
+        """Run ``handler`` behind the adapter on a real server; yield the webhook's URL."""
+        raise NotImplementedError
+
+    # Building blocks.
+
+    def handler(
+        self,
+        sink: SwitchableSink,
+        *,
+        verifier: Verifier | None = None,
+        hooks: Hooks | None = None,
+        proxy: TrustedProxy | None = None,
+    ) -> WebhookHandler | AsyncWebhookHandler:
+        verifier = TwilioSignature(secrets=[TOKEN]) if verifier is None else verifier
+        if self.asynchronous:
+            return AsyncWebhookHandler(
+                AsyncSinkOf(sink), verifier=verifier, hooks=hooks, proxy=proxy
+            )
+        return WebhookHandler(sink, verifier=verifier, hooks=hooks, proxy=proxy)
+
+    @pytest.fixture
+    def sink(self) -> SwitchableSink:
+        return SwitchableSink()
+
+    @pytest.fixture
+    def hooks(self) -> Hooks:
+        return Hooks()
+
+    @pytest.fixture
+    def url(self, sink: SwitchableSink, hooks: Hooks) -> Iterator[str]:
+        with self.serve(self.handler(sink, hooks=hooks)) as url:
+            yield url
+
+    # The contract.
+
+    def test_valid(self, url: str, sink: SwitchableSink) -> None:
+        answer = send(url, callback(status="ringing", seq=1))
+        assert (answer.status, answer.text.strip()) == (200, "accepted")
+        assert sink.book.state("CA0001").status is CallStatus.RINGING
+
+    def test_valid_get(self, url: str, sink: SwitchableSink) -> None:
+        answer = send(url, callback(status="in-progress", seq=2), method="GET")
+        assert (answer.status, answer.text.strip()) == (200, "accepted")
+        assert sink.book.state("CA0001").answered
+
+    def test_valid_json_with_body_sha256(self, url: str, sink: SwitchableSink) -> None:
+        body = json.dumps(dict(callback(status="busy", seq=3))).encode()
+        signed_url = f"{url}?bodySHA256={body_sha256(body)}"
+        answer = send(
+            signed_url, body=body, headers={"Content-Type": "application/json"}, token=TOKEN
+        )
+        assert answer.status == 200, answer.text
+        assert sink.book.state("CA0001").status is CallStatus.BUSY
+
+    def test_query_string_is_signed_exactly(self, url: str, sink: SwitchableSink) -> None:
+        odd = f"{url}?tenant=a%20b&path=%2Fx%2Fy&plus=1+2&empty="
+        answer = send(odd, callback(seq=1))
+        assert answer.status == 200, answer.text
+
+    def test_duplicate(self, url: str, sink: SwitchableSink, hooks: Hooks) -> None:
+        finals: list[object] = []
+        hooks.on_final(finals.append)
+        first = send(url, callback(status="completed", seq=3))
+        second = send(url, callback(status="completed", seq=3))
+        assert (first.status, first.text.strip()) == (200, "accepted")
+        assert (second.status, second.text.strip()) == (200, "duplicate")
+        state = sink.book.state("CA0001")
+        assert (state.deliveries, state.duplicates, len(finals)) == (1, 1, 1)
+
+    def test_reordered(self, url: str, sink: SwitchableSink, hooks: Hooks) -> None:
+        answered: list[object] = []
+        finals: list[object] = []
+        hooks.on_answered(answered.append)
+        hooks.on_final(finals.append)
+        for status, seq in (("completed", 3), ("ringing", 1), ("in-progress", 2), ("initiated", 0)):
+            assert send(url, callback(status=status, seq=seq)).status == 200
+        state = sink.book.state("CA0001")
+        assert state.status is CallStatus.COMPLETED
+        assert state.answered
+        assert (len(answered), len(finals)) == (1, 1)
+
+    def test_early_before_the_call_is_known(self, url: str, sink: SwitchableSink) -> None:
+        assert "CA-early" not in sink.book
+        answer = send(url, callback(call_sid="CA-early", status="no-answer", seq=3))
+        assert answer.status == 200
+        assert sink.book.state("CA-early").status is CallStatus.NO_ANSWER
+
+    def test_unsigned(self, url: str, sink: SwitchableSink) -> None:
+        answer = send(url, callback(), token=None)
+        assert answer.status == 403
+        assert "X-Twilio-Signature" in answer.text
+        assert sink.handled == 0
+
+    @pytest.mark.parametrize(
+        "signature",
+        [
+            twilio_signature("another-token", "http://example.com/", ()),
+            "short",
+            "!!!!!!!!!!!!!!!!!!!!!!!!!!!=",
+            "",
+            "é" * 28,
+        ],
+        ids=["other-token", "short", "not-base64", "empty", "not-ascii"],
+    )
+    def test_bad_signature(self, url: str, sink: SwitchableSink, signature: str) -> None:
+        answer = send(url, callback(), signature=signature.encode().decode("latin-1"))
+        assert answer.status == 403, answer.text
+        assert sink.handled == 0
+        assert send(url, callback()).status == 200
+
+    @pytest.mark.parametrize(
+        ("body", "field"),
+        [
+            (b"CallSid=CA1&SequenceNumber=1", "CallStatus"),
+            (b"CallSid=CA1&CallStatus=ringing&CallStatus=busy&SequenceNumber=1", "CallStatus"),
+            (b"CallSid=CA1;CallStatus=ringing&SequenceNumber=1", "body"),
+            (b"CallSid=CA1&CallStatus=ringing&SequenceNumber=1&To=\xff\xfe", "body"),
+            (b"CallSid=CA1&CallStatus=ringing&SequenceNumber=99999999999", "SequenceNumber"),
+            (b"CallSid=CA1&CallStatus=ringing&SequenceNumber=1&CallDuration=-3", "CallDuration"),
+            (b"CallSid=CA1&CallStatus=ringing&SequenceNumber=1&To=%FF", "To"),
+        ],
+        ids=[
+            "missing-status",
+            "two-statuses",
+            "semicolon",
+            "invalid-utf8",
+            "seq-out-of-range",
+            "negative-duration",
+            "bad-percent-utf8",
+        ],
+    )
+    def test_malformed(self, url: str, sink: SwitchableSink, body: bytes, field: str) -> None:
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        # Signed as a provider would sign it: what is wrong is the content.
+        pairs = urllib.parse.parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+        signature = twilio_signature(TOKEN, url, pairs)
+        answer = send(url, body=body, headers=headers, signature=signature)
+        assert answer.status == 400, answer.text
+        assert answer.text.startswith(f"{field}:"), answer.text
+        assert sink.handled == 0
+        assert send(url, callback()).status == 200
+
+    def test_oversized(self, url: str, sink: SwitchableSink) -> None:
+        answer = send(url, callback(To="x" * 40_000))
+        assert answer.status == 400, answer.text
+        assert answer.text.startswith("body:")
+        assert sink.handled == 0
+        assert send(url, callback()).status == 200
+
+    def test_store_down(self, url: str, sink: SwitchableSink, hooks: Hooks) -> None:
+        finals: list[object] = []
+        hooks.on_final(finals.append)
+        sink.down = True
+        answer = send(url, callback(status="completed", seq=3))
+        assert answer.status == 503
+        assert "CA0001" not in sink.book
+        assert finals == []
+        sink.down = False
+        answer = send(url, callback(status="completed", seq=3))
+        assert (answer.status, answer.text.strip()) == (200, "accepted")
+        assert len(finals) == 1
+
+    def test_failing_hook_does_not_lose_the_event(
+        self, url: str, sink: SwitchableSink, hooks: Hooks
+    ) -> None:
+        @hooks.on_final
+        def broken(state: object) -> None:
+            raise RuntimeError("a bug in a hook")
+
+        answer = send(url, callback(status="completed", seq=3))
+        assert answer.status == 200
+        assert sink.book.state("CA0001").final
+        assert hooks.failures == 1
+
+    def test_credentials_are_asked_for_then_checked(self, sink: SwitchableSink) -> None:
+        verifier = BasicAuth(credentials={"provider": ["new-password", "old-password"]})
+        with self.serve(self.handler(sink, verifier=verifier)) as url:
+            answer = send(url, callback(), token=None)
+            assert answer.status == 401
+            assert answer.headers.get("www-authenticate") == 'Basic realm="callstate"'
+            wrong = {"Authorization": _basic("provider", "guess")}
+            assert send(url, callback(), token=None, headers=wrong).status == 403
+            assert sink.handled == 0
+            right = {"Authorization": _basic("provider", "old-password")}
+            answer = send(url, callback(), token=None, headers=right)
+            assert (answer.status, answer.text.strip()) == (200, "accepted")
+
+    def test_chunked_body(self, url: str, sink: SwitchableSink) -> None:
+        params = callback(status="busy", seq=3)
+        body = urllib.parse.urlencode(params).encode()
+        parts = urllib.parse.urlsplit(url)
+        connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
+        try:
+            headers = {
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-Twilio-Signature": twilio_signature(TOKEN, url, params),
+            }
+            connection.request(
+                "POST",
+                parts.path,
+                body=iter([body[:10], body[10:]]),
+                headers=headers,
+                encode_chunked=True,
+            )
+            response = connection.getresponse()
+            response.read()
+        finally:
+            connection.close()
+        if self.chunked:
+            assert response.status == 200, response.status
+            assert sink.book.state("CA0001").status is CallStatus.BUSY
+        else:  # refused whole, never half stored
+            assert response.status == 411, response.status
+            assert sink.handled == 0
+
+    def test_method_not_allowed(self, url: str, sink: SwitchableSink) -> None:
+        answer = send(url, callback(), method="PUT")
+        assert answer.status == 405
+        assert sink.handled == 0
+
+    def test_behind_a_trusted_proxy(self, sink: SwitchableSink) -> None:
+        proxy = TrustedProxy(trust={"x-forwarded-proto", "x-forwarded-host"})
+        with self.serve(self.handler(sink, proxy=proxy)) as url:
+            path = urllib.parse.urlsplit(url).path
+            public = f"https://calls.example.com{path}?t=1"
+            forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "calls.example.com"}
+            answer = send(f"{url}?t=1", callback(), headers=forwarded, signed_url=public)
+            assert answer.status == 200, answer.text
+            # The same headers are not trusted by a handler that was not told to.
+        with self.serve(self.handler(sink)) as url:
+            answer = send(f"{url}?t=1", callback(), headers=forwarded, signed_url=public)
+            assert answer.status == 403

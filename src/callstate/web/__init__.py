@@ -1,0 +1,56 @@
+"""Status callbacks over HTTP: verify, parse, record, answer; then your hooks.
+
+The handler is sans-I/O: it takes a request's method, full URL, headers, raw
+body and receive time, and returns the answer. A framework adapter (one
+module each: ``callstate.web.flask``, ``.django``, ``.starlette``,
+``.aiohttp``, ``.wsgi``, ``.asgi``) only translates a request into those
+parts and the answer back.
+
+::
+
+    from callstate import CallBook
+    from callstate.web import TwilioSignature, WebhookHandler
+
+    handler = WebhookHandler(CallBook(), verifier=TwilioSignature(secrets=["auth-token"]))
+    answer = handler("POST", url, headers, body, received_at)   # -> WebhookResponse
+"""
+
+from callstate._errors import CredentialsRequired
+from callstate.web._clock import Clock, utc_now
+from callstate.web._handler import AsyncSink, AsyncWebhookHandler, Sink, WebhookHandler
+from callstate.web._hooks import AnomalyHook, ChangeHook, Hooks, StateHook
+from callstate.web._request import WebhookRequest, WebhookResponse
+from callstate.web._url import TrustedProxy
+from callstate.web._verify import (
+    AllOf,
+    AnyOf,
+    BasicAuth,
+    Secrets,
+    TwilioSignature,
+    Unverified,
+    Verifier,
+)
+
+__all__ = [
+    "AllOf",
+    "AnomalyHook",
+    "AnyOf",
+    "AsyncSink",
+    "AsyncWebhookHandler",
+    "BasicAuth",
+    "ChangeHook",
+    "Clock",
+    "CredentialsRequired",
+    "Hooks",
+    "Secrets",
+    "Sink",
+    "StateHook",
+    "TrustedProxy",
+    "TwilioSignature",
+    "Unverified",
+    "Verifier",
+    "WebhookHandler",
+    "WebhookRequest",
+    "WebhookResponse",
+    "utc_now",
+]

@@ -1,0 +1,69 @@
+"""A WSGI environ's URL, headers and body, as the handler wants them (WSGI, Flask, Django)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final, Protocol
+from urllib.parse import quote
+
+from callstate.web._url import DEFAULT_PORTS
+
+__all__ = ["body_of", "headers_of", "url_of"]
+
+_PATH_SAFE: Final = "/:@!$&'()*+,;=-._~"
+_UNPREFIXED: Final = {"CONTENT_TYPE": "content-type", "CONTENT_LENGTH": "content-length"}
+
+
+def url_of(environ: Mapping[str, Any], scheme: str | None = None) -> str:
+    """The URL as requested: the raw request target when the server kept it."""
+    scheme = scheme or environ.get("wsgi.url_scheme", "http")
+    host = environ.get("HTTP_HOST")
+    if not host:
+        host = environ.get("SERVER_NAME", "localhost")
+        port = environ.get("SERVER_PORT", "")
+        if port and port != DEFAULT_PORTS.get(scheme):
+            host = f"{host}:{port}"
+    target = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if target and target.startswith("/"):
+        return f"{scheme}://{host}{target}"
+    path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+    path = quote(path.encode("latin-1"), safe=_PATH_SAFE)
+    query = environ.get("QUERY_STRING", "")
+    return f"{scheme}://{host}{path}?{query}" if query else f"{scheme}://{host}{path}"
+
+
+def headers_of(environ: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The request headers, names lower-cased (``_`` read as ``-``)."""
+    headers = [
+        (key[5:].replace("_", "-").lower(), value)
+        for key, value in environ.items()
+        if key[:5] == "HTTP_"
+    ]
+    for key, name in _UNPREFIXED.items():
+        if key in environ:
+            headers.append((name, environ[key]))
+    return headers
+
+
+class Readable(Protocol):
+    """A request body stream: a WSGI input, a Flask stream, a Django request."""
+
+    def read(self, size: int, /) -> bytes: ...
+
+
+def body_of(
+    stream: Readable, content_length: str | None, limit: int, *, terminated: bool = False
+) -> bytes | None:
+    """At most ``limit + 1`` bytes of the body: enough to tell it is too large.
+
+    Without a Content-Length, the body is read only from a stream the server
+    marks as ending with the body (``wsgi.input_terminated``: a chunked
+    request); otherwise it cannot be read, and the answer is None.
+    """
+    try:
+        length = int(content_length) if content_length else -1
+    except ValueError:
+        length = -1
+    if length < 0:
+        return stream.read(limit + 1) if terminated else None
+    return stream.read(min(length, limit + 1)) if length else b""

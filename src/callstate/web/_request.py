@@ -1,0 +1,102 @@
+"""What a webhook handler reads and answers: plain values, no framework."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Final
+
+import attrs
+
+from callstate._core._parse import Limits, split_form
+from callstate._errors import InvalidCallback, InvalidInput
+
+__all__ = ["Headers", "WebhookRequest", "WebhookResponse", "normalize_headers", "params_of"]
+
+#: Header names lower-cased; a repeated header's values joined with ", ".
+Headers = Mapping[str, str]
+
+FORM: Final = "application/x-www-form-urlencoded"
+JSON: Final = "application/json"
+
+
+def normalize_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Lower-case names; join repeated values with ", " (as HTTP allows)."""
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    out: dict[str, str] = {}
+    for name, value in items:
+        key = name.lower()
+        out[key] = f"{out[key]}, {value}" if key in out else value
+    return out
+
+
+@attrs.frozen(kw_only=True)
+class WebhookRequest:
+    """One webhook, read: what a ``Verifier`` checks.
+
+    ``url`` is the public URL the provider called (rebuilt from trusted
+    forwarded headers), ``params`` every parameter it sent, from the form
+    body, the JSON body or the query string; ``form`` is true when they came
+    from a form body (so a signature covers them).
+    """
+
+    method: str
+    url: str
+    headers: Headers = attrs.field(eq=False)
+    body: bytes
+    params: tuple[tuple[str, str], ...]
+    form: bool
+    received_at: datetime
+
+
+@attrs.frozen(kw_only=True)
+class WebhookResponse:
+    """The HTTP answer: status, headers (name, value) and a short text body."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+    @classmethod
+    def text(cls, status: int, text: str, *extra: tuple[str, str]) -> WebhookResponse:
+        return cls(
+            status=status,
+            headers=(("Content-Type", "text/plain; charset=utf-8"), *extra),
+            body=f"{text}\n".encode(),
+        )
+
+
+def _json_pairs(body: bytes, limits: Limits) -> list[tuple[str, str]]:
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):
+        raise InvalidCallback("body", "is not valid JSON") from None
+    if not isinstance(document, dict):
+        raise InvalidCallback("body", "must be a JSON object of parameters")
+    pairs: list[tuple[str, str]] = []
+    for name, value in document.items():
+        values = value if isinstance(value, list) else [value]
+        for item in values:
+            if isinstance(item, bool) or not isinstance(item, (str, int)):
+                raise InvalidCallback(str(name)[:64], "must be a string or a whole number")
+            pairs.append((name, item if isinstance(item, str) else str(item)))
+    if len(pairs) > limits.max_fields:
+        raise InvalidCallback("body", f"has more than {limits.max_fields} fields")
+    return pairs
+
+
+def params_of(
+    method: str, url_query: str, headers: Headers, body: bytes, limits: Limits
+) -> tuple[list[tuple[str, str]], bool]:
+    """The parameters of a callback and whether they came from a form body."""
+    if method == "GET":
+        return split_form(url_query, limits), False
+    if len(body) > limits.max_body_bytes:
+        raise InvalidCallback("body", f"is larger than {limits.max_body_bytes} bytes")
+    media = headers.get("content-type", FORM).partition(";")[0].strip().lower()
+    if media in (FORM, ""):
+        return split_form(body, limits), True
+    if media == JSON:
+        return _json_pairs(body, limits), False
+    raise InvalidInput("Content-Type", f"must be {FORM} or {JSON}")

@@ -1,0 +1,58 @@
+"""An ASGI scope's URL and headers, as the handler wants them (ASGI, Starlette)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
+from typing import Any, Final
+from urllib.parse import quote
+
+from callstate.web._url import DEFAULT_PORTS
+
+__all__ = ["Receive", "Scope", "Send", "body_of", "headers_of", "url_of"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+_PATH_SAFE: Final = "/:@!$&'()*+,;=-._~"
+
+
+def headers_of(scope: Mapping[str, Any]) -> list[tuple[str, str]]:
+    raw: Iterable[tuple[bytes, bytes]] = scope.get("headers", ())
+    return [(name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in raw]
+
+
+def url_of(scope: Mapping[str, Any], host: str | None) -> str:
+    """The URL as requested: ``raw_path`` when the server kept it."""
+    scheme = scope.get("scheme", "http")
+    if not host:
+        server = scope.get("server")
+        if server:
+            name, port = server[0], str(server[1]) if server[1] is not None else ""
+            host = name if not port or port == DEFAULT_PORTS.get(scheme) else f"{name}:{port}"
+        else:
+            host = "localhost"
+    raw_path = scope.get("raw_path")
+    if raw_path:
+        path = raw_path.decode("latin-1")
+    else:
+        path = quote((scope.get("root_path", "") + scope["path"]).encode(), safe=_PATH_SAFE)
+    query = scope.get("query_string", b"").decode("latin-1")
+    return f"{scheme}://{host}{path}?{query}" if query else f"{scheme}://{host}{path}"
+
+
+async def body_of(receive: Receive, limit: int) -> bytes:
+    """At most a little past ``limit`` bytes of the body: enough to tell it is too large."""
+    chunks = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit or not message.get("more_body", False):
+            break
+    return b"".join(chunks)

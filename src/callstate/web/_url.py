@@ -1,0 +1,156 @@
+"""The URL a provider called: default-port variants, and rebuilding it behind a proxy.
+
+Signatures cover the URL exactly as the provider wrote it, so nothing here
+re-encodes a path or a query string: only the scheme and the authority are
+ever replaced.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable, Mapping
+from typing import Final
+
+import attrs
+
+from callstate._errors import InvalidInput, UsageError
+
+__all__ = ["FORWARDED_HEADERS", "TrustedProxy", "port_variants", "query_of", "split_url"]
+
+DEFAULT_PORTS: Final = {"http": "80", "https": "443"}
+#: The headers a proxy may be trusted for.
+FORWARDED_HEADERS: Final = frozenset(
+    {"forwarded", "x-forwarded-proto", "x-forwarded-host", "x-forwarded-port"}
+)
+_HOST: Final = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~\-]+)(?::([0-9]{1,5}))?", re.ASCII)
+_PORT: Final = re.compile(r"[0-9]{1,5}", re.ASCII)
+
+
+def split_url(url: str) -> tuple[str, str, str, str]:
+    """(scheme, host, port or "", rest): rest is the path, query and fragment as given."""
+    scheme, sep, tail = url.partition("://")
+    if not sep:
+        raise InvalidInput("url", "is not an absolute URL")
+    cut = len(tail)
+    for mark in "/?#":
+        found = tail.find(mark)
+        if found != -1 and found < cut:
+            cut = found
+    authority, rest = tail[:cut], tail[cut:]
+    authority = authority.rpartition("@")[2]  # credentials are never signed
+    if authority.startswith("["):
+        close = authority.find("]")
+        host, port = authority[: close + 1], authority[close + 2 :]
+    else:
+        host, _, port = authority.partition(":")
+    return scheme.lower(), host, port, rest
+
+
+def _join(scheme: str, host: str, port: str, rest: str) -> str:
+    return f"{scheme}://{host}:{port}{rest}" if port else f"{scheme}://{host}{rest}"
+
+
+@functools.lru_cache(maxsize=256)
+def port_variants(url: str) -> tuple[str, ...]:
+    """``url`` as given, then with its default port toggled (added, or removed).
+
+    Providers sign whichever form they were configured with; a validator
+    tries both. A URL with a non-default port has one form only.
+    """
+    scheme, host, port, rest = split_url(url)
+    default = DEFAULT_PORTS.get(scheme)
+    if default is None:
+        return (url,)
+    if not port:
+        return (url, _join(scheme, host, default, rest))
+    if port == default:
+        return (url, _join(scheme, host, "", rest))
+    return (url,)
+
+
+def query_of(url: str) -> str:
+    """The raw query string of ``url`` (no fragment), or ""."""
+    query = url.partition("?")[2]
+    return query.partition("#")[0]
+
+
+def _trusted(value: Iterable[str]) -> frozenset[str]:
+    names = frozenset(name.lower() for name in value)
+    unknown = names - FORWARDED_HEADERS
+    if unknown:
+        raise UsageError(
+            f"cannot trust {sorted(unknown)}: only {sorted(FORWARDED_HEADERS)} rebuild a URL"
+        )
+    return names
+
+
+def _last(value: str) -> str:
+    """The value the nearest proxy added: the last of a comma list."""
+    return value.rpartition(",")[2].strip()
+
+
+def _forwarded_element(value: str) -> dict[str, str]:
+    pairs = {}
+    for part in _last(value).split(";"):
+        name, sep, item = part.partition("=")
+        if sep:
+            pairs[name.strip().lower()] = item.strip().strip('"')
+    return pairs
+
+
+@attrs.frozen(kw_only=True)
+class TrustedProxy:
+    """Rebuild the public URL from the forwarded headers you trust, and no others.
+
+    ``trust`` names the headers your own proxy sets (and strips from what
+    clients send): any of ``Forwarded``, ``X-Forwarded-Proto``,
+    ``X-Forwarded-Host`` and ``X-Forwarded-Port``. Where a header holds a
+    list, the last entry (the one your nearest proxy added) is used.
+    ``Forwarded`` says first; the ``X-Forwarded-*`` headers fill the rest.
+    A trusted header that cannot be read is a 400 naming it.
+    """
+
+    trust: frozenset[str] = attrs.field(converter=_trusted)
+
+    def public_url(self, url: str, headers: Mapping[str, str]) -> str:
+        """``url`` as the server saw it, with the scheme and authority the proxy reports."""
+        trust = self.trust
+        if not trust:
+            return url
+        proto = host = port = None
+        where = host_where = "Forwarded"
+        if "forwarded" in trust and "forwarded" in headers:
+            element = _forwarded_element(headers["forwarded"])
+            proto = element.get("proto")
+            host = element.get("host")
+            where = "Forwarded"
+        if proto is None and "x-forwarded-proto" in trust and "x-forwarded-proto" in headers:
+            proto = _last(headers["x-forwarded-proto"])
+            where = "X-Forwarded-Proto"
+        if proto is not None and proto.lower() not in DEFAULT_PORTS:
+            raise InvalidInput(where, f"has an unknown protocol {proto[:20]!r}")
+        if host is None and "x-forwarded-host" in trust and "x-forwarded-host" in headers:
+            host = _last(headers["x-forwarded-host"])
+            host_where = "X-Forwarded-Host"
+        if "x-forwarded-port" in trust and "x-forwarded-port" in headers:
+            port = _last(headers["x-forwarded-port"])
+            if _PORT.fullmatch(port) is None or not 0 < int(port) < 65536:
+                raise InvalidInput("X-Forwarded-Port", "is not a port number")
+        if proto is None and host is None and port is None:
+            return url
+        scheme, old_host, old_port, rest = split_url(url)
+        new_port = old_port
+        if proto is not None:
+            scheme = proto.lower()
+            new_port = ""
+        if host is not None:
+            matched = _HOST.fullmatch(host)
+            if matched is None:
+                raise InvalidInput(host_where, f"is not a host: {host[:60]!r}")
+            old_host, new_port = matched.group(1), matched.group(2) or ""
+        if port is not None:
+            new_port = port
+        if new_port == DEFAULT_PORTS.get(scheme):
+            new_port = ""
+        return _join(scheme, old_host, new_port, rest)

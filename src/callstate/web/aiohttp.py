@@ -1,0 +1,67 @@
+"""Status callbacks in an aiohttp.web application.
+
+::
+
+    from callstate.web import AsyncWebhookHandler, TwilioSignature
+    from callstate.web.aiohttp import add_webhook
+
+    handler = AsyncWebhookHandler(book, verifier=TwilioSignature(secrets=[token]))
+    add_webhook(app, "/calls/status", handler)
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from callstate.web._clock import Clock, utc_now
+from callstate.web._handler import AsyncWebhookHandler, WebhookHandler
+from callstate.web._request import WebhookResponse
+
+__all__ = ["add_webhook", "webhook_view"]
+
+
+def webhook_view(
+    handler: AsyncWebhookHandler | WebhookHandler, *, clock: Clock = utc_now
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """An aiohttp request handler that hands the request to ``handler``."""
+    limit = handler.limits.max_body_bytes
+
+    async def view(request: web.Request) -> web.Response:
+        received_at = clock()
+        method = request.method
+        body = b""
+        if method != "GET":
+            chunks = []
+            size = 0
+            while size <= limit:
+                chunk = await request.content.read(limit + 1 - size)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+            body = b"".join(chunks)
+        url = f"{request.scheme}://{request.host}{request.raw_path}"
+        headers = [(name.lower(), value) for name, value in request.headers.items()]
+        result: WebhookResponse | Awaitable[WebhookResponse] = handler(
+            method, url, headers, body, received_at
+        )
+        answer = await result if inspect.isawaitable(result) else result
+        return web.Response(body=answer.body, status=answer.status, headers=dict(answer.headers))
+
+    return view
+
+
+def add_webhook(
+    app: web.Application,
+    path: str,
+    handler: AsyncWebhookHandler | WebhookHandler,
+    *,
+    clock: Clock = utc_now,
+) -> None:
+    """Route GET and POST on ``path`` of ``app`` to ``handler``."""
+    view = webhook_view(handler, clock=clock)
+    app.router.add_route("GET", path, view)
+    app.router.add_route("POST", path, view)

@@ -1,0 +1,68 @@
+"""Status callbacks in a Flask application.
+
+::
+
+    from callstate.web import TwilioSignature, WebhookHandler
+    from callstate.web.flask import register
+
+    register(app, "/calls/status", WebhookHandler(book, verifier=TwilioSignature(secrets=[token])))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import flask
+from flask.sansio.scaffold import Scaffold
+
+from callstate.web._clock import Clock, utc_now
+from callstate.web._environ import body_of, headers_of, url_of
+from callstate.web._handler import LENGTH_REQUIRED, WebhookHandler
+
+__all__ = ["register", "webhook_view"]
+
+
+def webhook_view(
+    handler: WebhookHandler, *, clock: Clock = utc_now
+) -> Callable[[], flask.Response]:
+    """A Flask view function that hands the request to ``handler``."""
+    limit = handler.limits.max_body_bytes
+
+    def view() -> flask.Response:
+        received_at = clock()
+        request = flask.request
+        environ = request.environ
+        body: bytes | None = b""
+        if request.method != "GET":
+            body = body_of(
+                request.stream,
+                environ.get("CONTENT_LENGTH"),
+                limit,
+                terminated=bool(environ.get("wsgi.input_terminated")),
+            )
+        if body is None:
+            answer = LENGTH_REQUIRED
+        else:
+            answer = handler(
+                request.method, url_of(environ), headers_of(environ), body, received_at
+            )
+        return flask.Response(answer.body, status=answer.status, headers=list(answer.headers))
+
+    return view
+
+
+def register(
+    app: Scaffold,
+    rule: str,
+    handler: WebhookHandler,
+    *,
+    endpoint: str = "callstate_webhook",
+    clock: Clock = utc_now,
+) -> None:
+    """Route GET and POST on ``rule`` of an app or blueprint to ``handler``."""
+    app.add_url_rule(
+        rule,
+        endpoint=endpoint,
+        view_func=webhook_view(handler, clock=clock),
+        methods=["GET", "POST"],
+    )

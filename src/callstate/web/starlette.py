@@ -1,0 +1,69 @@
+"""Status callbacks in a Starlette application (FastAPI too: it is Starlette).
+
+::
+
+    from callstate.web import AsyncWebhookHandler, TwilioSignature
+    from callstate.web.starlette import webhook_route
+
+    handler = AsyncWebhookHandler(book, verifier=TwilioSignature(secrets=[token]))
+    app = Starlette(routes=[webhook_route("/calls/status", handler)])
+    # FastAPI: app.router.routes.append(webhook_route("/calls/status", handler))
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from callstate.web._clock import Clock, utc_now
+from callstate.web._handler import AsyncWebhookHandler, WebhookHandler
+from callstate.web._request import WebhookResponse
+from callstate.web._scope import headers_of, url_of
+
+__all__ = ["webhook_endpoint", "webhook_route"]
+
+
+def webhook_endpoint(
+    handler: AsyncWebhookHandler | WebhookHandler, *, clock: Clock = utc_now
+) -> Callable[[Request], Awaitable[Response]]:
+    """A Starlette endpoint that hands the request to ``handler``."""
+    limit = handler.limits.max_body_bytes
+
+    async def endpoint(request: Request) -> Response:
+        received_at = clock()
+        method = request.method
+        body = b""
+        if method != "GET":
+            chunks = []
+            size = 0
+            async for chunk in request.stream():
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > limit:
+                    break
+            body = b"".join(chunks)
+        scope = request.scope
+        headers = headers_of(scope)
+        url = url_of(scope, request.headers.get("host"))
+        result: WebhookResponse | Awaitable[WebhookResponse] = handler(
+            method, url, headers, body, received_at
+        )
+        answer = await result if inspect.isawaitable(result) else result
+        return Response(answer.body, status_code=answer.status, headers=dict(answer.headers))
+
+    return endpoint
+
+
+def webhook_route(
+    path: str,
+    handler: AsyncWebhookHandler | WebhookHandler,
+    *,
+    name: str | None = None,
+    clock: Clock = utc_now,
+) -> Route:
+    """A route for GET and POST on ``path`` to ``handler``."""
+    return Route(path, webhook_endpoint(handler, clock=clock), methods=["GET", "POST"], name=name)

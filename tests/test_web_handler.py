@@ -1,0 +1,542 @@
+"""The sans-I/O webhook handler: verification, limits, answers. No server here."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+from datetime import UTC, datetime
+from urllib.parse import urlencode
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import callstate.web
+from callstate import (
+    CallBook,
+    CallStatus,
+    InvalidInput,
+    Limits,
+    Outcome,
+    RecordDelivery,
+    StoreUnavailable,
+    UsageError,
+    VersionConflict,
+)
+from callstate._signature import body_sha256, twilio_signature
+from callstate.testing.web_contract import SwitchableSink, callback
+from callstate.web import (
+    AllOf,
+    AnyOf,
+    AsyncWebhookHandler,
+    BasicAuth,
+    Hooks,
+    TrustedProxy,
+    TwilioSignature,
+    Unverified,
+    WebhookHandler,
+    WebhookRequest,
+)
+from callstate.web._url import port_variants
+
+AT = datetime(2026, 11, 24, 10, 15, 33, tzinfo=UTC)
+URL = "https://calls.example.com/status?tenant=7"
+TOKEN = "token-now"
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+# The published vectors (DOMAIN.md).
+VECTOR_URL = "https://mycompany.com/myapp.php?foo=1&bar=2"
+VECTOR_PARAMS = [
+    ("CallSid", "CA1234567890ABCDE"),
+    ("Digits", "1234"),
+    ("From", "+14158675309"),
+    ("To", "+18005551212"),
+    ("Caller", "+14158675309"),
+]
+
+
+def signed(url: str, params: list[tuple[str, str]], token: str = TOKEN) -> dict[str, str]:
+    return {**FORM, "X-Twilio-Signature": twilio_signature(token, url, params)}
+
+
+def post(handler: WebhookHandler, params: list[tuple[str, str]], **kw: object) -> tuple[int, str]:
+    url = str(kw.pop("url", URL))
+    headers = kw.pop("headers", None) or signed(url, params)
+    answer = handler("POST", url, headers, urlencode(params).encode(), AT)  # type: ignore[arg-type]
+    return answer.status, answer.body.decode()
+
+
+@pytest.fixture
+def book() -> CallBook:
+    return CallBook()
+
+
+@pytest.fixture
+def handler(book: CallBook) -> WebhookHandler:
+    return WebhookHandler(book, verifier=TwilioSignature(secrets=[TOKEN]))
+
+
+def request(url: str, params: list[tuple[str, str]], headers: dict[str, str]) -> WebhookRequest:
+    lowered = {name.lower(): value for name, value in headers.items()}
+    return WebhookRequest(
+        method="POST",
+        url=url,
+        headers=lowered,
+        body=urlencode(params).encode(),
+        params=tuple(params),
+        form=True,
+        received_at=AT,
+    )
+
+
+# Signatures.
+
+
+@pytest.mark.parametrize(
+    ("url", "signature"),
+    [
+        (VECTOR_URL, "RSOYDt4T1cUTdK1PDd93/VVr8B8="),
+        ("https://mycompany.com:443/myapp.php?foo=1&bar=2", "kvajT1Ptam85bY51eRf/AJRuM3w="),
+        # Signed with the port, received without it, and the other way round.
+        (VECTOR_URL, "kvajT1Ptam85bY51eRf/AJRuM3w="),
+        ("https://mycompany.com:443/myapp.php?foo=1&bar=2", "RSOYDt4T1cUTdK1PDd93/VVr8B8="),
+    ],
+)
+def test_published_vectors(url: str, signature: str) -> None:
+    verifier = TwilioSignature(secrets=["12345"])
+    verifier.verify(request(url, VECTOR_PARAMS, {"X-Twilio-Signature": signature}))
+
+
+def test_published_vector_rejects_a_changed_parameter() -> None:
+    params = [*VECTOR_PARAMS[:-1], ("Caller", "+14158675300")]
+    verifier = TwilioSignature(secrets=["12345"])
+    with pytest.raises(callstate.VerificationFailed, match="does not match"):
+        verifier.verify(
+            request(VECTOR_URL, params, {"X-Twilio-Signature": "RSOYDt4T1cUTdK1PDd93/VVr8B8="})
+        )
+
+
+def test_port_variants() -> None:
+    assert port_variants("https://a.b/x?y") == ("https://a.b/x?y", "https://a.b:443/x?y")
+    assert port_variants("http://a.b:80/x") == ("http://a.b:80/x", "http://a.b/x")
+    assert port_variants("http://a.b:8080/x") == ("http://a.b:8080/x",)
+    assert port_variants("https://[::1]/x") == ("https://[::1]/x", "https://[::1]:443/x")
+
+
+def test_accepted_then_duplicate(handler: WebhookHandler, book: CallBook) -> None:
+    params = callback(status="completed", seq=3)
+    assert post(handler, params) == (200, "accepted\n")
+    assert post(handler, params) == (200, "duplicate\n")
+    assert book.state("CA0001").status is CallStatus.COMPLETED
+
+
+def test_rotation_accepts_every_listed_secret(book: CallBook) -> None:
+    handler = WebhookHandler(book, verifier=TwilioSignature(secrets=["new", "old"]))
+    params = callback()
+    for token in ("new", "old"):
+        assert post(handler, params, headers=signed(URL, params, token))[0] == 200
+    assert post(handler, params, headers=signed(URL, params, "retired"))[0] == 403
+
+
+def test_per_account_secrets(book: CallBook) -> None:
+    secrets = {"AC1": ["one"], "AC2": "two"}
+    handler = WebhookHandler(book, verifier=TwilioSignature(secrets=secrets))
+    one = [*callback(call_sid="CA1")[1:], ("AccountSid", "AC1")]
+    two = [*callback(call_sid="CA2")[1:], ("AccountSid", "AC2")]
+    assert post(handler, one, headers=signed(URL, one, "one"))[0] == 200
+    assert post(handler, two, headers=signed(URL, two, "two"))[0] == 200
+    # Each account's secret is good for that account only.
+    assert post(handler, one, headers=signed(URL, one, "two"))[0] == 403
+    stranger = [*callback(call_sid="CA3")[1:], ("AccountSid", "AC3")]
+    status, text = post(handler, stranger, headers=signed(URL, stranger, "one"))
+    assert (status, text) == (403, "AccountSid: has no secret configured\n")
+    twice = [*one, ("AccountSid", "AC2")]
+    assert post(handler, twice, headers=signed(URL, twice, "one")) == (
+        403,
+        "AccountSid: is repeated\n",
+    )
+
+
+def test_secrets_looked_up_by_a_function(book: CallBook) -> None:
+    asked: list[str | None] = []
+
+    def lookup(account_sid: str | None) -> list[str]:
+        asked.append(account_sid)
+        return [f"token-of-{account_sid}"]
+
+    handler = WebhookHandler(book, verifier=TwilioSignature(secrets=lookup))
+    params = callback()
+    account = dict(params)["AccountSid"]
+    assert post(handler, params, headers=signed(URL, params, f"token-of-{account}"))[0] == 200
+    assert asked == [account]
+
+
+@pytest.mark.parametrize("bad", [[], [""], "", {"AC1": [""]}])
+def test_secrets_must_be_usable(bad: object) -> None:
+    with pytest.raises(UsageError):
+        TwilioSignature(secrets=bad)  # type: ignore[arg-type]
+
+
+@settings(max_examples=75, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(signature=st.text(max_size=60) | st.sampled_from(["", "=" * 28, "A" * 27 + "=", "A" * 28]))
+def test_any_malformed_signature_is_a_403_never_an_exception(
+    handler: WebhookHandler, signature: str
+) -> None:
+    params = callback(call_sid="CA-fuzz")
+    headers = {**FORM, "X-Twilio-Signature": signature}
+    assert post(handler, params, headers=headers)[0] == 403
+
+
+def test_get_signs_the_url_alone(handler: WebhookHandler, book: CallBook) -> None:
+    url = f"{URL}&{urlencode(callback(status='in-progress', seq=2))}"
+    headers = {"X-Twilio-Signature": twilio_signature(TOKEN, url)}
+    answer = handler("GET", url, headers, b"", AT)
+    assert answer.status == 200
+    assert book.state("CA0001").answered
+
+
+def test_json_body_is_covered_by_body_sha256(handler: WebhookHandler, book: CallBook) -> None:
+    body = json.dumps({**dict(callback(status="busy", seq=3)), "SequenceNumber": 3}).encode()
+    url = f"{URL}&bodySHA256={body_sha256(body)}"
+    headers = {
+        "Content-Type": "application/json",
+        "X-Twilio-Signature": twilio_signature(TOKEN, url),
+    }
+    assert handler("POST", url, headers, body, AT).status == 200
+    assert book.state("CA0001").status is CallStatus.BUSY
+    tampered = body.replace(b"busy", b"failed")
+    answer = handler("POST", url, headers, tampered, AT)
+    assert (answer.status, answer.body) == (403, b"bodySHA256: does not match the body\n")
+    bare = {"Content-Type": "application/json", "X-Twilio-Signature": twilio_signature(TOKEN, URL)}
+    answer = handler("POST", URL, bare, body, AT)
+    assert answer.status == 403
+    assert answer.body.startswith(b"bodySHA256: is missing")
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"{", "body: is not valid JSON"),
+        (b"[1, 2]", "body: must be a JSON object of parameters"),
+        (b'{"CallSid": {"a": 1}}', "CallSid: must be a string or a whole number"),
+        (b'{"CallSid": true}', "CallSid: must be a string or a whole number"),
+        (b"[" * 5000 + b"]" * 5000, "body: is not valid JSON"),
+    ],
+)
+def test_bad_json_is_a_400(body: bytes, reason: str) -> None:
+    handler = WebhookHandler(CallBook(), verifier=Unverified())
+    answer = handler("POST", URL, {"Content-Type": "application/json"}, body, AT)
+    assert (answer.status, answer.body.decode()) == (400, f"{reason}\n")
+
+
+def test_other_content_types_are_refused(handler: WebhookHandler) -> None:
+    answer = handler("POST", URL, {"Content-Type": "text/xml"}, b"<x/>", AT)
+    assert answer.status == 400
+    assert answer.body.startswith(b"Content-Type: must be")
+
+
+def test_other_methods_are_405(handler: WebhookHandler) -> None:
+    answer = handler("DELETE", URL, {}, b"", AT)
+    assert answer.status == 405
+    assert ("Allow", "GET, POST") in answer.headers
+
+
+# Basic auth.
+
+
+def basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def test_basic_auth(book: CallBook) -> None:
+    verifier = BasicAuth(credentials={"twilio": ["new-pass", "old-pass"]}, realm="calls")
+    handler = WebhookHandler(book, verifier=verifier)
+    params = callback()
+    answer = handler("POST", URL, FORM, urlencode(params).encode(), AT)
+    assert answer.status == 401
+    assert ("WWW-Authenticate", 'Basic realm="calls"') in answer.headers
+    for password in ("new-pass", "old-pass"):
+        headers = {**FORM, "Authorization": basic("twilio", password)}
+        assert post(handler, params, headers=headers)[0] == 200
+    for user, password in (("twilio", "nope"), ("other", "new-pass")):
+        headers = {**FORM, "Authorization": basic(user, password)}
+        assert post(handler, params, headers=headers) == (
+            403,
+            "Authorization: credentials are not accepted\n",
+        )
+    for header in ("Bearer abc", "Basic !!!", "Basic " + base64.b64encode(b"nocolon").decode()):
+        status, _ = post(handler, params, headers={**FORM, "Authorization": header})
+        assert status == 401
+
+
+def test_all_of_and_any_of(book: CallBook) -> None:
+    auth = BasicAuth(credentials={"u": "p"})
+    signature = TwilioSignature(secrets=[TOKEN])
+    params = callback()
+    both = {**signed(URL, params), "Authorization": basic("u", "p")}
+    only_signed = signed(URL, params)
+    strict = WebhookHandler(book, verifier=AllOf([auth, signature]))
+    assert post(strict, params, headers=both)[0] == 200
+    assert post(strict, params, headers=only_signed)[0] == 401
+    lenient = WebhookHandler(book, verifier=AnyOf([auth, signature]))
+    assert post(lenient, params, headers=only_signed)[0] == 200
+    assert post(lenient, params, headers=FORM)[0] == 401  # the first one's failure
+    with pytest.raises(UsageError):
+        AllOf([])
+
+
+# Input limits: each a 400 naming the field, and the next good request still works.
+
+SMALL = Limits(max_body_bytes=400, max_fields=12, max_name_length=20, max_value_length=40)
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"CallSid=CA1&To=" + b"x" * 500, "body: is larger than 400 bytes"),
+        (b"&".join(b"F%d=1" % i for i in range(20)), "body: has more than 12 fields"),
+        (b"CallSid=CA1&To=" + b"x" * 41, "To: is longer than 40 characters"),
+        (b"N" * 21 + b"=1", "NNNNNNNNNNNNNNNNNNNN: has a name longer than 20"),
+        (
+            b"CallSid=CA1&CallStatus=ringing&CallStatus=busy&SequenceNumber=1",
+            "CallStatus: is repeated",
+        ),
+        (b"CallSid=CA1&To=\xff", "body: is not valid UTF-8"),
+        (b"CallSid=CA1&To=%C3%28", "To: is not valid UTF-8 once percent-decoded"),
+        (
+            b"CallSid=CA1;CallStatus=ringing",
+            "body: uses ';', which is not a separator of form fields",
+        ),
+        (
+            b"CallSid=CA1&CallStatus=ringing&SequenceNumber=2147483648",
+            "SequenceNumber: is out of range (at most 2147483647)",
+        ),
+        (
+            b"CallSid=CA1&CallStatus=busy&SequenceNumber=3&CallDuration=99999999999",
+            "CallDuration: is out of range (at most 2147483647)",
+        ),
+        (b"CallSid=CA1&SequenceNumber=1", "CallStatus: is missing"),
+        (
+            b"CallSid=CA1&CallStatus=dancing&SequenceNumber=1",
+            "CallStatus: is not a call status: 'dancing'",
+        ),
+    ],
+)
+def test_each_limit_is_a_400_with_its_reason(body: bytes, reason: str) -> None:
+    sink = SwitchableSink()
+    handler = WebhookHandler(sink, verifier=Unverified(), limits=SMALL)
+    answer = handler("POST", URL, FORM, body, AT)
+    assert (answer.status, answer.body.decode()) == (400, f"{reason}\n")
+    assert sink.handled == 0
+    good = handler("POST", URL, FORM, urlencode(callback()[1:]).encode(), AT)
+    assert good.status == 200
+
+
+@settings(max_examples=100)
+@given(body=st.binary(max_size=300) | st.text(max_size=200).map(str.encode))
+def test_any_body_gets_a_2xx_or_a_4xx(body: bytes) -> None:
+    handler = WebhookHandler(CallBook(), verifier=Unverified(), limits=SMALL)
+    for content_type in ("application/x-www-form-urlencoded", "application/json"):
+        answer = handler("POST", URL, {"Content-Type": content_type}, body, AT)
+        assert answer.status in (200, 400)
+        assert all("\n" not in v and "\r" not in v for _, v in answer.headers)
+
+
+# The sink: stored or not, and nothing else.
+
+
+class Failing:
+    def __init__(self, exc: Exception) -> None:
+        self.exc = exc
+
+    def handle(self, command: RecordDelivery) -> Outcome:
+        raise self.exc
+
+
+@pytest.mark.parametrize(
+    "exc", [StoreUnavailable("down"), VersionConflict("CA1", 1, 2), RuntimeError("a bug")]
+)
+def test_a_sink_that_cannot_store_is_a_503(
+    exc: Exception, caplog: pytest.LogCaptureFixture
+) -> None:
+    handler = WebhookHandler(Failing(exc), verifier=Unverified())
+    answer = handler("POST", URL, FORM, urlencode(callback()).encode(), AT)
+    assert answer.status == 503
+    assert ("a bug" in caplog.text) == isinstance(exc, RuntimeError)
+
+
+def test_a_verifier_bug_is_a_503_not_an_exception(caplog: pytest.LogCaptureFixture) -> None:
+    class Broken:
+        def verify(self, request: WebhookRequest) -> None:
+            raise KeyError("oops")
+
+    handler = WebhookHandler(CallBook(), verifier=Broken())
+    assert handler("POST", URL, FORM, urlencode(callback()).encode(), AT).status == 503
+    assert "verifying a webhook failed unexpectedly" in caplog.text
+
+
+def test_the_async_handler_awaits_an_async_sink() -> None:
+    sink = SwitchableSink()
+
+    class Async:
+        async def handle(self, command: RecordDelivery) -> Outcome:
+            await asyncio.sleep(0)
+            return sink.handle(command)
+
+    handler = AsyncWebhookHandler(Async(), verifier=Unverified())
+    body = urlencode(callback(status="completed", seq=3)).encode()
+    answer = asyncio.run(handler("POST", URL, FORM, body, AT))
+    assert answer.status == 200
+    assert sink.book.state("CA0001").final
+    sink.down = True
+    assert asyncio.run(handler("POST", URL, FORM, body, AT)).status == 503
+
+
+# Hooks: after the sink, failures reported, never raised.
+
+
+def test_a_failing_hook_is_logged_and_counted(caplog: pytest.LogCaptureFixture) -> None:
+    hooks = Hooks()
+    seen: list[CallStatus] = []
+
+    @hooks.on_final
+    def broken(state: object) -> None:
+        raise ValueError("hook bug")
+
+    @hooks.on_final
+    def fine(state: callstate.CallState) -> None:
+        seen.append(state.status)
+
+    book = CallBook()
+    handler = WebhookHandler(book, verifier=Unverified(), hooks=hooks)
+    with caplog.at_level(logging.ERROR, logger="callstate.web"):
+        answer = handler("POST", URL, FORM, urlencode(callback(status="busy", seq=3)).encode(), AT)
+    assert answer.status == 200
+    assert book.state("CA0001").status is CallStatus.BUSY
+    assert (hooks.failures, seen) == (1, [CallStatus.BUSY])
+    assert "hook bug" in caplog.text
+    assert "broken" in caplog.text
+
+
+def test_an_async_hook_under_a_sync_handler_is_reported_not_raised() -> None:
+    hooks = Hooks()
+
+    @hooks.on_answered
+    async def later(state: object) -> None:
+        raise AssertionError("never awaited")
+
+    handler = WebhookHandler(CallBook(), verifier=Unverified(), hooks=hooks)
+    body = urlencode(callback(status="in-progress", seq=2)).encode()
+    assert handler("POST", URL, FORM, body, AT).status == 200
+    assert hooks.failures == 1
+
+
+def test_async_hooks_are_awaited() -> None:
+    hooks = Hooks()
+    seen: list[str] = []
+
+    @hooks.on_status("in-progress")
+    async def answered(state: callstate.CallState, change: callstate.StatusChange) -> None:
+        seen.append(change.status.value)
+
+    handler = AsyncWebhookHandler(CallBook(), verifier=Unverified(), hooks=hooks)
+    body = urlencode(callback(status="in-progress", seq=2)).encode()
+    assert asyncio.run(handler("POST", URL, FORM, body, AT)).status == 200
+    assert seen == ["in-progress"]
+
+
+# Behind a proxy.
+
+
+def test_forwarded_headers_only_when_trusted() -> None:
+    headers = {
+        "x-forwarded-proto": "http, https",
+        "x-forwarded-host": "evil.example, calls.example.com",
+        "x-forwarded-port": "8443",
+        "forwarded": 'for=1.2.3.4;proto=http;host="a.example", proto=https;host=b.example:444',
+    }
+    seen = "http://10.0.0.5:8000/status?x=1"
+    assert TrustedProxy(trust=()).public_url(seen, headers) == seen
+    xf = TrustedProxy(trust={"X-Forwarded-Proto", "X-Forwarded-Host"})
+    assert xf.public_url(seen, headers) == "https://calls.example.com/status?x=1"
+    xfp = TrustedProxy(trust={"x-forwarded-proto", "x-forwarded-host", "x-forwarded-port"})
+    assert xfp.public_url(seen, headers) == "https://calls.example.com:8443/status?x=1"
+    fwd = TrustedProxy(trust={"forwarded"})
+    assert fwd.public_url(seen, headers) == "https://b.example:444/status?x=1"
+    proto_only = TrustedProxy(trust={"x-forwarded-proto"})
+    assert proto_only.public_url(seen, headers) == "https://10.0.0.5/status?x=1"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "field"),
+    [
+        ("x-forwarded-proto", "gopher", "X-Forwarded-Proto"),
+        ("x-forwarded-host", "a b", "X-Forwarded-Host"),
+        ("x-forwarded-port", "99999", "X-Forwarded-Port"),
+        ("forwarded", "host=a/b", "Forwarded"),
+    ],
+)
+def test_unreadable_trusted_headers_are_400s(name: str, value: str, field: str) -> None:
+    proxy = TrustedProxy(trust={name})
+    with pytest.raises(InvalidInput) as caught:
+        proxy.public_url("http://h/x", {name: value})
+    assert caught.value.field == field
+    handler = WebhookHandler(CallBook(), verifier=Unverified(), proxy=proxy)
+    answer = handler("POST", "http://h/x", {name: value, **FORM}, b"", AT)
+    assert answer.status == 400
+
+
+def test_only_forwarding_headers_can_be_trusted() -> None:
+    with pytest.raises(UsageError):
+        TrustedProxy(trust={"x-real-ip"})
+
+
+def test_public_names() -> None:
+    assert set(callstate.web.__all__) == {
+        name for name in dir(callstate.web) if not name.startswith("_")
+    } - {"aiohttp", "asgi", "django", "flask", "starlette", "wsgi"}
+
+
+@pytest.mark.parametrize("name", ["aiohttp", "asgi", "django", "flask", "starlette", "wsgi"])
+def test_each_adapter_exports_what_it_defines(name: str) -> None:
+    import importlib
+    import inspect
+
+    module = importlib.import_module(f"callstate.web.{name}")
+    defined = {
+        attr
+        for attr, value in vars(module).items()
+        if not attr.startswith("_")
+        and (inspect.isfunction(value) or inspect.isclass(value))
+        and value.__module__ == module.__name__
+    }
+    assert set(module.__all__) == defined
+
+
+def test_wsgi_without_a_length_or_a_terminated_stream_is_a_411() -> None:
+    import io
+
+    from callstate.web.wsgi import webhook_app
+
+    sink = SwitchableSink()
+    app = webhook_app(WebhookHandler(sink, verifier=Unverified()), clock=lambda: AT)
+    started: list[str] = []
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "wsgi.url_scheme": "https",
+        "HTTP_HOST": "calls.example.com",
+        "PATH_INFO": "/status",
+        "CONTENT_TYPE": "application/x-www-form-urlencoded",
+        "wsgi.input": io.BytesIO(urlencode(callback()).encode()),
+    }
+    body = b"".join(app(environ, lambda status, headers, exc_info=None: started.append(status)))  # type: ignore[arg-type, misc]
+    assert (started, body) == (["411 Length Required"], b"Content-Length: is required\n")
+    assert sink.handled == 0
+    environ["wsgi.input"] = io.BytesIO(urlencode(callback()).encode())
+    environ["wsgi.input_terminated"] = True
+    started.clear()
+    app(environ, lambda status, headers, exc_info=None: started.append(status))  # type: ignore[arg-type, misc]
+    assert started == ["200 OK"]
+    assert sink.book.state("CA0001").status is CallStatus.RINGING
