@@ -47,6 +47,7 @@ from callstate._errors import (
     CallGone,
     CallNotFound,
     CallstateError,
+    CredentialsRequired,
     InvalidCallback,
     InvalidInput,
     InvalidParameter,

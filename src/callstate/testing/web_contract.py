@@ -31,7 +31,7 @@ from typing import ClassVar, Final
 import attrs
 import pytest
 
-from callstate import CallBook, CallStatus, Outcome, RecordDelivery, StoreUnavailable
+from callstate import CallBook, CallCommand, CallStatus, Outcome, StoreUnavailable
 from callstate._signature import body_sha256, twilio_signature
 from callstate.web import (
     AsyncWebhookHandler,
@@ -70,7 +70,7 @@ class SwitchableSink:
         self.down = False
         self.handled = 0
 
-    def handle(self, command: RecordDelivery) -> Outcome:
+    def handle(self, command: CallCommand) -> Outcome:
         if self.down:
             raise StoreUnavailable("the store is switched down")
         self.handled += 1
@@ -83,7 +83,7 @@ class AsyncSinkOf:
     def __init__(self, sink: SwitchableSink) -> None:
         self.sink = sink
 
-    async def handle(self, command: RecordDelivery) -> Outcome:
+    async def handle(self, command: CallCommand) -> Outcome:
         return self.sink.handle(command)
 
 

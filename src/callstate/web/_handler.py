@@ -23,10 +23,11 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Iterable, Mapping
 from datetime import datetime
-from typing import Final, Protocol, Union
+from typing import Final, Union
 
 from callstate._core._decider import Outcome
 from callstate._core._parse import DEFAULT_LIMITS, Limits, parse_callback
+from callstate._core._sink import AsyncSink, Sink
 from callstate._core._values import RecordDelivery
 from callstate._errors import CredentialsRequired, InvalidInput, StoreError
 from callstate.web._hooks import LOGGER, Hooks
@@ -40,18 +41,6 @@ from callstate.web._url import TrustedProxy, query_of
 from callstate.web._verify import Verifier
 
 __all__ = ["LENGTH_REQUIRED", "AsyncSink", "AsyncWebhookHandler", "Sink", "WebhookHandler"]
-
-
-class Sink(Protocol):
-    """Where deliveries go: ``CallBook``, or a store-backed runner."""
-
-    def handle(self, command: RecordDelivery) -> Outcome: ...
-
-
-class AsyncSink(Protocol):
-    """The async twin of ``Sink``."""
-
-    async def handle(self, command: RecordDelivery) -> Outcome: ...
 
 
 ACCEPTED: Final = WebhookResponse.text(200, "accepted")
