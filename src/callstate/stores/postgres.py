@@ -1,0 +1,304 @@
+"""The PostgreSQL store: many processes on many hosts, one database.
+
+Needs the ``postgres`` extra (psycopg 3 and psycopg_pool); this is the only
+module of callstate that imports them. Create the schema with ``migrate()``,
+an explicit step that is safe to repeat and to run from many processes at
+once (it holds an advisory lock while it works).
+
+How an append stays correct under concurrency, in one statement:
+
+1. the call's projection row moves from ``expected_version`` to the new
+   version (insert it for a new call), or nothing happens: a
+   ``VersionConflict``. The row lock serialises writers of one call.
+2. a one-row counter hands out the global positions; its row lock is held
+   until commit, so positions are gap-free and commit-ordered;
+3. the events are inserted; a unique index on (CallSid, delivery key) stores
+   a delivery once even if a writer skipped step 1's check.
+
+The counter makes appends to *different* calls take turns at commit; that
+is the price of a global position readers can trust without gap handling.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any, Final
+
+import psycopg
+import psycopg.errors
+from psycopg import sql
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from callstate._core._state import CallStatus
+from callstate._core._values import DeliveryAccepted, Event
+from callstate._errors import StoreUnavailable, UsageError, VersionConflict
+from callstate.stores._codec import decode, delivery_key, encode
+from callstate.stores._port import Append, StoredEvent, check_append
+
+__all__ = ["PostgresStore"]
+
+_SCHEMA: Final = (
+    "CREATE SCHEMA IF NOT EXISTS {schema}",
+    """CREATE TABLE IF NOT EXISTS {schema}.events (
+        position BIGINT PRIMARY KEY,
+        call_sid TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        data TEXT NOT NULL,
+        delivery_key TEXT,
+        UNIQUE (call_sid, version)
+    )""",
+    """CREATE UNIQUE INDEX IF NOT EXISTS events_delivery
+        ON {schema}.events (call_sid, delivery_key) WHERE delivery_key IS NOT NULL""",
+    """CREATE TABLE IF NOT EXISTS {schema}.calls (
+        call_sid TEXT PRIMARY KEY,
+        version INTEGER NOT NULL,
+        status TEXT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS calls_status ON {schema}.calls (status, call_sid)",
+    """CREATE TABLE IF NOT EXISTS {schema}.position (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        last BIGINT NOT NULL
+    )""",
+    "INSERT INTO {schema}.position (id, last) VALUES (1, 0) ON CONFLICT DO NOTHING",
+)
+_NEW_CALL: Final = """
+    INSERT INTO {schema}.calls (call_sid, version, status)
+    VALUES (%(sid)s, %(new)s, %(status)s) ON CONFLICT DO NOTHING RETURNING 1"""
+_OLD_CALL: Final = """
+    UPDATE {schema}.calls SET version = %(new)s, status = %(status)s
+    WHERE call_sid = %(sid)s AND version = %(expected)s RETURNING 1"""
+_APPEND: Final = """
+    WITH claimed AS ({claim}),
+    counter AS (
+        UPDATE {schema}.position SET last = last + %(n)s
+        WHERE id = 1 AND EXISTS (SELECT 1 FROM claimed) RETURNING last
+    )
+    INSERT INTO {schema}.events (position, call_sid, version, kind, data, delivery_key)
+    SELECT counter.last - %(n)s + e.ord, %(sid)s, %(expected)s + e.ord, e.kind, e.data, e.dkey
+    FROM counter, unnest(%(kinds)s::text[], %(datas)s::text[], %(dkeys)s::text[])
+        WITH ORDINALITY AS e(kind, data, dkey, ord)
+    RETURNING position"""
+_SELECT: Final = "SELECT position, call_sid, version, kind, data FROM {schema}.events"
+
+
+class PostgresStore:
+    """Calls' events in a PostgreSQL schema, through a connection pool.
+
+    Give a ``dsn`` (the store opens and owns a pool of ``min_size`` to
+    ``max_size`` connections) or your own ``pool`` (``autocommit`` must be on).
+    ``timeout`` bounds the wait for a connection before ``StoreUnavailable``.
+    """
+
+    def __init__(
+        self,
+        dsn: str | None = None,
+        *,
+        schema: str = "callstate",
+        pool: ConnectionPool[Any] | None = None,
+        min_size: int = 1,
+        max_size: int = 8,
+        timeout: float = 10.0,
+    ) -> None:
+        if (dsn is None) == (pool is None):
+            raise UsageError("give PostgresStore a dsn or a pool, not both or neither")
+        self._schema = schema
+        self._timeout = timeout
+        self._owns_pool = pool is None
+        if pool is None:
+            pool = ConnectionPool(
+                dsn or "",
+                min_size=min_size,
+                max_size=max_size,
+                kwargs={"autocommit": True},
+                timeout=timeout,
+                open=False,
+            )
+            pool.open(wait=False)
+        self._pool: ConnectionPool[Any] = pool
+        self._closed = False
+        self._lock = threading.Lock()
+        ident = sql.Identifier(schema)
+
+        def q(text: str, **parts: sql.Composable) -> sql.Composed:
+            return sql.SQL(text).format(schema=ident, **parts)
+
+        self._q_schema = tuple(q(s) for s in _SCHEMA)
+        self._q_new = q(_APPEND, claim=q(_NEW_CALL))
+        self._q_old = q(_APPEND, claim=q(_OLD_CALL))
+        self._q_version = q("SELECT version FROM {schema}.calls WHERE call_sid = %s")
+        self._q_load = q(_SELECT + " WHERE call_sid = %s AND version > %s ORDER BY version")
+        self._q_read = q(_SELECT + " WHERE position > %s ORDER BY position LIMIT %s")
+        self._q_status = q(
+            "SELECT call_sid FROM {schema}.calls WHERE status = ANY(%s) ORDER BY call_sid"
+        )
+
+    @property
+    def schema(self) -> str:
+        return self._schema
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """The one place psycopg's errors become callstate's."""
+        if self._closed:
+            raise StoreUnavailable("the PostgreSQL store is closed")
+        try:
+            with self._pool.connection(timeout=self._timeout) as conn:
+                yield conn
+        except PoolTimeout as exc:
+            raise StoreUnavailable(f"no PostgreSQL connection within {self._timeout}s") from exc
+        except (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName) as exc:
+            raise StoreUnavailable(
+                f"schema {self._schema!r} is not migrated: call PostgresStore.migrate() ({exc})"
+            ) from exc
+        except psycopg.Error as exc:
+            raise StoreUnavailable(f"PostgreSQL: {exc}") from exc
+
+    def migrate(self) -> None:
+        """Create the schema, tables and indexes that are missing. Safe to repeat."""
+        with self._connection() as conn, conn.transaction():
+            conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtext(%s))", [f"callstate:{self._schema}"]
+            )
+            for statement in self._q_schema:
+                conn.execute(statement)
+
+    def append(
+        self,
+        call_sid: str,
+        expected_version: int,
+        events: Sequence[Event],
+        *,
+        status: CallStatus,
+    ) -> tuple[StoredEvent, ...]:
+        item = Append(
+            call_sid=call_sid,
+            expected_version=expected_version,
+            events=tuple(events),
+            status=status,
+        )
+        check_append(item)
+        params = _params(item)
+        with self._connection() as conn:
+            stored = self._append(conn, item, params)
+            if isinstance(stored, VersionConflict):
+                raise stored
+            return stored
+
+    def append_many(self, appends: Sequence[Append]) -> tuple[StoredEvent, ...]:
+        for item in appends:
+            check_append(item)
+        batch = [(item, _params(item)) for item in appends]
+        out: list[StoredEvent] = []
+        with self._connection() as conn:
+            conflict: VersionConflict | None = None
+            with contextlib.suppress(_Rollback), conn.transaction():
+                for item, params in batch:
+                    stored = self._append(conn, item, params, savepoint=True)
+                    if isinstance(stored, VersionConflict):
+                        conflict = stored
+                        raise _Rollback
+                    out.extend(stored)
+            if conflict is not None:
+                raise conflict
+        return tuple(out)
+
+    def _append(
+        self,
+        conn: psycopg.Connection[Any],
+        item: Append,
+        params: dict[str, Any],
+        *,
+        savepoint: bool = False,
+    ) -> tuple[StoredEvent, ...] | VersionConflict:
+        query = self._q_new if item.expected_version == 0 else self._q_old
+        try:
+            if savepoint:
+                with conn.transaction():
+                    rows = conn.execute(query, params, prepare=True).fetchall()
+            else:
+                rows = conn.execute(query, params, prepare=True).fetchall()
+        except psycopg.errors.UniqueViolation:
+            rows = []
+        if len(rows) != len(item.events):
+            row = conn.execute(self._q_version, [item.call_sid]).fetchone()
+            actual = 0 if row is None else int(row[0])
+            return VersionConflict(item.call_sid, item.expected_version, actual)
+        first = min(row[0] for row in rows)
+        return tuple(
+            StoredEvent(
+                position=first + i,
+                call_sid=item.call_sid,
+                version=item.expected_version + 1 + i,
+                event=event,
+            )
+            for i, event in enumerate(item.events)
+        )
+
+    def load(self, call_sid: str, after_version: int = 0) -> tuple[StoredEvent, ...]:
+        with self._connection() as conn:
+            rows = conn.execute(self._q_load, [call_sid, after_version], prepare=True).fetchall()
+        return _stored(rows)
+
+    def read_all(self, after: int = 0, limit: int = 1_000) -> tuple[StoredEvent, ...]:
+        with self._connection() as conn:
+            rows = conn.execute(self._q_read, [after, limit], prepare=True).fetchall()
+        return _stored(rows)
+
+    def calls_with_status(self, *statuses: CallStatus) -> tuple[str, ...]:
+        if not statuses:
+            return ()
+        with self._connection() as conn:
+            rows = conn.execute(
+                self._q_status, [[CallStatus(s).value for s in statuses]]
+            ).fetchall()
+        return tuple(row[0] for row in rows)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        if self._owns_pool:
+            self._pool.close()
+
+    def __enter__(self) -> PostgresStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"PostgresStore(schema={self._schema!r})"
+
+
+class _Rollback(Exception):  # noqa: N818 - control flow, never escapes
+    """Leave a transaction block, rolling it back."""
+
+
+def _params(item: Append) -> dict[str, Any]:
+    kinds, datas, keys = [], [], []
+    for event in item.events:
+        kind, data = encode(event)
+        kinds.append(kind)
+        datas.append(data)
+        keys.append(delivery_key(event.delivery) if isinstance(event, DeliveryAccepted) else None)
+    return {
+        "sid": item.call_sid,
+        "expected": item.expected_version,
+        "new": item.expected_version + len(item.events),
+        "status": item.status.value,
+        "n": len(item.events),
+        "kinds": kinds,
+        "datas": datas,
+        "dkeys": keys,
+    }
+
+
+def _stored(rows: Sequence[tuple[Any, ...]]) -> tuple[StoredEvent, ...]:
+    return tuple(
+        StoredEvent(position=p, call_sid=sid, version=v, event=decode(kind, data))
+        for p, sid, v, kind, data in rows
+    )
