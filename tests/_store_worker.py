@@ -40,7 +40,7 @@ def lifecycle(call: int) -> list[Delivery]:
             ("CallSid", sid),
             ("CallStatus", status),
             ("SequenceNumber", str(seq)),
-            ("Timestamp", (T0 + timedelta(seconds=10 * seq)).strftime("%a, %d %b %Y %H:%M:%S +0000")),
+            ("Timestamp", (T0 + timedelta(seconds=10 * seq)).strftime("%a, %d %b %Y %H:%M:%S %z")),
             ("CallbackSource", "call-progress-events"),
         ]
         if status == "completed":

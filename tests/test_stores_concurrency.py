@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from _store_fixtures import fresh_postgres_store, postgres_dsn_or_skip
 from _store_worker import copies, lifecycle
-
 from callstate import CallBook, CallStatus, DeliveryAccepted, DuplicateIgnored
 from callstate.stores import EventStore, Runner, SQLiteStore, StoredEvent
 

@@ -3,7 +3,9 @@
 Subclass ``StoreContract`` in a test module and override the ``store``
 fixture to yield a fresh, empty store (and close it afterwards)::
 
-    import pytest
+    import attrs
+import attrs
+import pytest
     from callstate.testing.store_contract import StoreContract
 
     class TestMyStore(StoreContract):
@@ -24,6 +26,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import attrs
 import pytest
 
 from callstate._core._decider import CallBook, Decider
@@ -228,7 +231,7 @@ class StoreContract:
             store.append_many(batch)
         assert store.load("CA2") == ()
         assert len(store.read_all()) == 1
-        fixed = [batch[0], Append(**{**_fields(batch[1]), "expected_version": 1})]
+        fixed = [batch[0], attrs.evolve(batch[1], expected_version=1)]
         stored = store.append_many(fixed)
         assert [(s.call_sid, s.version, s.position) for s in stored] == [
             ("CA2", 1, 2),
@@ -325,11 +328,3 @@ class StoreContract:
         assert [s.call_sid for s in store.read_all()] == ["CA1"] * 5 + ["CA2"] * 4
         assert Runner(store, decider).state("CA2") == book.state("CA2")
 
-
-def _fields(item: Append) -> dict[str, object]:
-    return {
-        "call_sid": item.call_sid,
-        "expected_version": item.expected_version,
-        "events": item.events,
-        "status": item.status,
-    }
