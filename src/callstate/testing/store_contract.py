@@ -3,9 +3,7 @@
 Subclass ``StoreContract`` in a test module and override the ``store``
 fixture to yield a fresh, empty store (and close it afterwards)::
 
-    import attrs
-import attrs
-import pytest
+    import pytest
     from callstate.testing.store_contract import StoreContract
 
     class TestMyStore(StoreContract):
