@@ -10,9 +10,9 @@
   conflict. ``Runner.handle(command) -> Outcome`` is ``CallBook.handle``
   backed by a store.
 
-The global position is gap-free and commit-ordered in every store here: a
-subscriber that stored the last position it processed resumes with
-``store.read_all(after=position)`` and sees every event exactly once.
+A subscriber that stored the last position it processed resumes with
+``store.read_all(after=position)`` and sees every event exactly once, in
+position order. Positions may have gaps (PostgreSQL): never expect ``p + 1``.
 """
 
 from callstate._errors import StoreError, StoreUnavailable, VersionConflict

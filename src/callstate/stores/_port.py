@@ -2,11 +2,16 @@
 
 A call's log is the sequence of its events; its *version* is the number of
 events in it (0 for a call nothing is known of). Every event also gets a
-*global position*, unique across calls. The stores shipped here make the
-global position **gap-free and commit-ordered**: a reader that has seen
-position ``p`` has seen every position below it, and no event will ever
-commit with a position at or below ``p`` later. A subscriber therefore
-resumes from the last position it processed and never misses an event.
+*global position*, unique across calls, growing with each call's versions.
+
+What every store promises readers: ``read_all(after=p)`` returns events in
+position order and never returns an event while an event with a smaller
+position may still be committed. So a subscriber that resumes from the last
+position it processed sees every event exactly once, in position order.
+Positions may have gaps: readers must not expect ``p + 1`` after ``p``.
+``MemoryStore`` and ``SQLiteStore`` (one writer at a time) happen to have
+none; ``PostgresStore`` (concurrent writers) may, and waits out the holes
+that an unfinished transaction could still fill.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ __all__ = ["Append", "EventStore", "StoredEvent", "check_append"]
 class StoredEvent:
     """An event as a store holds it: where it sits globally and in its call."""
 
-    #: Unique across the store, from 1, gap-free in commit order.
+    #: Unique across the store, from 1; later versions of a call have larger ones.
     position: int
     call_sid: str
     #: The event's place in its call's log, from 1.

@@ -9,20 +9,28 @@ How an append stays correct under concurrency, in one statement:
 
 1. the call's projection row moves from ``expected_version`` to the new
    version (insert it for a new call), or nothing happens: a
-   ``VersionConflict``. The row lock serialises writers of one call.
-2. a one-row counter hands out the global positions; its row lock is held
-   until commit, so positions are gap-free and commit-ordered;
-3. the events are inserted; a unique index on (CallSid, delivery key) stores
-   a delivery once even if a writer skipped step 1's check.
+   ``VersionConflict``. The row lock orders the writers of one call.
+2. the events are inserted, their positions drawn from a sequence; a unique
+   index on (CallSid, delivery key) stores a delivery once even if a writer
+   skipped step 1's check.
 
-The counter makes appends to *different* calls take turns at commit; that
-is the price of a global position readers can trust without gap handling.
+Appends to different calls never wait for each other, so positions are
+unique and grow with each call's versions, but they **may have gaps** (an
+append that failed drew numbers) and may **commit out of order** (47 may
+become visible before 46). ``read_all`` tolerates both: it never returns an
+event while a smaller position could still commit. When it sees a hole
+below the largest position it read, it waits (at most ``gap_wait``
+seconds) for the transactions that were running when it read to finish,
+then reads again: holes that remain are gaps for good. If they do not
+finish in time it returns only the events before the hole. A subscriber
+that resumes from the last position it processed sees every event once.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any, Final
 
@@ -42,7 +50,7 @@ __all__ = ["PostgresStore"]
 _SCHEMA: Final = (
     "CREATE SCHEMA IF NOT EXISTS {schema}",
     """CREATE TABLE IF NOT EXISTS {schema}.events (
-        position BIGINT PRIMARY KEY,
+        position BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
         call_sid TEXT NOT NULL,
         version INTEGER NOT NULL,
         kind TEXT NOT NULL,
@@ -58,11 +66,6 @@ _SCHEMA: Final = (
         status TEXT NOT NULL
     )""",
     "CREATE INDEX IF NOT EXISTS calls_status ON {schema}.calls (status, call_sid)",
-    """CREATE TABLE IF NOT EXISTS {schema}.position (
-        id INTEGER PRIMARY KEY CHECK (id = 1),
-        last BIGINT NOT NULL
-    )""",
-    "INSERT INTO {schema}.position (id, last) VALUES (1, 0) ON CONFLICT DO NOTHING",
 )
 _NEW_CALL: Final = """
     INSERT INTO {schema}.calls (call_sid, version, status)
@@ -71,17 +74,21 @@ _OLD_CALL: Final = """
     UPDATE {schema}.calls SET version = %(new)s, status = %(status)s
     WHERE call_sid = %(sid)s AND version = %(expected)s RETURNING 1"""
 _APPEND: Final = """
-    WITH claimed AS ({claim}),
-    counter AS (
-        UPDATE {schema}.position SET last = last + %(n)s
-        WHERE id = 1 AND EXISTS (SELECT 1 FROM claimed) RETURNING last
-    )
-    INSERT INTO {schema}.events (position, call_sid, version, kind, data, delivery_key)
-    SELECT counter.last - %(n)s + e.ord, %(sid)s, %(expected)s + e.ord, e.kind, e.data, e.dkey
-    FROM counter, unnest(%(kinds)s::text[], %(datas)s::text[], %(dkeys)s::text[])
+    WITH claimed AS ({claim})
+    INSERT INTO {schema}.events (call_sid, version, kind, data, delivery_key)
+    SELECT %(sid)s, %(expected)s + e.ord, e.kind, e.data, e.dkey
+    FROM claimed, unnest(%(kinds)s::text[], %(datas)s::text[], %(dkeys)s::text[])
         WITH ORDINALITY AS e(kind, data, dkey, ord)
-    RETURNING position"""
+    ORDER BY e.ord
+    RETURNING position, version"""
 _SELECT: Final = "SELECT position, call_sid, version, kind, data FROM {schema}.events"
+_RUNNING: Final = (
+    "SELECT array_agg(x::text) FROM pg_snapshot_xip(pg_current_snapshot()) AS x"
+)
+_STILL_RUNNING: Final = (
+    "SELECT count(*) FROM unnest(%s::text[]::xid8[]) AS x"
+    " WHERE pg_xact_status(x) = 'in progress'"
+)
 
 
 class PostgresStore:
@@ -89,7 +96,8 @@ class PostgresStore:
 
     Give a ``dsn`` (the store opens and owns a pool of ``min_size`` to
     ``max_size`` connections) or your own ``pool`` (``autocommit`` must be on).
-    ``timeout`` bounds the wait for a connection before ``StoreUnavailable``.
+    ``timeout`` bounds the wait for a connection before ``StoreUnavailable``;
+    ``gap_wait`` the wait of ``read_all`` for writers that may fill a hole.
     """
 
     def __init__(
@@ -101,11 +109,13 @@ class PostgresStore:
         min_size: int = 1,
         max_size: int = 8,
         timeout: float = 10.0,
+        gap_wait: float = 1.0,
     ) -> None:
         if (dsn is None) == (pool is None):
             raise UsageError("give PostgresStore a dsn or a pool, not both or neither")
         self._schema = schema
         self._timeout = timeout
+        self._gap_wait = gap_wait
         self._owns_pool = pool is None
         if pool is None:
             pool = ConnectionPool(
@@ -131,6 +141,9 @@ class PostgresStore:
         self._q_version = q("SELECT version FROM {schema}.calls WHERE call_sid = %s")
         self._q_load = q(_SELECT + " WHERE call_sid = %s AND version > %s ORDER BY version")
         self._q_read = q(_SELECT + " WHERE position > %s ORDER BY position LIMIT %s")
+        self._q_range = q(
+            _SELECT + " WHERE position > %s AND position <= %s ORDER BY position LIMIT %s"
+        )
         self._q_status = q(
             "SELECT call_sid FROM {schema}.calls WHERE status = ANY(%s) ORDER BY call_sid"
         )
@@ -226,15 +239,15 @@ class PostgresStore:
             row = conn.execute(self._q_version, [item.call_sid]).fetchone()
             actual = 0 if row is None else int(row[0])
             return VersionConflict(item.call_sid, item.expected_version, actual)
-        first = min(row[0] for row in rows)
+        positions = {version: position for position, version in rows}
         return tuple(
             StoredEvent(
-                position=first + i,
+                position=positions[version],
                 call_sid=item.call_sid,
-                version=item.expected_version + 1 + i,
+                version=version,
                 event=event,
             )
-            for i, event in enumerate(item.events)
+            for version, event in enumerate(item.events, start=item.expected_version + 1)
         )
 
     def load(self, call_sid: str, after_version: int = 0) -> tuple[StoredEvent, ...]:
@@ -244,8 +257,37 @@ class PostgresStore:
 
     def read_all(self, after: int = 0, limit: int = 1_000) -> tuple[StoredEvent, ...]:
         with self._connection() as conn:
-            rows = conn.execute(self._q_read, [after, limit], prepare=True).fetchall()
+            with conn.transaction():
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                rows = conn.execute(self._q_read, [after, limit], prepare=True).fetchall()
+                running = conn.execute(_RUNNING).fetchone()
+            end = _first_hole(rows, after)
+            if end == len(rows):
+                return _stored(rows)
+            # A hole below what was read: only a transaction running at the
+            # snapshot can fill it. Once they have all ended, holes are gaps.
+            xids = running[0] if running else None
+            if not xids:
+                return _stored(rows)
+            if not self._wait_for(conn, xids):
+                return _stored(rows[:end])
+            rows = conn.execute(
+                self._q_range, [after, rows[-1][0], limit], prepare=True
+            ).fetchall()
         return _stored(rows)
+
+    def _wait_for(self, conn: psycopg.Connection[Any], xids: list[str]) -> bool:
+        """Whether every one of ``xids`` ended within ``gap_wait`` seconds."""
+        deadline = time.monotonic() + self._gap_wait
+        pause = 0.0005
+        while True:
+            row = conn.execute(_STILL_RUNNING, [xids], prepare=True).fetchone()
+            if row is None or not row[0]:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
 
     def calls_with_status(self, *statuses: CallStatus) -> tuple[str, ...]:
         if not statuses:
@@ -276,6 +318,16 @@ class PostgresStore:
 
 class _Rollback(Exception):  # noqa: N818 - control flow, never escapes
     """Leave a transaction block, rolling it back."""
+
+
+def _first_hole(rows: Sequence[tuple[Any, ...]], after: int) -> int:
+    """How many of ``rows`` come before the first missing position."""
+    expected = after + 1
+    for i, row in enumerate(rows):
+        if row[0] != expected:
+            return i
+        expected += 1
+    return len(rows)
 
 
 def _params(item: Append) -> dict[str, Any]:
