@@ -51,9 +51,13 @@ _INSERT: Final = (
     "INSERT INTO callstate_events (position, call_sid, version, kind, data, delivery_key)"
     " VALUES (?, ?, ?, ?, ?, ?)"
 )
-_PROJECT: Final = (
+# Claiming the next versions of a call also moves its projection row.
+_CLAIM_NEW: Final = (
     "INSERT INTO callstate_calls (call_sid, version, status) VALUES (?, ?, ?)"
-    " ON CONFLICT (call_sid) DO UPDATE SET version = excluded.version, status = excluded.status"
+    " ON CONFLICT (call_sid) DO NOTHING"
+)
+_CLAIM: Final = (
+    "UPDATE callstate_calls SET version = ?, status = ? WHERE call_sid = ? AND version = ?"
 )
 _SELECT: Final = "SELECT position, call_sid, version, kind, data FROM callstate_events"
 _SYNCHRONOUS: Final = ("OFF", "NORMAL", "FULL", "EXTRA")
@@ -83,6 +87,9 @@ class SQLiteStore:
         with self._translate():
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
+            # Checkpoint the WAL every ~40 MB rather than every 4 MB: each append
+            # dirties a few pages, and a checkpoint stalls the writer that runs it.
+            conn.execute("PRAGMA wal_autocheckpoint=10000")
             conn.execute("BEGIN IMMEDIATE")
             try:
                 for statement in _SCHEMA.split(";"):
@@ -144,9 +151,9 @@ class SQLiteStore:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
-            if isinstance(written, VersionConflict):
+            if isinstance(written, Append):
                 conn.execute("ROLLBACK")
-                raise written
+                raise self._conflict(conn, written)
             conn.execute("COMMIT")
         return written
 
@@ -199,6 +206,29 @@ class SQLiteStore:
         return f"SQLiteStore({self._path!r})"
 
 
+def _claim(conn: sqlite3.Connection, item: Append) -> int:
+    """Move a call's projection row to its new version: 1 if it was where expected."""
+    sid, expected = item.call_sid, item.expected_version
+    new = expected + len(item.events)
+    if expected == 0:
+        return conn.execute(_CLAIM_NEW, (sid, new, item.status.value)).rowcount
+    return conn.execute(_CLAIM, (new, item.status.value, sid, expected)).rowcount
+
+
+def _culprit(conn: sqlite3.Connection, appends: Sequence[Append]) -> Append:
+    """Which of a failed batch conflicts (the caller rolls back first)."""
+    conn.execute("ROLLBACK")
+    conn.execute("BEGIN")
+    try:
+        for item in appends:
+            if _claim(conn, item) != 1:
+                return item
+        return appends[0]
+    finally:
+        conn.execute("ROLLBACK")
+        conn.execute("BEGIN")
+
+
 def _key_of(event: Event) -> str | None:
     return delivery_key(event.delivery) if isinstance(event, DeliveryAccepted) else None
 
@@ -227,30 +257,57 @@ _Row = tuple[str, str, "str | None"]
 
 def _write(
     conn: sqlite3.Connection, appends: Sequence[Append], encoded: Sequence[Sequence[_Row]]
-) -> tuple[StoredEvent, ...] | VersionConflict:
-    """Inside the write transaction: the events stored, or why none can be."""
-    (last,) = conn.execute("SELECT coalesce(max(position), 0) FROM callstate_events").fetchone()
+) -> tuple[StoredEvent, ...] | Append:
+    """Inside the write transaction: the events stored, or the append that conflicts."""
+    execute = conn.execute
+    if len(appends) == 1:
+        item = appends[0]
+        if _claim(conn, item) != 1:
+            return item
+    else:
+        # A batch: claim every call at once; find the culprit only if one fails.
+        news = [i for i in appends if i.expected_version == 0]
+        olds = [i for i in appends if i.expected_version != 0]
+        claimed = 0
+        if news:
+            claimed += conn.executemany(
+                _CLAIM_NEW,
+                [(i.call_sid, len(i.events), i.status.value) for i in news],
+            ).rowcount
+        if olds:
+            claimed += conn.executemany(
+                _CLAIM,
+                [
+                    (i.expected_version + len(i.events), i.status.value, i.call_sid,
+                     i.expected_version)
+                    for i in olds
+                ],
+            ).rowcount
+        if claimed != len(appends):
+            return _culprit(conn, appends)
+    if len(appends) == 1 and len(encoded[0]) == 1:  # the common case: one event
+        item = appends[0]
+        ((kind, data, key),) = encoded[0]
+        version = item.expected_version + 1
+        position = execute(_INSERT, (None, item.call_sid, version, kind, data, key)).lastrowid
+        return (
+            StoredEvent(
+                position=int(position or 0),
+                call_sid=item.call_sid,
+                version=version,
+                event=item.events[0],
+            ),
+        )
+    (last,) = execute("SELECT coalesce(max(position), 0) FROM callstate_events").fetchone()
     rows: list[tuple[int, str, int, str, str, str | None]] = []
     stored: list[StoredEvent] = []
-    versions: dict[str, int] = {}
-    projection = []
     for item, items in zip(appends, encoded, strict=True):
         sid = item.call_sid
-        actual = versions.get(sid)
-        if actual is None:
-            row = conn.execute(
-                "SELECT version FROM callstate_calls WHERE call_sid = ?", (sid,)
-            ).fetchone()
-            actual = 0 if row is None else row[0]
-        if actual != item.expected_version:
-            return VersionConflict(sid, item.expected_version, actual)
+        version = item.expected_version
         for event, (kind, data, key) in zip(item.events, items, strict=True):
             last += 1
-            actual += 1
-            rows.append((last, sid, actual, kind, data, key))
-            stored.append(StoredEvent(position=last, call_sid=sid, version=actual, event=event))
-        versions[sid] = actual
-        projection.append((sid, actual, item.status.value))
+            version += 1
+            rows.append((last, sid, version, kind, data, key))
+            stored.append(StoredEvent(position=last, call_sid=sid, version=version, event=event))
     conn.executemany(_INSERT, rows)
-    conn.executemany(_PROJECT, projection)
     return tuple(stored)
