@@ -241,4 +241,12 @@ def test_postgres_readers_wait_out_a_hole_an_open_transaction_may_fill() -> None
             )
         ringing = DeliveryAccepted(delivery=lifecycle(2)[1])
         last = store.append(fast.call_sid, 1, [ringing], status=CallStatus.RINGING)
-        assert store.read_all(after=seen[-1].position) == last
+        # A long transaction elsewhere in the database does not hold readers back.
+        with psycopg.connect(postgres_dsn_or_skip(), autocommit=True) as conn:
+            conn.execute("BEGIN")
+            conn.execute(f'CREATE TABLE "{store.schema}".elsewhere (x int)')
+            conn.execute(f'INSERT INTO "{store.schema}".elsewhere VALUES (1)')
+            patient = PostgresStore(postgres_dsn_or_skip(), schema=store.schema, gap_wait=60)
+            with contextlib.closing(patient):
+                assert patient.read_all(after=seen[-1].position) == last
+            conn.execute("ROLLBACK")

@@ -20,8 +20,8 @@ append that failed drew numbers) and may **commit out of order** (47 may
 become visible before 46). ``read_all`` tolerates both: it never returns an
 event while a smaller position could still commit. When it sees a hole
 below the largest position it read, it waits (at most ``gap_wait``
-seconds) for the transactions that were running when it read to finish,
-then reads again: holes that remain are gaps for good. If they do not
+seconds) for the transactions writing to the events table to finish, then
+reads again: holes that remain are gaps for good. If they do not
 finish in time it returns only the events before the hole. A subscriber
 that resumes from the last position it processed sees every event once.
 """
@@ -82,12 +82,13 @@ _APPEND: Final = """
     ORDER BY e.ord
     RETURNING position, version"""
 _SELECT: Final = "SELECT position, call_sid, version, kind, data FROM {schema}.events"
-_RUNNING: Final = (
-    "SELECT array_agg(x::text) FROM pg_snapshot_xip(pg_current_snapshot()) AS x"
-)
+# The transactions writing to the events table now (each holds a lock on it).
+_WRITERS: Final = """
+    SELECT array_agg(DISTINCT virtualtransaction) FROM pg_locks
+    WHERE locktype = 'relation' AND relation = to_regclass({events})
+      AND mode = 'RowExclusiveLock' AND pid <> pg_backend_pid()"""
 _STILL_RUNNING: Final = (
-    "SELECT count(*) FROM unnest(%s::text[]::xid8[]) AS x"
-    " WHERE pg_xact_status(x) = 'in progress'"
+    "SELECT count(*) FROM pg_locks WHERE locktype = 'virtualxid' AND virtualxid = ANY(%s)"
 )
 
 
@@ -144,6 +145,8 @@ class PostgresStore:
         self._q_range = q(
             _SELECT + " WHERE position > %s AND position <= %s ORDER BY position LIMIT %s"
         )
+        quoted = '"' + schema.replace('"', '""') + '".events'
+        self._q_writers = q(_WRITERS, events=sql.Literal(quoted))
         self._q_status = q(
             "SELECT call_sid FROM {schema}.calls WHERE status = ANY(%s) ORDER BY call_sid"
         )
@@ -257,31 +260,29 @@ class PostgresStore:
 
     def read_all(self, after: int = 0, limit: int = 1_000) -> tuple[StoredEvent, ...]:
         with self._connection() as conn:
-            with conn.transaction():
-                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                rows = conn.execute(self._q_read, [after, limit], prepare=True).fetchall()
-                running = conn.execute(_RUNNING).fetchone()
+            rows = conn.execute(self._q_read, [after, limit], prepare=True).fetchall()
             end = _first_hole(rows, after)
             if end == len(rows):
                 return _stored(rows)
-            # A hole below what was read: only a transaction running at the
-            # snapshot can fill it. Once they have all ended, holes are gaps.
-            xids = running[0] if running else None
-            if not xids:
+            # A hole below what was read. Only a writer still running can fill
+            # it; once those running now have ended, the holes left are gaps.
+            row = conn.execute(self._q_writers, prepare=True).fetchone()
+            writers = row[0] if row else None
+            if not writers:
                 return _stored(rows)
-            if not self._wait_for(conn, xids):
+            if not self._wait_for(conn, writers):
                 return _stored(rows[:end])
             rows = conn.execute(
                 self._q_range, [after, rows[-1][0], limit], prepare=True
             ).fetchall()
         return _stored(rows)
 
-    def _wait_for(self, conn: psycopg.Connection[Any], xids: list[str]) -> bool:
-        """Whether every one of ``xids`` ended within ``gap_wait`` seconds."""
+    def _wait_for(self, conn: psycopg.Connection[Any], writers: list[str]) -> bool:
+        """Whether every one of ``writers`` (transactions) ended within ``gap_wait``."""
         deadline = time.monotonic() + self._gap_wait
         pause = 0.0005
         while True:
-            row = conn.execute(_STILL_RUNNING, [xids], prepare=True).fetchone()
+            row = conn.execute(_STILL_RUNNING, [writers], prepare=True).fetchone()
             if row is None or not row[0]:
                 return True
             if time.monotonic() >= deadline:
