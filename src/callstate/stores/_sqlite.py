@@ -215,20 +215,6 @@ def _claim(conn: sqlite3.Connection, item: Append) -> int:
     return conn.execute(_CLAIM, (new, item.status.value, sid, expected)).rowcount
 
 
-def _culprit(conn: sqlite3.Connection, appends: Sequence[Append]) -> Append:
-    """Which of a failed batch conflicts (the caller rolls back first)."""
-    conn.execute("ROLLBACK")
-    conn.execute("BEGIN")
-    try:
-        for item in appends:
-            if _claim(conn, item) != 1:
-                return item
-        return appends[0]
-    finally:
-        conn.execute("ROLLBACK")
-        conn.execute("BEGIN")
-
-
 def _key_of(event: Event) -> str | None:
     return delivery_key(event.delivery) if isinstance(event, DeliveryAccepted) else None
 
@@ -266,6 +252,7 @@ def _write(
             return item
     else:
         # A batch: claim every call at once; find the culprit only if one fails.
+        execute("SAVEPOINT claims")
         news = [i for i in appends if i.expected_version == 0]
         olds = [i for i in appends if i.expected_version != 0]
         claimed = 0
@@ -284,7 +271,9 @@ def _write(
                 ],
             ).rowcount
         if claimed != len(appends):
-            return _culprit(conn, appends)
+            execute("ROLLBACK TO claims")
+            return next((i for i in appends if _claim(conn, i) != 1), appends[0])
+        execute("RELEASE claims")
     if len(appends) == 1 and len(encoded[0]) == 1:  # the common case: one event
         item = appends[0]
         ((kind, data, key),) = encoded[0]
