@@ -20,7 +20,7 @@ import pytest
 
 from _store_fixtures import fresh_postgres_store, postgres_dsn_or_skip
 from _store_worker import copies, lifecycle
-from callstate import CallBook, CallStatus, DeliveryAccepted, DuplicateIgnored, VersionConflict
+from callstate import CallBook, CallStatus, DeliveryAccepted, DuplicateIgnored
 from callstate.stores import EventStore, Runner, SQLiteStore, StoredEvent
 
 WORKER = str(Path(__file__).with_name("_store_worker.py"))
@@ -234,13 +234,20 @@ def test_postgres_readers_wait_out_a_hole_an_open_transaction_may_fill() -> None
         assert [e.version for e in seen] == [1, 2, 1]
         assert seen[-1] == after_hole
         assert seen[0].position < seen[1].position < seen[2].position
-        # A hole left by a failed append is a gap for good: readers move past it.
-        with pytest.raises(VersionConflict):
-            store.append(
-                fast.call_sid, 1, [DeliveryAccepted(delivery=fast)], status=CallStatus.RINGING
-            )
+        # A hole left by an append rolled back is a gap for good: readers move past it.
         ringing = DeliveryAccepted(delivery=lifecycle(2)[1])
+        doomed = Append(
+            call_sid=fast.call_sid,
+            expected_version=1,
+            events=(ringing,),
+            status=CallStatus.RINGING,
+        )
+        with psycopg.connect(postgres_dsn_or_skip(), autocommit=True) as conn:
+            conn.execute("BEGIN")
+            (drawn,) = conn.execute(store._q_old, _params(doomed)).fetchall()
+            conn.execute("ROLLBACK")
         last = store.append(fast.call_sid, 1, [ringing], status=CallStatus.RINGING)
+        assert last[0].position > drawn[0] > seen[-1].position
         # A long transaction elsewhere in the database does not hold readers back.
         with psycopg.connect(postgres_dsn_or_skip(), autocommit=True) as conn:
             conn.execute("BEGIN")

@@ -8,11 +8,11 @@ once (it holds an advisory lock while it works).
 How an append stays correct under concurrency, in one statement:
 
 1. the call's projection row moves from ``expected_version`` to the new
-   version (insert it for a new call), or nothing happens: a
-   ``VersionConflict``. The row lock orders the writers of one call.
-2. the events are inserted, their positions drawn from a sequence; a unique
-   index on (CallSid, delivery key) stores a delivery once even if a writer
-   skipped step 1's check.
+   version (insert it for a new call), provided none of the append's
+   deliveries is in the call's log already; or nothing happens: a
+   ``VersionConflict``. The row lock orders the writers of one call, so
+   of two writers racing with copies of one delivery, one stores it.
+2. the events are inserted, their positions drawn from a sequence.
 
 Appends to different calls never wait for each other, so positions are
 unique and grow with each call's versions, but they **may have gaps** (an
@@ -51,19 +51,17 @@ _SCHEMA: Final = (
     "CREATE SCHEMA IF NOT EXISTS {schema}",
     """CREATE TABLE IF NOT EXISTS {schema}.events (
         position BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-        call_sid TEXT NOT NULL,
+        call_sid TEXT COLLATE "C" NOT NULL,
         version INTEGER NOT NULL,
         kind TEXT NOT NULL,
         data TEXT NOT NULL,
-        delivery_key TEXT,
+        delivery_key TEXT COLLATE "C",
         UNIQUE (call_sid, version)
     )""",
-    """CREATE UNIQUE INDEX IF NOT EXISTS events_delivery
-        ON {schema}.events (call_sid, delivery_key) WHERE delivery_key IS NOT NULL""",
     """CREATE TABLE IF NOT EXISTS {schema}.calls (
-        call_sid TEXT PRIMARY KEY,
+        call_sid TEXT COLLATE "C" PRIMARY KEY,
         version INTEGER NOT NULL,
-        status TEXT NOT NULL
+        status TEXT COLLATE "C" NOT NULL
     )""",
     "CREATE INDEX IF NOT EXISTS calls_status ON {schema}.calls (status, call_sid)",
 )
@@ -72,7 +70,10 @@ _NEW_CALL: Final = """
     VALUES (%(sid)s, %(new)s, %(status)s) ON CONFLICT DO NOTHING RETURNING 1"""
 _OLD_CALL: Final = """
     UPDATE {schema}.calls SET version = %(new)s, status = %(status)s
-    WHERE call_sid = %(sid)s AND version = %(expected)s RETURNING 1"""
+    WHERE call_sid = %(sid)s AND version = %(expected)s AND NOT EXISTS (
+        SELECT 1 FROM {schema}.events
+        WHERE call_sid = %(sid)s AND delivery_key = ANY(%(dkeys)s::text[]))
+    RETURNING 1"""
 _APPEND: Final = """
     WITH claimed AS ({claim})
     INSERT INTO {schema}.events (call_sid, version, kind, data, delivery_key)
@@ -198,7 +199,7 @@ class PostgresStore:
         check_append(item)
         params = _params(item)
         with self._connection() as conn:
-            stored = self._append(conn, item, params)
+            stored = self._append(conn, item, params, repeats=_repeats([(item, params)]))
             if isinstance(stored, VersionConflict):
                 raise stored
             return stored
@@ -207,12 +208,15 @@ class PostgresStore:
         for item in appends:
             check_append(item)
         batch = [(item, _params(item)) for item in appends]
+        repeats = _repeats(batch)
         out: list[StoredEvent] = []
         with self._connection() as conn:
             conflict: VersionConflict | None = None
             with contextlib.suppress(_Rollback), conn.transaction():
                 for item, params in batch:
-                    stored = self._append(conn, item, params, savepoint=True)
+                    stored = self._append(
+                        conn, item, params, savepoint=True, repeats=repeats
+                    )
                     if isinstance(stored, VersionConflict):
                         conflict = stored
                         raise _Rollback
@@ -228,10 +232,13 @@ class PostgresStore:
         params: dict[str, Any],
         *,
         savepoint: bool = False,
+        repeats: Append | None = None,
     ) -> tuple[StoredEvent, ...] | VersionConflict:
         query = self._q_new if item.expected_version == 0 else self._q_old
         try:
-            if savepoint:
+            if item is repeats:
+                rows = []  # a delivery twice in one batch: it is stored once
+            elif savepoint:
                 with conn.transaction():
                     rows = conn.execute(query, params, prepare=True).fetchall()
             else:
@@ -329,6 +336,18 @@ def _first_hole(rows: Sequence[tuple[Any, ...]], after: int) -> int:
             return i
         expected += 1
     return len(rows)
+
+
+def _repeats(batch: Sequence[tuple[Append, dict[str, Any]]]) -> Append | None:
+    """The first append of ``batch`` that repeats a delivery of its call in the batch."""
+    seen: dict[str, set[str]] = {}
+    for item, params in batch:
+        keys = [key for key in params["dkeys"] if key is not None]
+        earlier = seen.setdefault(item.call_sid, set())
+        if len(set(keys)) != len(keys) or earlier.intersection(keys):
+            return item
+        earlier.update(keys)
+    return None
 
 
 def _params(item: Append) -> dict[str, Any]:

@@ -172,6 +172,23 @@ class StoreContract:
         store.append("CA1", 1, [DeliveryAccepted(delivery=other)], status=CallStatus.RINGING)
         assert len(store.load("CA1")) == 2
 
+    def test_a_delivery_is_stored_once_within_a_batch(self, store: EventStore) -> None:
+        first = lifecycle("CA1")[0]
+        copy = parse_callback(list(first.params))
+        twice = Append(
+            call_sid="CA1",
+            expected_version=0,
+            events=(DeliveryAccepted(delivery=first), DeliveryAccepted(delivery=copy)),
+            status=CallStatus.INITIATED,
+        )
+        with pytest.raises(VersionConflict):
+            store.append_many([twice])
+        once = attrs.evolve(twice, events=twice.events[:1])
+        again = attrs.evolve(once, expected_version=1)
+        with pytest.raises(VersionConflict):
+            store.append_many([once, again])
+        assert store.read_all() == ()
+
     def test_load_after_a_version(self, store: EventStore) -> None:
         events = [DeliveryAccepted(delivery=d) for d in lifecycle("CA1")]
         store.append("CA1", 0, events, status=CallStatus.COMPLETED)
