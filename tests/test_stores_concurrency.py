@@ -123,7 +123,7 @@ def check_complete(store: EventStore, m: int, sent: Counter[str]) -> None:
 
 
 def test_k_writers_lose_and_duplicate_nothing(spec: str) -> None:
-    k, m = 4, 25
+    k, m = 4, 60
     workers = [start("write", spec, SEED, k, i, m) for i in range(k)]
     for worker in workers:
         finish(worker)
@@ -172,7 +172,7 @@ def test_a_killed_single_writer_then_the_rest(spec: str) -> None:
 
 
 def test_a_subscriber_resumes_exactly_once_in_order(spec: str, tmp_path: Path) -> None:
-    k, m = 3, 30
+    k, m = 3, 50
     total = len(copies(SEED, m))
     ledger = tmp_path / "ledger.sqlite3"
     writers = [start("write", spec, SEED, k, i, m) for i in range(k)]
