@@ -60,7 +60,8 @@ class EventStore(Protocol):
 
     Implementations translate their driver's errors into ``StoreUnavailable``
     (cannot be used now) and ``VersionConflict`` (another writer appended
-    first) in one place, and nothing else escapes but ``UsageError``.
+    first) in one place; nothing else escapes but ``UsageError`` (a misuse)
+    and ``StoreError`` (a stored event that cannot be read).
     """
 
     def append(

@@ -109,7 +109,10 @@ class Runner:
                     if attempt > self._retries:
                         self._forget(call_sid)
                         raise
-                    version, before = self._catch_up(call_sid, version, before)
+                    newer = self._catch_up(call_sid, version, before)
+                    if newer[0] == version:  # nothing missed: the cache itself is off
+                        newer = self._catch_up(call_sid, 0, decider.initial_state(call_sid))
+                    version, before = newer
                     continue
                 self._remember(call_sid, version + len(events), after)
             return Outcome(events=events, changes=changes, before=before, after=after)
