@@ -7,15 +7,24 @@ from pathlib import Path
 
 import pytest
 
-from callstate import CallBook, CallStatus, RecordDelivery, UnknownCall, UsageError
-from callstate.stores import AsyncEventSink, AsyncRunner, Runner, SQLiteStore
+from callstate import (
+    AsyncSink,
+    CallBook,
+    CallStatus,
+    RecordDelivery,
+    Sink,
+    UnknownCall,
+    UsageError,
+)
+from callstate.stores import AsyncRunner, Runner, SQLiteStore
 from callstate.testing.store_contract import lifecycle
 
 
 def test_many_concurrent_handles_give_what_the_callbook_gives(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "events.sqlite3")
     runner = AsyncRunner(Runner(store), max_concurrency=4)
-    assert isinstance(runner, AsyncEventSink)
+    assert isinstance(runner, AsyncSink)
+    assert isinstance(runner.runner, Sink)
     commands = [
         RecordDelivery(delivery=d)
         for n in range(10)

@@ -55,7 +55,7 @@ def deliveries(draw: st.DrawFn, sid: str) -> Delivery:
         call_status=draw(st.sampled_from(CallbackStatus)),
         timestamp=draw(maybe_times),
         call_duration=draw(counts),
-        account_sid=draw(st.none() | texts),
+        account_sid=draw(st.none() | st.text(min_size=1, max_size=20)),
         params=tuple(draw(st.lists(st.tuples(texts, texts), max_size=8))),
     )
 
@@ -178,3 +178,23 @@ def test_what_json_cannot_hold_is_a_usage_error() -> None:
 def test_an_unreadable_stored_event_is_a_store_error(kind: str, text: str) -> None:
     with pytest.raises(StoreError, match=kind):
         decode(kind, text)
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        datetime(2000, 4, 2, 2, 30, tzinfo=ZoneInfo("America/New_York")),  # in the DST gap
+        datetime(2000, 10, 29, 1, 30, tzinfo=ZoneInfo("America/New_York")),  # first 1:30
+        datetime(2000, 10, 29, 1, 30, fold=1, tzinfo=ZoneInfo("America/New_York")),  # second
+    ],
+)
+def test_a_named_zone_keeps_wall_time_fold_and_offset(when: datetime) -> None:
+    back = decode(*encode(CallRegistered(call_sid="CA1", placed_at=when)))
+    assert isinstance(back, CallRegistered)
+    again = back.placed_at
+    assert (again.replace(tzinfo=None), again.fold, again.utcoffset(), again.tzinfo) == (
+        when.replace(tzinfo=None),
+        when.fold,
+        when.utcoffset(),
+        when.tzinfo,
+    )

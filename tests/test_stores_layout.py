@@ -16,7 +16,6 @@ SRC = Path(callstate.__file__).parent
 def test_the_public_names_are_exactly_these() -> None:
     assert sorted(callstate.stores.__all__) == [
         "Append",
-        "AsyncEventSink",
         "AsyncRunner",
         "EventStore",
         "MemoryStore",

@@ -8,8 +8,8 @@
   on many hosts (needs the ``postgres`` extra).
 - ``Runner``: load, decide, append with the expected version, retry on a
   conflict. ``Runner.handle(command) -> Outcome`` is ``CallBook.handle``
-  backed by a store. ``AsyncRunner`` is its awaitable twin for asyncio code
-  (``AsyncEventSink`` the protocol an async webhook codes against).
+  backed by a store (a ``callstate.Sink``). ``AsyncRunner`` is its awaitable
+  twin for asyncio code (a ``callstate.AsyncSink``).
 
 A subscriber that stored the last position it processed resumes with
 ``store.read_all(after=position)`` and sees every event exactly once, in
@@ -17,7 +17,7 @@ position order. Positions may have gaps (PostgreSQL): never expect ``p + 1``.
 """
 
 from callstate._errors import StoreError, StoreUnavailable, VersionConflict
-from callstate.stores._async import AsyncEventSink, AsyncRunner
+from callstate.stores._async import AsyncRunner
 from callstate.stores._memory import MemoryStore
 from callstate.stores._port import Append, EventStore, StoredEvent
 from callstate.stores._runner import Runner
@@ -25,7 +25,6 @@ from callstate.stores._sqlite import SQLiteStore
 
 __all__ = [
     "Append",
-    "AsyncEventSink",
     "AsyncRunner",
     "EventStore",
     "MemoryStore",

@@ -9,25 +9,21 @@ thread while it runs; ``max_concurrency`` bounds how many run at once.
 from __future__ import annotations
 
 import asyncio
-from typing import Protocol, runtime_checkable
 
 from callstate._core._call import CallState
 from callstate._core._decider import Outcome
+from callstate._core._sink import CallCommand
 from callstate._errors import UsageError
-from callstate.stores._runner import CallCommand, Runner
+from callstate.stores._runner import Runner
 
-__all__ = ["AsyncEventSink", "AsyncRunner"]
-
-
-@runtime_checkable
-class AsyncEventSink(Protocol):
-    """What an async webhook needs: ``await handle(command) -> Outcome``."""
-
-    async def handle(self, command: CallCommand) -> Outcome: ...
+__all__ = ["AsyncRunner"]
 
 
 class AsyncRunner:
-    """``await runner.handle(command)``: a ``Runner`` kept off the event loop."""
+    """``await runner.handle(command)``: a ``Runner`` kept off the event loop.
+
+    A ``callstate.AsyncSink``.
+    """
 
     def __init__(self, runner: Runner, *, max_concurrency: int = 8) -> None:
         if max_concurrency < 1:

@@ -58,10 +58,18 @@ def _time(value: datetime | None) -> str | None:
 def _untime(text: str | None) -> datetime | None:
     if text is None:
         return None
-    if text[-1] == "]":
-        text, _, key = text[:-1].partition("[")
-        return datetime.fromisoformat(text).astimezone(ZoneInfo(key))
-    return datetime.fromisoformat(text)
+    if text[-1] != "]":
+        return datetime.fromisoformat(text)
+    text, _, key = text[:-1].partition("[")
+    parsed = datetime.fromisoformat(text)
+    zone = ZoneInfo(key)
+    # The same wall time in the same zone (a time in a DST gap or overlap
+    # included); fold picks the offset that was written.
+    for fold in (0, 1):
+        value = parsed.replace(tzinfo=zone, fold=fold)
+        if value.utcoffset() == parsed.utcoffset():
+            return value
+    return parsed.astimezone(zone)  # the zone's rules changed since: keep the instant
 
 
 def _instant(text: str) -> datetime:

@@ -9,25 +9,21 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from typing import Union
 
 from callstate._core._call import CallState
 from callstate._core._decider import Decider, Outcome
+from callstate._core._sink import CallCommand
 from callstate._core._values import (
     Event,
     Reconcile,
     RecordDelivery,
     RegisterCall,
-    StatusChange,
     Tick,
 )
 from callstate._errors import UnknownCall, UsageError, VersionConflict
 from callstate.stores._port import Append, EventStore
 
 __all__ = ["Runner"]
-
-CallCommand = Union[RecordDelivery, Reconcile, RegisterCall]
-
 
 def _call_sid_of(command: CallCommand) -> str:
     if isinstance(command, RecordDelivery):
@@ -41,25 +37,11 @@ def _call_sid_of(command: CallCommand) -> str:
     raise UsageError(f"not a command: {command!r}")
 
 
-def _fold(
-    decider: Decider, state: CallState, events: Sequence[Event]
-) -> tuple[CallState, tuple[StatusChange, ...]]:
-    """The state after ``events`` and the changes they made, step by step.
-
-    The same fold as ``CallBook.handle`` (one event may pass through several
-    statuses), on a copy of the state's record.
-    """
-    if not events:
-        return state, ()
-    record = state._record.copy()
-    changes: tuple[StatusChange, ...] = ()
-    for event in events:
-        changes += decider._evolve(record, event)
-    return CallState.of(record), changes
-
-
 class Runner:
     """Handle commands against an ``EventStore``, safe beside other writers.
+
+    A ``callstate.Sink``: ``handle(command) -> Outcome``, the events stored
+    before it returns.
 
     On a ``VersionConflict`` the runner reads what the other writer appended
     and decides again, up to ``retries`` times, then lets the conflict out.
@@ -100,7 +82,7 @@ class Runner:
         attempt = 0
         while True:
             events = decider.decide(command, before)
-            after, changes = _fold(decider, before, events)
+            after, changes = decider.advance(before, events)
             if events:
                 try:
                     self._store.append(call_sid, version, events, status=after.status)
@@ -157,7 +139,7 @@ class Runner:
             if before is None:
                 start[sid], before = self._current(sid)
             events = decider.decide(command, before)
-            after, changes = _fold(decider, before, events)
+            after, changes = decider.advance(before, events)
             states[sid] = after
             if events:
                 pending.setdefault(sid, []).extend(events)
@@ -205,7 +187,7 @@ class Runner:
     def _catch_up(self, call_sid: str, version: int, state: CallState) -> tuple[int, CallState]:
         newer = self._store.load(call_sid, version)
         if newer:
-            state, _ = _fold(self._decider, state, [stored.event for stored in newer])
+            state, _ = self._decider.advance(state, [stored.event for stored in newer])
             version = newer[-1].version
         self._remember(call_sid, version, state)
         return version, state

@@ -324,7 +324,7 @@ class PostgresStore:
         return f"PostgresStore(schema={self._schema!r})"
 
 
-class _Rollback(Exception):  # noqa: N818 - control flow, never escapes
+class _Rollback(Exception):
     """Leave a transaction block, rolling it back."""
 
 
