@@ -1,0 +1,252 @@
+"""How fast the stores append, beside the raw driver doing the least it can.
+
+    python benchmarks/stores.py [--json] [--dsn DSN] [--runner]
+
+Every figure comes from this one run: each store is measured beside its raw
+driver on the same machine, in alternating rounds (the best round of each is
+kept), so a busy machine weighs on both alike.
+
+- ``*_append_eps``: deliveries per second, each appended alone in its own
+  transaction with every guarantee (expected version, the delivery stored
+  once, the projection row), the expected version tracked as the ``Runner``
+  tracks it in its cache. With ``--runner`` the same keys are measured
+  through ``Runner.handle`` (deciding and building each ``Outcome`` too).
+- ``sqlite_raw_insert_eps`` / ``postgres_8w_raw_insert_eps``: the same JSON
+  payload, one row per transaction into a table with no other index.
+- ``sqlite_import_eps``: events per second through ``append_many``, 500
+  calls (2,000 events) per transaction.
+- ``postgres_8w_*``: 8 processes at once, each on calls of its own.
+
+PostgreSQL figures need ``--dsn`` or ``CALLSTATE_TEST_POSTGRES_DSN``;
+without either they are null.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import sqlite3
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from callstate import CallStatus, DeliveryAccepted, RecordDelivery, parse_callback
+from callstate.stores import Append, EventStore, MemoryStore, Runner, SQLiteStore
+from callstate.stores._codec import encode
+
+T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+STEPS = (("initiated", 0), ("ringing", 1), ("in-progress", 2), ("completed", 3))
+ROUNDS = 2
+
+
+def deliveries(calls: int, prefix: str = "CA") -> list[RecordDelivery]:
+    """Four callbacks per call with the usual parameters, interleaved across calls."""
+    out = []
+    for step, (status, seq) in enumerate(STEPS):
+        for call in range(calls):
+            at = T0 + timedelta(seconds=call + 10 * step)
+            params = [
+                ("AccountSid", "AC" + "0" * 32),
+                ("CallSid", f"{prefix}{call:030x}"),
+                ("CallStatus", status),
+                ("SequenceNumber", str(seq)),
+                ("Timestamp", at.strftime("%a, %d %b %Y %H:%M:%S +0000")),
+                ("From", "+14155550100"),
+                ("To", "+14155550199"),
+                ("Direction", "outbound-api"),
+                ("CallbackSource", "call-progress-events"),
+            ]
+            if status == "completed":
+                params.append(("CallDuration", "42"))
+            out.append(RecordDelivery(delivery=parse_callback(params), received_at=T0))
+    return out
+
+
+def accepted(command: RecordDelivery) -> DeliveryAccepted:
+    return DeliveryAccepted(delivery=command.delivery, received_at=command.received_at)
+
+
+def append_all(store: EventStore, commands: list[RecordDelivery], runner: bool) -> None:
+    """What a webhook worker does per delivery, one transaction each."""
+    if runner:
+        handle = Runner(store).handle
+        for command in commands:
+            handle(command)
+        return
+    versions: dict[str, int] = {}
+    for command in commands:
+        sid = command.delivery.call_sid
+        version = versions.get(sid, 0)
+        store.append(sid, version, [accepted(command)], status=CallStatus.RINGING)
+        versions[sid] = version + 1
+
+
+def timed(count: int, work: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    work()
+    return round(count / (time.perf_counter() - start), 1)
+
+
+def sqlite_append(path: Path, commands: list[RecordDelivery], runner: bool) -> float:
+    store = SQLiteStore(path)
+    try:
+        return timed(len(commands), lambda: append_all(store, commands, runner))
+    finally:
+        store.close()
+
+
+def sqlite_raw_insert(path: Path, rows: list[tuple[str, str]]) -> float:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("CREATE TABLE raw (id INTEGER PRIMARY KEY, kind TEXT, data TEXT)")
+
+    def work() -> None:
+        for kind, data in rows:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("INSERT INTO raw (kind, data) VALUES (?, ?)", (kind, data))
+            conn.execute("COMMIT")
+
+    try:
+        return timed(len(rows), work)
+    finally:
+        conn.close()
+
+
+def sqlite_import(path: Path, commands: list[RecordDelivery], per_batch: int = 500) -> float:
+    by_call: dict[str, list[DeliveryAccepted]] = {}
+    for command in commands:
+        by_call.setdefault(command.delivery.call_sid, []).append(accepted(command))
+    appends = [
+        Append(call_sid=sid, expected_version=0, events=tuple(events), status=CallStatus.COMPLETED)
+        for sid, events in by_call.items()
+    ]
+    store = SQLiteStore(path)
+
+    def work() -> None:
+        for first in range(0, len(appends), per_batch):
+            store.append_many(appends[first : first + per_batch])
+
+    try:
+        return timed(len(commands), work)
+    finally:
+        store.close()
+
+
+def _pg_worker(job: tuple[str, str, str, int, int, bool], barrier: Any) -> None:
+    mode, dsn, schema, index, calls, runner = job
+    commands = deliveries(calls, prefix=f"CA{index:02d}")
+    if mode == "append":
+        from callstate.stores.postgres import PostgresStore
+
+        store = PostgresStore(dsn, schema=schema, min_size=1, max_size=1)
+        store.load("warm-up")
+        barrier.wait()
+        append_all(store, commands, runner)
+        store.close()
+        return
+    import psycopg
+
+    rows = [encode(accepted(command)) for command in commands]
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        barrier.wait()
+        for kind, data in rows:
+            conn.execute(
+                f'INSERT INTO "{schema}".raw (kind, data) VALUES (%s, %s)', (kind, data),
+                prepare=True,
+            )
+
+
+def postgres_8w(dsn: str, mode: str, calls: int, runner: bool, workers: int = 8) -> float:
+    import psycopg
+
+    from callstate.stores.postgres import PostgresStore
+
+    schema = f"callstate_bench_{uuid.uuid4().hex[:10]}"
+    if mode == "append":
+        with PostgresStore(dsn, schema=schema) as store:
+            store.migrate()
+    else:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f'CREATE SCHEMA "{schema}"')
+            conn.execute(
+                f'CREATE TABLE "{schema}".raw (id BIGSERIAL PRIMARY KEY, kind TEXT, data TEXT)'
+            )
+    try:
+        ctx = multiprocessing.get_context("fork")
+        barrier = ctx.Barrier(workers + 1)
+        procs = [
+            ctx.Process(target=_pg_worker, args=((mode, dsn, schema, i, calls, runner), barrier))
+            for i in range(workers)
+        ]
+        for proc in procs:
+            proc.start()
+        barrier.wait()
+        start = time.perf_counter()
+        for proc in procs:
+            proc.join()
+        elapsed = time.perf_counter() - start
+        if any(proc.exitcode for proc in procs):
+            raise SystemExit(f"a PostgreSQL {mode} worker failed")
+        return round(workers * calls * 4 / elapsed, 1)
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--dsn", default=os.environ.get("CALLSTATE_TEST_POSTGRES_DSN"))
+    parser.add_argument("--runner", action="store_true", help="append through Runner.handle")
+    parser.add_argument("--calls", type=int, default=2_000, help="calls per SQLite round")
+    parser.add_argument("--pg-calls", type=int, default=100, help="calls per PostgreSQL worker")
+    args = parser.parse_args()
+    commands = deliveries(args.calls)
+    rows = [encode(accepted(c)) for c in commands]
+    many = deliveries(args.calls * 2)
+    best: dict[str, float | None] = {}
+
+    def keep(key: str, value: float) -> None:
+        old = best.get(key)
+        best[key] = value if old is None else max(old, value)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        for n in range(ROUNDS):
+            keep("sqlite_raw_insert_eps", sqlite_raw_insert(folder / f"raw{n}", rows))
+            keep("sqlite_append_eps", sqlite_append(folder / f"append{n}", commands, args.runner))
+            keep("sqlite_import_eps", sqlite_import(folder / f"import{n}", many))
+            keep("memory_append_eps", timed(
+                len(commands), lambda: append_all(MemoryStore(), commands, args.runner)))
+    if args.dsn:
+        for _ in range(ROUNDS):
+            keep("postgres_8w_raw_insert_eps", postgres_8w(args.dsn, "raw", args.pg_calls, False))
+            keep("postgres_8w_append_eps",
+                 postgres_8w(args.dsn, "append", args.pg_calls, args.runner))
+    else:
+        best["postgres_8w_raw_insert_eps"] = best["postgres_8w_append_eps"] = None
+    order = (
+        "sqlite_append_eps",
+        "sqlite_raw_insert_eps",
+        "sqlite_import_eps",
+        "postgres_8w_append_eps",
+        "postgres_8w_raw_insert_eps",
+        "memory_append_eps",
+    )
+    out = {key: best[key] for key in order}
+    if args.json:
+        print(json.dumps(out))
+    else:
+        for key, value in out.items():
+            print(f"{key:28} {value}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""The in-memory store: the reference implementation, and what tests use by default."""
+
+from __future__ import annotations
+
+import threading
+from bisect import bisect_right
+from collections.abc import Sequence
+
+from callstate._core._state import CallStatus
+from callstate._core._values import DeliveryAccepted, Event
+from callstate._errors import VersionConflict
+from callstate.stores._codec import delivery_key
+from callstate.stores._port import Append, StoredEvent, check_append
+
+__all__ = ["MemoryStore"]
+
+
+class MemoryStore:
+    """Every call's log in a dict, one lock around it. Lost with the process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._log: list[StoredEvent] = []
+        self._calls: dict[str, list[StoredEvent]] = {}
+        self._keys: set[tuple[str, str]] = set()
+        self._status: dict[str, CallStatus] = {}
+
+    def append(
+        self,
+        call_sid: str,
+        expected_version: int,
+        events: Sequence[Event],
+        *,
+        status: CallStatus,
+    ) -> tuple[StoredEvent, ...]:
+        return self.append_many(
+            (
+                Append(
+                    call_sid=call_sid,
+                    expected_version=expected_version,
+                    events=tuple(events),
+                    status=status,
+                ),
+            )
+        )
+
+    def append_many(self, appends: Sequence[Append]) -> tuple[StoredEvent, ...]:
+        with self._lock:
+            # Check everything first: all or nothing.
+            versions: dict[str, int] = {}
+            keys: set[tuple[str, str]] = set()
+            for item in appends:
+                check_append(item)
+                actual = versions.get(item.call_sid)
+                if actual is None:
+                    actual = len(self._calls.get(item.call_sid, ()))
+                if actual != item.expected_version:
+                    raise VersionConflict(item.call_sid, item.expected_version, actual)
+                for event in item.events:
+                    if isinstance(event, DeliveryAccepted):
+                        key = (item.call_sid, delivery_key(event.delivery))
+                        if key in self._keys or key in keys:
+                            raise VersionConflict(item.call_sid, item.expected_version, actual)
+                        keys.add(key)
+                versions[item.call_sid] = actual + len(item.events)
+            stored: list[StoredEvent] = []
+            position = len(self._log)
+            for item in appends:
+                log = self._calls.setdefault(item.call_sid, [])
+                for event in item.events:
+                    position += 1
+                    record = StoredEvent(
+                        position=position,
+                        call_sid=item.call_sid,
+                        version=len(log) + 1,
+                        event=event,
+                    )
+                    log.append(record)
+                    stored.append(record)
+                self._status[item.call_sid] = item.status
+            self._log.extend(stored)
+            self._keys |= keys
+            return tuple(stored)
+
+    def load(self, call_sid: str, after_version: int = 0) -> tuple[StoredEvent, ...]:
+        with self._lock:
+            return tuple(self._calls.get(call_sid, ())[max(after_version, 0) :])
+
+    def read_all(self, after: int = 0, limit: int = 1_000) -> tuple[StoredEvent, ...]:
+        with self._lock:
+            start = bisect_right(self._log, after, key=lambda e: e.position)
+            return tuple(self._log[start : start + max(limit, 0)])
+
+    def calls_with_status(self, *statuses: CallStatus) -> tuple[str, ...]:
+        wanted = set(statuses)
+        with self._lock:
+            return tuple(sorted(sid for sid, s in self._status.items() if s in wanted))
+
+    def close(self) -> None:
+        pass
+

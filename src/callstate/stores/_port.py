@@ -1,0 +1,114 @@
+"""The port every event store implements, and the values it speaks in.
+
+A call's log is the sequence of its events; its *version* is the number of
+events in it (0 for a call nothing is known of). Every event also gets a
+*global position*, unique across calls, growing with each call's versions.
+
+What every store promises readers: ``read_all(after=p)`` returns events in
+position order and never returns an event while an event with a smaller
+position may still be committed. So a subscriber that resumes from the last
+position it processed sees every event exactly once, in position order.
+Positions may have gaps: readers must not expect ``p + 1`` after ``p``.
+``MemoryStore`` and ``SQLiteStore`` (one writer at a time) happen to have
+none; ``PostgresStore`` (concurrent writers) may, and waits out the holes
+that an unfinished transaction could still fill.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import attrs
+
+from callstate._core._state import CallStatus
+from callstate._core._values import Event
+from callstate._errors import UsageError
+
+__all__ = ["Append", "EventStore", "StoredEvent", "check_append"]
+
+
+@attrs.frozen(kw_only=True)
+class StoredEvent:
+    """An event as a store holds it: where it sits globally and in its call."""
+
+    #: Unique across the store, from 1; later versions of a call have larger ones.
+    position: int
+    call_sid: str
+    #: The event's place in its call's log, from 1.
+    version: int
+    event: Event
+
+
+@attrs.frozen(kw_only=True)
+class Append:
+    """New events for one call, to add if the call is still at ``expected_version``.
+
+    ``status`` is the call's status once they are folded in: the projection
+    (calls by current status) is written in the same transaction as the log.
+    """
+
+    call_sid: str
+    expected_version: int
+    events: tuple[Event, ...]
+    status: CallStatus
+
+
+@runtime_checkable
+class EventStore(Protocol):
+    """Where calls' events are kept.
+
+    Implementations translate their driver's errors into ``StoreUnavailable``
+    (cannot be used now) and ``VersionConflict`` (another writer appended
+    first) in one place; nothing else escapes but ``UsageError`` (a misuse)
+    and ``StoreError`` (a stored event that cannot be read).
+    """
+
+    def append(
+        self,
+        call_sid: str,
+        expected_version: int,
+        events: Sequence[Event],
+        *,
+        status: CallStatus,
+    ) -> tuple[StoredEvent, ...]:
+        """Add ``events`` to a call's log atomically, iff it is at ``expected_version``.
+
+        Raises ``VersionConflict`` if another writer appended first, and also
+        if the log already holds an accepted delivery with the same CallSid,
+        SequenceNumber and content (a duplicate racing another writer is
+        stored once). The projection row of the call is set to ``status``.
+        """
+        ...
+
+    def append_many(self, appends: Sequence[Append]) -> tuple[StoredEvent, ...]:
+        """Every one of ``appends`` in one transaction, or none (a batch import)."""
+        ...
+
+    def load(self, call_sid: str, after_version: int = 0) -> tuple[StoredEvent, ...]:
+        """A call's events with a version above ``after_version``, in version order."""
+        ...
+
+    def read_all(self, after: int = 0, limit: int = 1_000) -> tuple[StoredEvent, ...]:
+        """Up to ``limit`` events with a position above ``after``, in position order."""
+        ...
+
+    def calls_with_status(self, *statuses: CallStatus) -> tuple[str, ...]:
+        """The CallSids whose current status is one of ``statuses``, sorted."""
+        ...
+
+    def close(self) -> None:
+        """Release connections and files. Idempotent."""
+        ...
+
+
+def check_append(item: Append) -> None:
+    """What every store refuses before touching its storage."""
+    if item.expected_version < 0:
+        raise UsageError(f"expected_version must be 0 or more, not {item.expected_version}")
+    if not item.events:
+        raise UsageError("an append needs at least one event")
+    for event in item.events:
+        sid = event.call_sid
+        if sid != item.call_sid:
+            raise UsageError(f"an event of call {sid!r} appended to call {item.call_sid!r}")

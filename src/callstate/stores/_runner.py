@@ -1,0 +1,207 @@
+"""The runner: load, decide, append with the expected version, retry on conflict.
+
+It honours the same contract as ``CallBook.handle``: one command about one
+call in, an ``Outcome`` out. What it returns has been stored.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+
+from callstate._core._call import CallState
+from callstate._core._decider import Decider, Outcome
+from callstate._core._sink import CallCommand
+from callstate._core._values import (
+    Event,
+    Reconcile,
+    RecordDelivery,
+    RegisterCall,
+    Tick,
+)
+from callstate._errors import UnknownCall, UsageError, VersionConflict
+from callstate.stores._port import Append, EventStore
+
+__all__ = ["Runner"]
+
+def _call_sid_of(command: CallCommand) -> str:
+    if isinstance(command, RecordDelivery):
+        return command.delivery.call_sid
+    if isinstance(command, Reconcile):
+        return command.resource.sid
+    if isinstance(command, RegisterCall):
+        return command.call_sid
+    if isinstance(command, Tick):
+        raise UsageError("a Tick concerns every call: a Runner handles one call's commands")
+    raise UsageError(f"not a command: {command!r}")
+
+
+class Runner:
+    """Handle commands against an ``EventStore``, safe beside other writers.
+
+    A ``callstate.Sink``: ``handle(command) -> Outcome``, the events stored
+    before it returns.
+
+    On a ``VersionConflict`` the runner reads what the other writer appended
+    and decides again, up to ``retries`` times, then lets the conflict out.
+    It keeps the folded state of up to ``cache_size`` calls keyed by version,
+    so a handle reads only the events it has not seen (usually none).
+    """
+
+    def __init__(
+        self,
+        store: EventStore,
+        decider: Decider | None = None,
+        *,
+        retries: int = 16,
+        cache_size: int = 10_000,
+    ) -> None:
+        if retries < 0 or cache_size < 0:
+            raise UsageError("retries and cache_size must be 0 or more")
+        self._store = store
+        self._decider = Decider() if decider is None else decider
+        self._retries = retries
+        self._cache_size = cache_size
+        self._cache: OrderedDict[str, tuple[int, CallState]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @property
+    def store(self) -> EventStore:
+        return self._store
+
+    @property
+    def decider(self) -> Decider:
+        return self._decider
+
+    def handle(self, command: CallCommand) -> Outcome:
+        """Decide ``command`` for its call, store the events: what it caused and changed."""
+        call_sid = _call_sid_of(command)
+        decider = self._decider
+        version, before = self._current(call_sid)
+        attempt = 0
+        while True:
+            events = decider.decide(command, before)
+            after, changes = decider.advance(before, events)
+            if events:
+                try:
+                    self._store.append(call_sid, version, events, status=after.status)
+                except VersionConflict:
+                    attempt += 1
+                    if attempt > self._retries:
+                        self._forget(call_sid)
+                        raise
+                    newer = self._catch_up(call_sid, version, before)
+                    if newer[0] == version:  # nothing missed: the cache itself is off
+                        newer = self._catch_up(call_sid, 0, decider.initial_state(call_sid))
+                    version, before = newer
+                    continue
+                self._remember(call_sid, version + len(events), after)
+            return Outcome(events=events, changes=changes, before=before, after=after)
+
+    def handle_many(self, commands: Iterable[CallCommand]) -> tuple[Outcome, ...]:
+        """Handle many commands, storing all their events in one transaction (an import).
+
+        On a conflict nothing of the batch is stored; it is decided again from
+        the stored logs, up to ``retries`` times.
+        """
+        commands = tuple(commands)
+        attempt = 0
+        while True:
+            outcomes, appends, states = self._decide_batch(commands)
+            if not appends:
+                return outcomes
+            try:
+                self._store.append_many(appends)
+            except VersionConflict:
+                for item in appends:
+                    self._forget(item.call_sid)
+                attempt += 1
+                if attempt > self._retries:
+                    raise
+                continue
+            for item in appends:
+                version = item.expected_version + len(item.events)
+                self._remember(item.call_sid, version, states[item.call_sid])
+            return outcomes
+
+    def _decide_batch(
+        self, commands: Sequence[CallCommand]
+    ) -> tuple[tuple[Outcome, ...], list[Append], dict[str, CallState]]:
+        decider = self._decider
+        start: dict[str, int] = {}
+        states: dict[str, CallState] = {}
+        pending: dict[str, list[Event]] = {}
+        outcomes = []
+        for command in commands:
+            sid = _call_sid_of(command)
+            before = states.get(sid)
+            if before is None:
+                start[sid], before = self._current(sid)
+            events = decider.decide(command, before)
+            after, changes = decider.advance(before, events)
+            states[sid] = after
+            if events:
+                pending.setdefault(sid, []).extend(events)
+            outcomes.append(
+                Outcome(events=events, changes=changes, before=before, after=after)
+            )
+        appends = [
+            Append(
+                call_sid=sid,
+                expected_version=start[sid],
+                events=tuple(events),
+                status=states[sid].status,
+            )
+            for sid, events in pending.items()
+        ]
+        return tuple(outcomes), appends, states
+
+    def get(self, call_sid: str) -> CallState | None:
+        """A call's state as stored now, or None if nothing is stored about it."""
+        with self._lock:
+            cached = self._cache.get(call_sid)
+        version, state = (0, self._decider.initial_state(call_sid)) if cached is None else cached
+        version, state = self._catch_up(call_sid, version, state)
+        return None if version == 0 else state
+
+    def state(self, call_sid: str) -> CallState:
+        """A call's state from the store; ``UnknownCall`` if nothing is stored about it."""
+        state = self.get(call_sid)
+        if state is None:
+            raise UnknownCall(call_sid)
+        return state
+
+    # The cache: (version, state) per call, least recently used first. A cached
+    # state may be stale (another process appended): the append's expected
+    # version catches that, and the runner then reads only what it missed.
+
+    def _current(self, call_sid: str) -> tuple[int, CallState]:
+        with self._lock:
+            cached = self._cache.get(call_sid)
+            if cached is not None:
+                self._cache.move_to_end(call_sid)
+                return cached
+        return self._catch_up(call_sid, 0, self._decider.initial_state(call_sid))
+
+    def _catch_up(self, call_sid: str, version: int, state: CallState) -> tuple[int, CallState]:
+        newer = self._store.load(call_sid, version)
+        if newer:
+            state, _ = self._decider.advance(state, [stored.event for stored in newer])
+            version = newer[-1].version
+        self._remember(call_sid, version, state)
+        return version, state
+
+    def _remember(self, call_sid: str, version: int, state: CallState) -> None:
+        if self._cache_size == 0:
+            return
+        with self._lock:
+            cache = self._cache
+            cache[call_sid] = (version, state)
+            cache.move_to_end(call_sid)
+            while len(cache) > self._cache_size:
+                cache.popitem(last=False)
+
+    def _forget(self, call_sid: str) -> None:
+        with self._lock:
+            self._cache.pop(call_sid, None)

@@ -1,0 +1,297 @@
+"""The SQLite store: one file, WAL, the default for a single machine.
+
+Writers take turns on SQLite's write lock (``BEGIN IMMEDIATE``), so positions
+are handed out in commit order with no gaps. Any number of processes may open
+the same file; a writer waits up to ``timeout`` seconds for the lock, then the
+store raises ``StoreUnavailable``.
+
+The schema keeps each append to a few small writes: a call gets an integer
+id in ``callstate_calls`` (its projection row: version and status), and its
+events are keyed by (call id, version). Claiming the next version moves the
+projection row and checks, in the same statement, that no delivery of the
+append is in the call's log already.
+
+Durability: in WAL mode with ``synchronous="NORMAL"`` (the default) a
+committed append survives the process being killed at any moment; a power
+loss may forget the last transactions (never corrupt the file). Choose
+``synchronous="FULL"`` to survive that too, at the cost of an fsync per append.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Final
+
+from callstate._core._state import CallStatus
+from callstate._core._values import DeliveryAccepted, Event
+from callstate._errors import StoreUnavailable, UsageError, VersionConflict
+from callstate.stores._codec import decode, delivery_key, encode
+from callstate.stores._port import Append, StoredEvent, check_append
+
+__all__ = ["SQLiteStore"]
+
+_SCHEMA: Final = (
+    """CREATE TABLE IF NOT EXISTS callstate_calls (
+        id INTEGER PRIMARY KEY,
+        call_sid TEXT NOT NULL UNIQUE,
+        version INTEGER NOT NULL,
+        status TEXT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS callstate_calls_status ON callstate_calls (status)",
+    """CREATE TABLE IF NOT EXISTS callstate_events (
+        position INTEGER PRIMARY KEY,
+        call_id INTEGER NOT NULL,
+        version INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        data TEXT NOT NULL,
+        delivery_key TEXT
+    )""",
+    """CREATE UNIQUE INDEX IF NOT EXISTS callstate_events_call
+        ON callstate_events (call_id, version)""",
+)
+_CLAIM_NEW: Final = (
+    "INSERT INTO callstate_calls (call_sid, version, status) VALUES (?, ?, ?)"
+    " ON CONFLICT (call_sid) DO NOTHING RETURNING id"
+)
+_CLAIM: Final = (
+    "UPDATE callstate_calls SET version = ?, status = ? WHERE call_sid = ? AND version = ?"
+)
+_NO_DUPLICATE: Final = (
+    " AND NOT EXISTS (SELECT 1 FROM callstate_events AS e"
+    " WHERE e.call_id = callstate_calls.id AND e.delivery_key {test})"
+)
+_CLAIM_PLAIN: Final = _CLAIM + " RETURNING id"
+_CLAIM_ONE: Final = _CLAIM + _NO_DUPLICATE.format(test="= ?") + " RETURNING id"
+_CLAIM_MANY: Final = (
+    _CLAIM + _NO_DUPLICATE.format(test="IN (SELECT value FROM json_each(?))") + " RETURNING id"
+)
+_INSERT: Final = (
+    "INSERT INTO callstate_events (position, call_id, version, kind, data, delivery_key)"
+    " VALUES (?, ?, ?, ?, ?, ?)"
+)
+_VERSION: Final = "SELECT version FROM callstate_calls WHERE call_sid = ?"
+_LOAD: Final = (
+    "SELECT e.position, e.version, e.kind, e.data FROM callstate_events AS e"
+    " WHERE e.call_id = (SELECT id FROM callstate_calls WHERE call_sid = ?)"
+    " AND e.version > ? ORDER BY e.version"
+)
+_READ: Final = (
+    "SELECT e.position, c.call_sid, e.version, e.kind, e.data"
+    " FROM callstate_events AS e JOIN callstate_calls AS c ON c.id = e.call_id"
+    " WHERE e.position > ? ORDER BY e.position LIMIT ?"
+)
+_SYNCHRONOUS: Final = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+_Row = tuple[str, str, "str | None"]
+
+
+class SQLiteStore:
+    """Calls' events in one SQLite file (created with its schema if missing)."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        timeout: float = 30.0,
+        synchronous: str = "NORMAL",
+    ) -> None:
+        if synchronous.upper() not in _SYNCHRONOUS:
+            raise UsageError(f"synchronous must be one of {_SYNCHRONOUS}, not {synchronous!r}")
+        self._path = os.fspath(path)
+        self._lock = threading.Lock()
+        try:
+            conn = sqlite3.connect(
+                self._path, timeout=timeout, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"cannot open SQLite file {self._path!r}: {exc}") from exc
+        self._conn: sqlite3.Connection | None = conn
+        try:
+            with self._translate():
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
+                # Checkpoint the WAL every ~40 MB rather than every 4 MB: each
+                # append dirties a few pages, and a checkpoint stalls its writer.
+                conn.execute("PRAGMA wal_autocheckpoint=10000")
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    for statement in _SCHEMA:
+                        conn.execute(statement)
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    @contextlib.contextmanager
+    def _translate(self) -> Iterator[sqlite3.Connection]:
+        """The one place sqlite3's errors become callstate's."""
+        conn = self._conn
+        if conn is None:
+            raise StoreUnavailable(f"the SQLite store {self._path!r} is closed")
+        try:
+            yield conn
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"SQLite file {self._path!r}: {exc}") from exc
+
+    def append(
+        self,
+        call_sid: str,
+        expected_version: int,
+        events: Sequence[Event],
+        *,
+        status: CallStatus,
+    ) -> tuple[StoredEvent, ...]:
+        return self.append_many(
+            (
+                Append(
+                    call_sid=call_sid,
+                    expected_version=expected_version,
+                    events=tuple(events),
+                    status=status,
+                ),
+            )
+        )
+
+    def append_many(self, appends: Sequence[Append]) -> tuple[StoredEvent, ...]:
+        encoded = []
+        for item in appends:
+            check_append(item)
+            encoded.append([(*encode(e), _key_of(e)) for e in item.events])
+        with self._lock, self._translate() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                written = _write(conn, appends, encoded)
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            if isinstance(written, Append):
+                conn.execute("ROLLBACK")
+                row = conn.execute(_VERSION, (written.call_sid,)).fetchone()
+                actual = 0 if row is None else int(row[0])
+                raise VersionConflict(written.call_sid, written.expected_version, actual)
+            conn.execute("COMMIT")
+        return written
+
+    def load(self, call_sid: str, after_version: int = 0) -> tuple[StoredEvent, ...]:
+        with self._lock, self._translate() as conn:
+            rows = conn.execute(_LOAD, (call_sid, after_version)).fetchall()
+        return tuple(
+            StoredEvent(position=p, call_sid=call_sid, version=v, event=decode(kind, data))
+            for p, v, kind, data in rows
+        )
+
+    def read_all(self, after: int = 0, limit: int = 1_000) -> tuple[StoredEvent, ...]:
+        with self._lock, self._translate() as conn:
+            rows = conn.execute(_READ, (after, limit)).fetchall()
+        return tuple(
+            StoredEvent(position=p, call_sid=sid, version=v, event=decode(kind, data))
+            for p, sid, v, kind, data in rows
+        )
+
+    def calls_with_status(self, *statuses: CallStatus) -> tuple[str, ...]:
+        if not statuses:
+            return ()
+        marks = ",".join("?" * len(statuses))
+        with self._lock, self._translate() as conn:
+            rows = conn.execute(
+                f"SELECT call_sid FROM callstate_calls WHERE status IN ({marks})"
+                " ORDER BY call_sid",
+                [CallStatus(s).value for s in statuses],
+            ).fetchall()
+        return tuple(row[0] for row in rows)
+
+    def close(self) -> None:
+        with self._lock:
+            conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+    def __enter__(self) -> SQLiteStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({self._path!r})"
+
+
+def _key_of(event: Event) -> str | None:
+    return delivery_key(event.delivery) if isinstance(event, DeliveryAccepted) else None
+
+
+def _claim(conn: sqlite3.Connection, item: Append, keys: list[str]) -> int | None:
+    """Move a call's projection row to its new version; the call's id, or None.
+
+    None if the call is not at the expected version, or if one of ``keys``
+    (the append's deliveries) is in its log already.
+    """
+    sid, expected = item.call_sid, item.expected_version
+    new, status = expected + len(item.events), item.status.value
+    if len(set(keys)) != len(keys):
+        return None
+    if expected == 0:
+        row = conn.execute(_CLAIM_NEW, (sid, new, status)).fetchone()
+    elif not keys:
+        row = conn.execute(_CLAIM_PLAIN, (new, status, sid, expected)).fetchone()
+    elif len(keys) == 1:
+        row = conn.execute(_CLAIM_ONE, (new, status, sid, expected, keys[0])).fetchone()
+    else:
+        row = conn.execute(_CLAIM_MANY, (new, status, sid, expected, json.dumps(keys))).fetchone()
+    return None if row is None else int(row[0])
+
+
+def _write(
+    conn: sqlite3.Connection, appends: Sequence[Append], encoded: Sequence[Sequence[_Row]]
+) -> tuple[StoredEvent, ...] | Append:
+    """Inside the write transaction: the events stored, or the append that conflicts."""
+    ids = []
+    batch_keys: dict[str, set[str]] = {}  # a call twice in one batch: its keys so far
+    for item, items in zip(appends, encoded, strict=True):
+        keys = [key for _, _, key in items if key is not None]
+        earlier = batch_keys.setdefault(item.call_sid, set())
+        call_id = None if earlier.intersection(keys) else _claim(conn, item, keys)
+        if call_id is None:
+            return item
+        earlier.update(keys)
+        ids.append(call_id)
+    if len(appends) == 1 and len(encoded[0]) == 1:  # the common case: one event
+        item = appends[0]
+        ((kind, data, key),) = encoded[0]
+        version = item.expected_version + 1
+        cursor = conn.execute(_INSERT, (None, ids[0], version, kind, data, key))
+        return (
+            StoredEvent(
+                position=int(cursor.lastrowid or 0),
+                call_sid=item.call_sid,
+                version=version,
+                event=item.events[0],
+            ),
+        )
+    (last,) = conn.execute("SELECT coalesce(max(position), 0) FROM callstate_events").fetchone()
+    rows: list[tuple[int, int, int, str, str, str | None]] = []
+    stored: list[StoredEvent] = []
+    for item, items, call_id in zip(appends, encoded, ids, strict=True):
+        version = item.expected_version
+        for event, (kind, data, key) in zip(item.events, items, strict=True):
+            last += 1
+            version += 1
+            rows.append((last, call_id, version, kind, data, key))
+            stored.append(
+                StoredEvent(position=last, call_sid=item.call_sid, version=version, event=event)
+            )
+    conn.executemany(_INSERT, rows)
+    return tuple(stored)
