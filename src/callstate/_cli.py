@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -21,9 +22,11 @@ from callstate._core._call import CallState
 from callstate._core._decider import CallBook, Decider
 from callstate._core._parse import parse_callback
 from callstate._core._resource import parse_call_resources
+from callstate._core._state import CallStatus
 from callstate._core._values import Dialect, Reconcile, RecordDelivery
 from callstate._diagram import FORMATS, state_diagram
-from callstate._errors import InvalidInput, UsageError
+from callstate._errors import InvalidInput, StoreError, UsageError
+from callstate._report import state_json
 
 __all__ = ["main"]
 
@@ -57,7 +60,8 @@ def _line_time(item: dict[str, Any], key: str) -> datetime | None:
     return parsed
 
 
-def _apply_line(book: CallBook, text: str) -> None:
+def _commands_of_line(text: str) -> list[RecordDelivery | Reconcile]:
+    """The commands one JSON line asks for (a forked resource gives several)."""
     try:
         item = json.loads(text)
     except (ValueError, RecursionError):
@@ -69,9 +73,10 @@ def _apply_line(book: CallBook, text: str) -> None:
         raise InvalidInput("line", "must have exactly one of params, body, resource")
     if "resource" in item:
         observed = _line_time(item, "observed_at") or _line_time(item, "received_at")
-        for resource in parse_call_resources(item["resource"]):
-            book.handle(Reconcile(resource=resource, observed_at=observed))
-        return
+        return [
+            Reconcile(resource=resource, observed_at=observed)
+            for resource in parse_call_resources(item["resource"])
+        ]
     received = _line_time(item, "received_at")
     if "body" in item:
         body = item["body"]
@@ -83,44 +88,87 @@ def _apply_line(book: CallBook, text: str) -> None:
         if not isinstance(params, dict):
             raise InvalidInput("params", "must be a JSON object")
         delivery = parse_callback(params)
-    book.handle(RecordDelivery(delivery=delivery, received_at=received))
+    return [RecordDelivery(delivery=delivery, received_at=received)]
 
 
-def _state_json(state: CallState) -> dict[str, Any]:
-    return {
-        "status": state.status.value,
-        "final": state.final,
-        "outcome_known": state.outcome_known,
-        "deliveries": state.deliveries,
-        "duplicates": state.duplicates,
-        "anomalies": [a.as_dict() for a in state.anomalies],
-        "timeline": {
-            e.status.value: {
-                "at": None if e.at is None else e.at.isoformat(),
-                "received_at": None if e.received_at is None else e.received_at.isoformat(),
-            }
-            for e in state.timeline
-        },
-        "needs_reconciliation": state.needs_reconciliation,
-    }
+class _Progress:
+    """A progress line on stderr for large files, when stderr is a terminal."""
+
+    def __init__(self, stream: IO[str], total_bytes: int | None) -> None:
+        self._total = total_bytes
+        self._on = bool(total_bytes and total_bytes > 1_000_000) and sys.stderr.isatty()
+        self._stream = stream
+        self._done = 0
+        self._lines = 0
+
+    def step(self, line: str) -> None:
+        self._lines += 1
+        self._done += len(line.encode("utf-8", "replace"))
+        if self._on and self._total and self._lines % 5_000 == 0:
+            percent = min(100.0, 100.0 * self._done / self._total)
+            sys.stderr.write(f"\rreplayed {self._lines:,} lines ({percent:.0f}%)")
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        if self._on:
+            sys.stderr.write(f"\rreplayed {self._lines:,} lines (100%)\n")
 
 
-def replay(lines: Iterable[str], decider: Decider, now: datetime | None) -> dict[str, Any]:
+def replay(
+    lines: Iterable[str],
+    decider: Decider,
+    now: datetime | None,
+    *,
+    sink: _ReplaySink | None = None,
+    progress: _Progress | None = None,
+) -> dict[str, Any]:
     """Fold JSON Lines into call states: the replay report as a JSON-ready dict."""
-    book = CallBook(decider)
+    target: _ReplaySink = _BookSink(CallBook(decider)) if sink is None else sink
     rejected = []
     for number, line in enumerate(lines, start=1):
+        if progress is not None:
+            progress.step(line)
         text = line.strip()
         if not text:
             continue
         try:
-            _apply_line(book, text)
+            for command in _commands_of_line(text):
+                target.apply(command)
         except InvalidInput as exc:
             rejected.append({"line": number, "error": str(exc)})
+    if progress is not None:
+        progress.close()
     if now is not None:
-        book.tick(now)
-    calls = {state.call_sid: _state_json(state) for state in book.states()}
+        target.tick(now)
+    calls = {state.call_sid: state_json(state) for state in target.states()}
     return {"calls": dict(sorted(calls.items())), "rejected": rejected}
+
+
+class _ReplaySink:
+    def apply(self, command: RecordDelivery | Reconcile) -> None:
+        raise NotImplementedError
+
+    def tick(self, now: datetime) -> None:
+        raise NotImplementedError
+
+    def states(self) -> Iterable[CallState]:
+        raise NotImplementedError
+
+
+class _BookSink(_ReplaySink):
+    """Replay in memory."""
+
+    def __init__(self, book: CallBook) -> None:
+        self.book = book
+
+    def apply(self, command: RecordDelivery | Reconcile) -> None:
+        self.book.handle(command)
+
+    def tick(self, now: datetime) -> None:
+        self.book.tick(now)
+
+    def states(self) -> Iterable[CallState]:
+        return self.book.states()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -136,6 +184,49 @@ def _parser() -> argparse.ArgumentParser:
         "--dialect", choices=[d.value for d in Dialect], default=Dialect.AUTO.value
     )
     replay_cmd.add_argument("--now", help="evaluate staleness at this ISO 8601 time")
+    replay_cmd.add_argument(
+        "--store",
+        help="persist into this SQLite file or PostgreSQL DSN (replaying twice changes nothing)",
+    )
+    calls_cmd = commands.add_parser("calls", help="list calls from a store, or show one")
+    calls_cmd.add_argument("call_sid", nargs="?", help="show this call (with its timeline)")
+    calls_cmd.add_argument("--store", required=True, help="SQLite file or PostgreSQL DSN")
+    calls_cmd.add_argument(
+        "--status",
+        action="append",
+        choices=[s.value for s in CallStatus],
+        help="only calls with this current status; repeatable",
+    )
+    calls_cmd.add_argument("--dialect", choices=[d.value for d in Dialect], default="auto")
+    serve_cmd = commands.add_parser(
+        "serve",
+        help="run the reference receiver (flags override CALLSTATE_* environment variables)",
+    )
+    serve_cmd.add_argument("--host", help="address to listen on (CALLSTATE_HOST, 127.0.0.1)")
+    serve_cmd.add_argument("--port", help="port (CALLSTATE_PORT, 8000; 0 picks one)")
+    serve_cmd.add_argument(
+        "--store", help="SQLite file or PostgreSQL DSN (CALLSTATE_STORE, callstate.sqlite)"
+    )
+    serve_cmd.add_argument(
+        "--auth-token",
+        help="Twilio-style signing token; unsigned callbacks are then refused "
+        "(CALLSTATE_AUTH_TOKEN)",
+    )
+    serve_cmd.add_argument("--dialect", choices=[d.value for d in Dialect])
+    serve_cmd.add_argument(
+        "--trust-proxy-header",
+        action="append",
+        dest="trusted_proxy_headers",
+        help="a forwarded header your proxy sets, to rebuild the public URL; repeatable",
+    )
+    serve_cmd.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    demo_cmd = commands.add_parser(
+        "demo", help="place calls on a fake provider with chaos on, and show they all converge"
+    )
+    demo_cmd.add_argument("--calls", type=int, default=200, help="how many calls (200)")
+    demo_cmd.add_argument("--store", help="SQLite file or PostgreSQL DSN (a temporary file)")
+    demo_cmd.add_argument("--seed", type=int, default=2026)
+    demo_cmd.add_argument("--vocabulary", choices=["twilio", "restcomm"], default="twilio")
     diagram_cmd = commands.add_parser(
         "diagram", help="draw the state machine from its one definition"
     )
@@ -162,6 +253,92 @@ def _diagram(fmt: str, output: str | None) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from callstate.serve._main import serve  # noqa: PLC0415 (needs the serve extra)
+
+    flags = {
+        "host": args.host,
+        "port": args.port,
+        "store": args.store,
+        "auth_token": args.auth_token,
+        "dialect": args.dialect,
+        "trusted_proxy_headers": tuple(args.trusted_proxy_headers or ()) or None,
+        "log_level": args.log_level,
+    }
+    try:
+        return serve(flags)
+    except UsageError as exc:
+        raise _UsageError(str(exc)) from None
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from callstate.serve._demo import render, run_demo  # noqa: PLC0415 (needs the serve extra)
+
+    if args.calls < 1:
+        raise _UsageError("--calls must be at least 1")
+    try:
+        report = run_demo(args.calls, store=args.store, seed=args.seed, vocabulary=args.vocabulary)
+    except UsageError as exc:
+        raise _UsageError(str(exc)) from None
+    print(render(report))
+    return 0 if report.converged else 1
+
+
+def _size(path: str) -> int | None:
+    try:
+        return None if path == "-" else os.path.getsize(path)
+    except OSError:
+        return None
+
+
+def _open_store(target: str) -> Any:
+    from callstate.serve._config import open_store  # noqa: PLC0415 (stores are optional here)
+
+    try:
+        return open_store(target)
+    except (UsageError, StoreError) as exc:
+        raise _UsageError(f"--store: {exc}") from None
+
+
+def _store_sink(store: Any, decider: Decider) -> Any:
+    from callstate._store_replay import StoreReplay  # noqa: PLC0415
+    from callstate.stores import Runner  # noqa: PLC0415
+
+    return StoreReplay(store, Runner(store, decider))
+
+
+def _calls(args: argparse.Namespace) -> int:
+    store = _open_store(args.store)
+    try:
+        decider = Decider(dialect=Dialect(args.dialect))
+        if args.call_sid:
+            stored = store.load(args.call_sid)
+            if not stored:
+                print(f"callstate: no call {args.call_sid!r} in the store", file=sys.stderr)
+                return 1
+            state = decider.fold([item.event for item in stored], args.call_sid)
+            json.dump({"call_sid": args.call_sid, **state_json(state)}, sys.stdout, indent=2)
+        else:
+            statuses = [CallStatus(s) for s in args.status or ()] or list(CallStatus)
+            sids = store.calls_with_status(*statuses)
+            rows = [
+                {
+                    "call_sid": sid,
+                    "status": decider.fold(
+                        [item.event for item in store.load(sid)], sid
+                    ).status.value,
+                }
+                for sid in sids
+            ]
+            json.dump({"total": len(rows), "calls": rows}, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    except StoreError as exc:
+        raise _UsageError(f"--store: {exc}") from None
+    finally:
+        store.close()
+    return 0
+
+
 def _open(path: str) -> IO[str]:
     if path == "-":
         return sys.stdin
@@ -181,16 +358,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "diagram":
             return _diagram(args.format, args.output)
+        if args.command == "serve":
+            return _serve(args)
+        if args.command == "demo":
+            return _demo(args)
+        if args.command == "calls":
+            return _calls(args)
         now = None if args.now is None else _iso(args.now, "--now")
         decider = Decider(dialect=Dialect(args.dialect))
         stream = _open(args.file)
+        store = None if args.store is None else _open_store(args.store)
         try:
-            report = replay(stream, decider, now)
+            sink = None if store is None else _store_sink(store, decider)
+            report = replay(
+                stream, decider, now, sink=sink, progress=_Progress(stream, _size(args.file))
+            )
         except (OSError, UnicodeDecodeError) as exc:
             raise _UsageError(f"cannot read {args.file}: {exc}") from None
         finally:
             if stream is not sys.stdin:
                 stream.close()
+            if store is not None:
+                store.close()
     except _UsageError as exc:
         print(f"callstate: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,17 @@
+"""The reference receiver: status callbacks into a store, calls out as JSON.
+
+``build_app(runner, verifier=...)`` is an ASGI application (Starlette):
+
+- ``POST|GET /callbacks``: the status-callback route (verify, parse, store, answer);
+- ``GET /calls?status=&page=&page_size=``: calls by current status, paged;
+- ``GET /calls/{CallSid}``: state, timeline, anomalies;
+- ``GET /calls/{CallSid}/events``: the call's stored events;
+- ``GET /healthz``: the store answers.
+
+``callstate serve`` runs it on uvicorn with the SQLite store by default.
+"""
+
+from callstate.serve._app import build_app, state_json
+from callstate.serve._config import ServeConfig, open_store
+
+__all__ = ["ServeConfig", "build_app", "open_store", "state_json"]

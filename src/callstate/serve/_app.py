@@ -1,0 +1,132 @@
+"""The receiver as a Starlette application over a store-backed runner."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from callstate._core._state import CallStatus
+from callstate._errors import StoreError, UnknownCall
+from callstate._report import state_json
+from callstate.stores import AsyncRunner, Runner
+from callstate.stores._codec import encode
+from callstate.web import AsyncWebhookHandler, Hooks, TrustedProxy, Verifier
+from callstate.web.starlette import webhook_endpoint
+
+__all__ = ["build_app", "state_json"]
+
+LOGGER = logging.getLogger("callstate.serve")
+_MAX_PAGE_SIZE = 1_000
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int | str:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
+        return f"{name}: must be a whole number from {low} to {high}"
+    return int(raw)
+
+
+def build_app(
+    runner: Runner,
+    *,
+    verifier: Verifier,
+    proxy: TrustedProxy | None = None,
+    hooks: Hooks | None = None,
+) -> Starlette:
+    """The receiver's ASGI app over ``runner`` (whose blocking store runs in threads)."""
+    sink = AsyncRunner(runner)
+    handler = AsyncWebhookHandler(sink, verifier=verifier, proxy=proxy, hooks=hooks)
+    store = runner.store
+
+    async def list_calls(request: Request) -> Response:
+        wanted = request.query_params.getlist("status")
+        try:
+            statuses = [CallStatus(s) for s in wanted] or list(CallStatus)
+        except ValueError:
+            return _error(400, f"status: must be among {', '.join(s.value for s in CallStatus)}")
+        page = _int_param(request, "page", 0, 0, 10**9)
+        size = _int_param(request, "page_size", 50, 1, _MAX_PAGE_SIZE)
+        if isinstance(page, str) or isinstance(size, str):
+            return _error(400, page if isinstance(page, str) else str(size))
+        try:
+            sids = await asyncio.to_thread(store.calls_with_status, *statuses)
+        except StoreError as exc:
+            return _error(503, f"the store is unavailable: {exc}")
+        total = len(sids)
+        chosen = sids[page * size : (page + 1) * size]
+        return JSONResponse(
+            {"page": page, "page_size": size, "total": total, "calls": list(chosen)}
+        )
+
+    async def show_call(request: Request) -> Response:
+        call_sid = request.path_params["call_sid"]
+        try:
+            state = await sink.state(call_sid)
+        except UnknownCall:
+            return _error(404, f"no call {call_sid!r}")
+        except StoreError as exc:
+            return _error(503, f"the store is unavailable: {exc}")
+        return JSONResponse({"call_sid": call_sid, **state_json(state)})
+
+    async def call_events(request: Request) -> Response:
+        call_sid = request.path_params["call_sid"]
+        try:
+            stored = await asyncio.to_thread(store.load, call_sid)
+        except StoreError as exc:
+            return _error(503, f"the store is unavailable: {exc}")
+        if not stored:
+            return _error(404, f"no call {call_sid!r}")
+        events = []
+        for item in stored:
+            kind, payload = encode(item.event)
+            events.append(
+                {
+                    "position": item.position,
+                    "version": item.version,
+                    "type": kind,
+                    "event": json.loads(payload),
+                }
+            )
+        return JSONResponse({"call_sid": call_sid, "events": events})
+
+    async def healthz(request: Request) -> Response:
+        try:
+            await asyncio.to_thread(store.read_all, 0, 1)
+        except StoreError as exc:
+            return _error(503, f"the store is unavailable: {exc}")
+        return JSONResponse({"status": "ok"})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        LOGGER.info("receiver started", extra={"store": repr(store)})
+        yield
+        # Uvicorn answers every request in flight before this: each answer
+        # waited for its write, so nothing answered 2xx is still unwritten.
+        LOGGER.info("receiver stopped")
+
+    app = Starlette(
+        routes=[
+            Route("/callbacks", webhook_endpoint(handler), methods=["GET", "POST"]),
+            Route("/calls", list_calls, methods=["GET"]),
+            Route("/calls/{call_sid}", show_call, methods=["GET"]),
+            Route("/calls/{call_sid}/events", call_events, methods=["GET"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.handler = handler
+    return app

@@ -1,0 +1,69 @@
+"""What the receiver runs with: flags and environment variables, and the store they name."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import attrs
+
+from callstate._core._values import Dialect
+from callstate._errors import UsageError
+from callstate.stores import EventStore, SQLiteStore
+
+__all__ = ["ServeConfig", "open_store"]
+
+_ENV = "CALLSTATE_"
+
+
+def _port(value: object) -> int:
+    try:
+        port = int(str(value))
+    except ValueError:
+        raise UsageError(f"port must be a whole number, not {value!r}") from None
+    if not 0 <= port <= 65535:
+        raise UsageError(f"port must be from 0 to 65535, not {port}")
+    return port
+
+
+@attrs.frozen(kw_only=True)
+class ServeConfig:
+    """The receiver's settings; each has a ``CALLSTATE_<NAME>`` environment twin."""
+
+    host: str = "127.0.0.1"
+    port: int = attrs.field(default=8000, converter=_port)
+    store: str = "callstate.sqlite"
+    auth_token: str | None = None
+    dialect: Dialect = attrs.field(default=Dialect.AUTO, converter=Dialect)
+    #: Forwarded headers to trust for rebuilding the public URL (e.g. "x-forwarded-proto").
+    trusted_proxy_headers: tuple[str, ...] = ()
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], **flags: object) -> ServeConfig:
+        """Flags win over ``CALLSTATE_*`` variables, which win over the defaults."""
+        values: dict[str, object] = {}
+        for field in attrs.fields(cls):
+            env = environ.get(_ENV + field.name.upper())
+            if env is not None and env != "":
+                values[field.name] = (
+                    tuple(h.strip() for h in env.split(",") if h.strip())
+                    if field.name == "trusted_proxy_headers"
+                    else env
+                )
+        values.update({k: v for k, v in flags.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def open_store(target: str) -> EventStore:
+    """A store from ``--store``: a PostgreSQL DSN, or else a SQLite file path."""
+    if target.startswith(("postgresql://", "postgres://")):
+        from callstate.stores.postgres import PostgresStore  # noqa: PLC0415 (optional extra)
+
+        store = PostgresStore(target)
+        store.migrate()
+        return store
+    folder = os.path.dirname(os.path.abspath(target))
+    if not os.path.isdir(folder):
+        raise UsageError(f"no folder {folder!r} for the SQLite store {target!r}")
+    return SQLiteStore(target)

@@ -1,0 +1,267 @@
+"""``callstate demo``: what callstate is for, in one command.
+
+It starts the fake provider and the receiver (SQLite by default), places
+calls with chaos on (duplicated, reordered, early and dropped callbacks),
+reconciles what the callbacks left unknown, and prints how every call ended
+beside the provider's truth. The exit status is 1 if any call did not
+converge to the truth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import IO, Any
+
+import attrs
+import uvicorn
+
+from callstate._core._decider import Decider
+from callstate._core._state import CallStatus
+from callstate._core._values import (
+    CallRegistered,
+    DeliveryAccepted,
+    Dialect,
+    Reconcile,
+)
+from callstate._errors import ApiError
+from callstate.client import CallParams, Calls, CallsApi, record_placed_call
+from callstate.client.urllib import UrllibTransport
+from callstate.serve._app import build_app
+from callstate.serve._config import open_store
+from callstate.stores import EventStore, Runner
+from callstate.testing._fake_plan import steps_for
+from callstate.testing.fake_provider import Chaos, FakeProvider
+from callstate.web import TwilioSignature
+
+__all__ = ["DemoReport", "run_demo"]
+
+_EVENTS = ("initiated", "ringing", "answered", "completed")
+
+
+@attrs.frozen(kw_only=True)
+class DemoReport:
+    """What the demo saw: per-status counts, chaos absorbed, and convergence."""
+
+    calls: int
+    ours: dict[str, int]
+    truth: dict[str, int]
+    callbacks_sent: int
+    duplicates: int
+    reordered: int
+    early: int
+    dropped: int
+    conflicts: int
+    reconciliations: int
+    diverged: tuple[str, ...]
+    seconds: float
+
+    @property
+    def converged(self) -> bool:
+        return not self.diverged
+
+
+class _Receiver:
+    """The receiver app on uvicorn, in a thread, on an ephemeral loopback port."""
+
+    def __init__(self, app: Any) -> None:
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self.port = self._sock.getsockname()[1]
+        config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._run, name="callstate-receiver", daemon=True)
+
+    def _run(self) -> None:
+        asyncio.run(self._server.serve(sockets=[self._sock]))
+
+    def __enter__(self) -> _Receiver:
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the receiver did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=30)
+        self._sock.close()
+
+
+def _chaos_counts(store: EventStore) -> tuple[int, int]:
+    """(reordered, early): deliveries that came after a later one, or before the POST's answer."""
+    reordered = early = 0
+    highest: dict[str, int] = {}
+    registered: set[str] = set()
+    after = 0
+    while batch := store.read_all(after=after, limit=1_000):
+        for item in batch:
+            event = item.event
+            if isinstance(event, CallRegistered):
+                registered.add(item.call_sid)
+            elif isinstance(event, DeliveryAccepted):
+                seq = event.delivery.sequence_number
+                if seq < highest.get(item.call_sid, -1):
+                    reordered += 1
+                highest[item.call_sid] = max(seq, highest.get(item.call_sid, -1))
+                if item.call_sid not in registered:
+                    early += 1
+        after = batch[-1].position
+    return reordered, early
+
+
+def run_demo(
+    calls: int = 200,
+    *,
+    store: str | None = None,
+    seed: int = 2026,
+    vocabulary: str = "twilio",
+    workers: int = 8,
+    progress: IO[str] | None = sys.stderr,
+) -> DemoReport:
+    """Run the demo end to end and return its report (nothing is printed but progress)."""
+    started = time.monotonic()
+    folder = None
+    if store is None:
+        folder = tempfile.TemporaryDirectory(prefix="callstate-demo-")
+        store = os.path.join(folder.name, "demo.sqlite")
+    chaos = Chaos(
+        seed=seed, duplicate=0.2, drop=0.1, reorder=0.3, max_delay=0.05, early=0.1, sign=True
+    )
+    event_store = open_store(store)
+    try:
+        with FakeProvider(chaos=chaos, pace=0.005, vocabulary=vocabulary) as provider:  # type: ignore[arg-type]
+            runner = Runner(event_store, Decider(dialect=Dialect.AUTO))
+            app = build_app(runner, verifier=TwilioSignature(secrets=[provider.token]))
+            with _Receiver(app) as receiver:
+                callback = f"http://127.0.0.1:{receiver.port}/callbacks"
+                api = CallsApi(
+                    account_sid=provider.account_sid,
+                    token=provider.token,
+                    profile=provider.profile("twilio" if vocabulary == "twilio" else "restcomm"),
+                )
+                with Calls(api, UrllibTransport(timeout=10)) as client:
+                    sids = _place(client, runner, calls, callback, workers, progress)
+                    provider.wait_idle(timeout=60)
+                    reconciliations = _reconcile(client, runner, sids)
+            states = {sid: runner.state(sid) for sid in sids}
+            truth = {sid: provider.true_outcome(sid) for sid in sids}
+            sent = provider.sent()
+            planned = sum(len(steps_for(outcome)) for outcome in truth.values())
+            distinct = {(c.call_sid, dict(c.params).get("SequenceNumber")) for c in sent}
+            dropped = planned - len(distinct)
+        reordered, early = _chaos_counts(event_store)
+    finally:
+        event_store.close()
+        if folder is not None:
+            folder.cleanup()
+    diverged = tuple(sorted(s for s in sids if states[s].status.value != truth[s]))
+    return DemoReport(
+        calls=len(sids),
+        ours=dict(Counter(s.status.value for s in states.values())),
+        truth=dict(Counter(truth.values())),
+        callbacks_sent=len(sent),
+        duplicates=sum(s.duplicates for s in states.values()),
+        reordered=reordered,
+        early=early,
+        dropped=dropped,
+        conflicts=sum(len(s.anomalies) for s in states.values()),
+        reconciliations=reconciliations,
+        diverged=diverged,
+        seconds=time.monotonic() - started,
+    )
+
+
+def _place(
+    client: Calls,
+    sink: Runner,
+    count: int,
+    callback: str,
+    workers: int,
+    progress: IO[str] | None,
+) -> list[str]:
+    params = CallParams(
+        to="+15550100000",
+        from_="+15550199999",
+        url="https://app.example/answer",
+        status_callback=callback,
+        status_callback_event=_EVENTS,
+        timeout=30,
+    )
+    done = 0
+    lock = threading.Lock()
+
+    def place_one(n: int) -> list[str]:
+        nonlocal done
+        placed_at = datetime.now(UTC)
+        legs = client.create(attrs.evolve(params, to=f"+1555{n:07d}"))
+        record_placed_call(
+            sink, legs, placed_at=placed_at, answered_at=datetime.now(UTC), ring_timeout=None
+        )
+        with lock:
+            done += 1
+            if progress is not None and (done % 20 == 0 or done == count):
+                progress.write(f"\rplaced {done}/{count} calls")
+                progress.flush()
+        return [leg.sid for leg in legs]
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        sids = [sid for legs in pool.map(place_one, range(count)) for sid in legs]
+    if progress is not None:
+        progress.write("\n")
+    return sids
+
+
+def _reconcile(client: Calls, runner: Runner, sids: list[str]) -> int:
+    """Fetch every call whose outcome the callbacks left unknown; fold the answer in."""
+    count = 0
+    for sid in sids:
+        state = runner.state(sid)
+        if state.outcome_known:
+            continue
+        try:
+            resource = client.fetch(sid)
+        except ApiError:
+            continue
+        runner.handle(Reconcile(resource=resource, observed_at=datetime.now(UTC)))
+        count += 1
+    return count
+
+
+def render(report: DemoReport) -> str:
+    """The summary table."""
+    statuses = [s.value for s in CallStatus if s.is_final]
+    width = max(len(s) for s in statuses) + 2
+    lines = [f"{'final status':<{width}}{'callstate':>10}{'provider':>10}"]
+    for status in statuses:
+        ours, truth = report.ours.get(status, 0), report.truth.get(status, 0)
+        if ours or truth:
+            lines.append(f"{status:<{width}}{ours:>10}{truth:>10}")
+    live = sum(v for k, v in report.ours.items() if not CallStatus(k).is_final)
+    if live:
+        lines.append(f"{'(not final)':<{width}}{live:>10}{0:>10}")
+    lines += [
+        "",
+        f"calls placed             {report.calls}",
+        f"callbacks sent           {report.callbacks_sent}",
+        f"duplicates absorbed      {report.duplicates}",
+        f"dropped by the network   {report.dropped}",
+        f"reordered deliveries     {report.reordered}",
+        f"early callbacks          {report.early}",
+        f"conflicts reported       {report.conflicts}",
+        f"reconciliations (GET)    {report.reconciliations}",
+        f"converged to the truth   {report.calls - len(report.diverged)}/{report.calls}"
+        + ("" if report.converged else "   DIVERGED: " + ", ".join(report.diverged[:5])),
+        f"took                     {report.seconds:.1f} s",
+    ]
+    return "\n".join(lines)
