@@ -19,7 +19,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.skipif(not (ROOT / "pyproject.toml").exists(), reason="not a source checkout")
 def test_ruff_is_clean():
     ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
-    result = run(ruff, "check", "src", "tests", "benchmarks", "examples")
+    result = run(ruff, "check", "src", "tests", "benchmarks", "examples", "docs")
     assert result.returncode == 0, result.stdout + result.stderr
 
 

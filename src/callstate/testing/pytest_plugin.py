@@ -1,0 +1,97 @@
+"""callstate's pytest plugin (loaded through the ``pytest11`` entry point).
+
+Fixtures for testing your own code against callstate:
+
+- ``callstate_book``: an empty in-memory ``CallBook``;
+- ``callstate_runner``: a ``Runner`` over a fresh ``MemoryStore``;
+- ``fake_provider``: a running ``FakeProvider`` on 127.0.0.1 (no chaos;
+  make your own for chaos: ``FakeProvider(chaos=Chaos(seed=1, duplicate=0.3))``);
+- ``signed_webhook``: builds a status-callback request signed the way a
+  Twilio-style provider signs it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from urllib.parse import urlencode
+
+import attrs
+import pytest
+
+from callstate._core._decider import CallBook
+from callstate._signature import twilio_signature
+from callstate.stores import MemoryStore, Runner
+from callstate.testing.fake_provider import FakeProvider
+
+__all__ = [
+    "SignedWebhook",
+    "callstate_book",
+    "callstate_runner",
+    "fake_provider",
+    "sign_webhook",
+    "signed_webhook",
+]
+
+
+@attrs.frozen(kw_only=True)
+class SignedWebhook:
+    """A status-callback request as the provider would send it."""
+
+    method: str
+    url: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+
+def sign_webhook(
+    url: str,
+    params: Mapping[str, str] | Iterable[tuple[str, str]],
+    token: str,
+    *,
+    method: str = "POST",
+) -> SignedWebhook:
+    """Build a form POST (or a GET with the params in the query) signed with ``token``."""
+    pairs = list(params.items()) if isinstance(params, Mapping) else list(params)
+    if method.upper() == "GET":
+        url = f"{url}{'&' if '?' in url else '?'}{urlencode(pairs)}"
+        signature = twilio_signature(token, url)
+        return SignedWebhook(
+            method="GET", url=url, headers=(("X-Twilio-Signature", signature),), body=b""
+        )
+    signature = twilio_signature(token, url, pairs)
+    return SignedWebhook(
+        method="POST",
+        url=url,
+        headers=(
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("X-Twilio-Signature", signature),
+        ),
+        body=urlencode(pairs).encode(),
+    )
+
+
+@pytest.fixture
+def callstate_book() -> CallBook:
+    """An empty in-memory book of calls."""
+    return CallBook()
+
+
+@pytest.fixture
+def callstate_runner() -> Iterator[Runner]:
+    """A runner over a fresh in-memory event store."""
+    store = MemoryStore()
+    yield Runner(store)
+    store.close()
+
+
+@pytest.fixture
+def fake_provider() -> Iterator[FakeProvider]:
+    """A fake Calls API provider, running on 127.0.0.1 for the test."""
+    with FakeProvider(pace=0.001) as provider:
+        yield provider
+
+
+@pytest.fixture
+def signed_webhook() -> type[SignedWebhook] | object:
+    """``signed_webhook(url, params, token, method="POST")`` -> ``SignedWebhook``."""
+    return sign_webhook
