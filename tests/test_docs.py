@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -24,6 +25,13 @@ def test_the_docs_have_examples():
     "page", [p for p in PAGES if examples(p)], ids=lambda p: str(p.relative_to(ROOT))
 )
 def test_page_examples_run(page, tmp_path, monkeypatch):
+    if "PostgresStore" in page.read_text(encoding="utf-8"):
+        dsn = os.environ.get("CALLSTATE_TEST_POSTGRES_DSN")
+        if not dsn:
+            if os.environ.get("CALLSTATE_REQUIRE_ALL_TESTS"):
+                pytest.fail("CALLSTATE_TEST_POSTGRES_DSN is unset, and every test must run")
+            pytest.skip("this page's examples need PostgreSQL: set CALLSTATE_TEST_POSTGRES_DSN")
+        monkeypatch.setenv("DATABASE_URL", dsn)
     monkeypatch.chdir(tmp_path)
     namespace: dict[str, object] = {"__name__": "__docs__"}
     for number, block in enumerate(examples(page), start=1):
