@@ -288,3 +288,15 @@ def test_the_canonical_fast_path_rejects_or_agrees(text):
     fast = _time._canonical(text)
     if fast is not None:
         assert _time._general(text) == fast
+
+
+@given(st.lists(st.tuples(st.text(max_size=8).filter(bool), st.text(max_size=12)), max_size=8))
+def test_split_form_decodes_as_the_standard_library_does(pairs):
+    from urllib.parse import parse_qsl
+
+    raw = urlencode(pairs)
+    try:
+        ours = split_form(raw)
+    except InvalidCallback:
+        return
+    assert ours == parse_qsl(raw, keep_blank_values=True)

@@ -18,15 +18,10 @@ __all__ = ["body_sha256", "twilio_signature"]
 
 def twilio_signature(token: str, url: str, params: Iterable[tuple[str, str]] = ()) -> str:
     """The signature a Twilio-style provider sends for ``url`` and form ``params``."""
-    grouped: dict[str, list[str]] = {}
-    for name, value in params:
-        grouped.setdefault(name, []).append(value)
-    parts = [url]
-    for name in sorted(grouped):
-        for value in sorted(set(grouped[name])):
-            parts.append(name)
-            parts.append(value)
-    digest = hmac.new(token.encode(), "".join(parts).encode(), hashlib.sha1).digest()
+    # Sorting (name, value) pairs orders by name, then a repeated name's values:
+    # exactly the order signed; a value repeated under one name counts once.
+    signed = url + "".join(name + value for name, value in sorted(set(params)))
+    digest = hmac.new(token.encode(), signed.encode(), hashlib.sha1).digest()
     return base64.b64encode(digest).decode("ascii")
 
 

@@ -67,6 +67,7 @@ _FIELDS: Final = frozenset(
 # only immutable values and never decides anything.
 _TIMESTAMP_CACHE_SIZE: Final = 4_096
 _timestamp_cache: dict[str, tuple[datetime, float]] = {}
+_decoded_timestamp_cache: dict[str, tuple[datetime, float]] = {}
 _NAN: Final = math.nan
 
 
@@ -193,18 +194,20 @@ def _split(text: str, limits: Limits) -> list[tuple[str, str]]:
         raise InvalidCallback("body", f"has more than {limits.max_fields} fields")
     pairs = []
     max_name, max_value = limits.max_name_length, limits.max_value_length
+    # Without an escape of a non-ASCII byte, decoding cannot fail: the fast decoder.
+    plain = text.isascii() and ("%" not in text or _HIGH_ESCAPE.search(text) is None)
     for part in parts:
         if not part:
             continue
         name, _, value = part.partition("=")
         if "%" in name or "+" in name:
-            name = _decode("body", name)
+            name = unquote_ascii(name) if plain else _decode("body", name)
         if not name:
             raise InvalidCallback("body", "has a field with no name")
         if len(name) > max_name:
             raise InvalidCallback(name[:max_name], f"has a name longer than {max_name}")
         if "%" in value or "+" in value:
-            value = _decode(name, value)
+            value = unquote_ascii(value) if plain else _decode(name, value)
         if len(value) > max_value:
             raise InvalidCallback(name, f"is longer than {max_value} characters")
         pairs.append((name, value))
@@ -303,17 +306,19 @@ def _build(found: dict[str, str], params: CallbackParams, *, encoded: bool) -> D
 
 
 def _timestamp(text: str, encoded: bool) -> tuple[datetime, float]:
-    cached = _timestamp_cache.get(text) if encoded else None
+    # One cache for encoded text, one for decoded: the same characters mean
+    # different things in each ("+" is a space only when encoded).
+    cache = _timestamp_cache if encoded else _decoded_timestamp_cache
+    cached = cache.get(text)
     if cached is not None:
         return cached
     parsed = parse_timestamp(unquote_ascii(text) if encoded else text)
     if isinstance(parsed, str):
         raise InvalidCallback("Timestamp", parsed)
     value = (parsed, parsed.timestamp())
-    if encoded:
-        if len(_timestamp_cache) >= _TIMESTAMP_CACHE_SIZE:
-            _timestamp_cache.clear()
-        _timestamp_cache[text] = value
+    if len(cache) >= _TIMESTAMP_CACHE_SIZE:
+        cache.clear()
+    cache[text] = value
     return value
 
 
