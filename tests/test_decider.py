@@ -245,6 +245,7 @@ def test_a_record_copy_has_every_field_and_shares_nothing_mutable():
     book, _ = run(d("ringing", 1, 1), d("busy", 3, 9, 0), d("busy", 3, 9, 0))
     record = book._calls[SID]
     copy = record.copy()
+
     def same(a: object, b: object) -> bool:
         return repr(a) == repr(b)  # NaN-safe: nan != nan, but their reprs agree
 

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import inspect
 import os
 import re
+import subprocess
+import sys
+import zlib
 from pathlib import Path
 
 import pytest
@@ -39,17 +45,80 @@ def test_page_examples_run(page, tmp_path, monkeypatch):
         exec(code, namespace)
 
 
-def test_the_site_builds_strictly(tmp_path):
-    import subprocess
-    import sys
-
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The docs site, built once with ``mkdocs build --strict``."""
+    out = tmp_path_factory.mktemp("site")
     result = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(tmp_path / "site")],
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(out)],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=False,
-        env={**__import__("os").environ, "NO_MKDOCS_2_WARNING": "1"},
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert (tmp_path / "site" / "reference" / "index.html").exists()
+    return out
+
+
+def test_the_site_builds_strictly(site):
+    assert (site / "reference" / "index.html").exists()
+    assert (site / "web" / "flask" / "index.html").exists()
+
+
+PUBLIC_MODULES = [
+    "callstate",
+    "callstate.web",
+    "callstate.web.flask",
+    "callstate.web.django",
+    "callstate.web.starlette",
+    "callstate.web.aiohttp",
+    "callstate.web.wsgi",
+    "callstate.web.asgi",
+    "callstate.client",
+    "callstate.client.urllib",
+    "callstate.client.requests",
+    "callstate.client.httpx",
+    "callstate.client.aiohttp",
+    "callstate.stores",
+    "callstate.stores.postgres",
+    "callstate.serve",
+    "callstate.testing.strategies",
+    "callstate.testing.fake_provider",
+    "callstate.testing.store_contract",
+    "callstate.testing.web_contract",
+    "callstate.testing.servers",
+    "callstate.testing.pytest_plugin",
+]
+
+
+def inventory(site: Path) -> set[str]:
+    raw = (site / "objects.inv").read_bytes()
+    body = zlib.decompress(raw.split(b"\n", 4)[4]).decode()
+    return {line.split()[0] for line in body.splitlines() if line.strip()}
+
+
+@pytest.mark.parametrize("name", PUBLIC_MODULES)
+def test_public_names_are_exactly_the_documented_ones(site, name):
+    module = importlib.import_module(name)
+    documented = {
+        entry.rsplit(".", 1)[1]
+        for entry in inventory(site)
+        if entry.startswith(name + ".") and entry.count(".") == name.count(".") + 1
+    }
+    public = set(module.__all__)
+    # Every public name is in the reference...
+    assert public - documented == set()
+    # ...and the reference shows no public member that __all__ does not name
+    # (submodules, and names a module merely imports, are documented elsewhere).
+    for extra in documented - public:
+        value = getattr(module, extra, None)
+        if value is None:  # a submodule not imported by its package
+            assert importlib.util.find_spec(f"{name}.{extra}") is not None, extra
+            continue
+        assert inspect.ismodule(value) or getattr(value, "__module__", name) != name, extra
+
+
+def test_every_public_module_is_in_the_reference():
+    text = (ROOT / "docs" / "reference.md").read_text(encoding="utf-8")
+    assert set(re.findall(r"^::: (\S+)", text, re.M)) == set(PUBLIC_MODULES)

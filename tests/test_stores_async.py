@@ -25,11 +25,7 @@ def test_many_concurrent_handles_give_what_the_callbook_gives(tmp_path: Path) ->
     runner = AsyncRunner(Runner(store), max_concurrency=4)
     assert isinstance(runner, AsyncSink)
     assert isinstance(runner.runner, Sink)
-    commands = [
-        RecordDelivery(delivery=d)
-        for n in range(10)
-        for d in lifecycle(f"CA{n}") * 2
-    ]
+    commands = [RecordDelivery(delivery=d) for n in range(10) for d in lifecycle(f"CA{n}") * 2]
 
     async def main() -> list[object]:
         # Every copy of every call at once: the runners race on each call.

@@ -12,7 +12,11 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "example_tests"
 def test_the_example_suite_passes_with_the_plugins_fixtures(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(EXAMPLES)],
-        capture_output=True, text=True, check=False, cwd=tmp_path, timeout=300,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "4 passed" in result.stdout

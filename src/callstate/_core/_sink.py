@@ -16,8 +16,8 @@ from callstate._core._values import Reconcile, RecordDelivery, RegisterCall
 
 __all__ = ["AsyncSink", "CallCommand", "Sink"]
 
-#: A command about one call (``Tick`` concerns every call and is not one).
 CallCommand = Union[RecordDelivery, Reconcile, RegisterCall]
+"""A command about one call (``Tick`` concerns every call and is not one)."""
 
 
 @runtime_checkable

@@ -389,6 +389,7 @@ class Tick:
 
 
 Command = Union[RecordDelivery, Reconcile, RegisterCall, Tick]
+"""Anything ``Decider.decide`` takes."""
 
 
 # Events: what happened, appended to a call's log and folded by ``evolve``.
@@ -447,3 +448,4 @@ class ReconciliationRequested:
 Event = Union[
     DeliveryAccepted, DuplicateIgnored, ResourceObserved, CallRegistered, ReconciliationRequested
 ]
+"""Anything ``Decider.evolve`` folds, and a store keeps."""

@@ -21,6 +21,7 @@ __all__ = ["CallFilter", "CallParams", "EVENTS"]
 
 #: The events a status callback can be subscribed to, in the order they happen.
 EVENTS: Final = ("initiated", "ringing", "answered", "completed")
+"""The status-callback events a call can subscribe to (``StatusCallbackEvent``)."""
 _MAX_TEXT: Final = 2_048
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
 _KNOWN: Final = frozenset(

@@ -22,6 +22,7 @@ Outcome = Literal["completed", "busy", "no-answer", "failed", "canceled"]
 Vocabulary = Literal["twilio", "restcomm"]
 
 OUTCOMES: Final[tuple[Outcome, ...]] = ("completed", "busy", "no-answer", "failed", "canceled")
+"""The true outcomes a fake call can have."""
 #: The event each true status is reported under, and its fixed Restcomm position.
 EVENT_OF: Final = {
     "initiated": ("initiated", 0),

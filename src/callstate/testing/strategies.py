@@ -41,7 +41,6 @@ __all__ = [
     "timestamps",
 ]
 
-#: The true outcomes a call can have.
 OUTCOMES: tuple[CallStatus, ...] = (
     CallStatus.COMPLETED,
     CallStatus.BUSY,
@@ -49,6 +48,7 @@ OUTCOMES: tuple[CallStatus, ...] = (
     CallStatus.FAILED,
     CallStatus.CANCELED,
 )
+"""The true outcomes a call can have."""
 _EPOCH = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 
 
@@ -63,10 +63,12 @@ def timestamps() -> st.SearchStrategy[datetime]:
 
 
 def dialects() -> st.SearchStrategy[Dialect]:
+    """Any dialect."""
     return st.sampled_from(Dialect)
 
 
 def callback_statuses() -> st.SearchStrategy[CallbackStatus]:
+    """Any ``CallStatus`` value a callback may carry, in either vocabulary."""
     return st.sampled_from(CallbackStatus)
 
 

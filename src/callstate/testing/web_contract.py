@@ -55,6 +55,7 @@ __all__ = [
 
 #: The auth token the contract signs with.
 TOKEN: Final = "contract-token-1"
+"""The auth token the contract signs its callbacks with."""
 ACCOUNT: Final = "AC0123456789abcdef0123456789abcdef"
 
 
@@ -89,6 +90,8 @@ class AsyncSinkOf:
 
 @attrs.frozen(kw_only=True)
 class Answer:
+    """An HTTP answer as the contract's client read it."""
+
     status: int
     headers: dict[str, str]
     text: str

@@ -9,6 +9,7 @@ __all__ = ["Clock", "utc_now"]
 
 #: Returns the time a webhook was received (an aware datetime).
 Clock = Callable[[], datetime]
+"""Gives the receive time of a webhook (an aware datetime)."""
 
 
 def utc_now() -> datetime:

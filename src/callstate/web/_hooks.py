@@ -23,8 +23,11 @@ __all__ = ["AnomalyHook", "ChangeHook", "Hooks", "StateHook"]
 LOGGER: Final = logging.getLogger("callstate.web")
 
 StateHook = Callable[[CallState], object]
+"""A hook called with the call's state: ``hook(state)``."""
 ChangeHook = Callable[[CallState, StatusChange], object]
+"""A hook called with the state and the change: ``hook(state, change)``."""
 AnomalyHook = Callable[[CallState, Anomaly], object]
+"""A hook called with the state and the new anomaly: ``hook(state, anomaly)``."""
 _H = TypeVar("_H", bound=Callable[..., object])
 
 

@@ -41,6 +41,7 @@ Secrets = Union[
     Mapping[str, Union[str, Sequence[str]]],
     Callable[[Union[str, None]], Iterable[str]],
 ]
+"""Auth tokens: one sequence for every account, a mapping per AccountSid, or a function."""
 
 
 def _as_list(value: str | Sequence[str], what: str) -> tuple[str, ...]:
