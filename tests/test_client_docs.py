@@ -1,25 +1,20 @@
-"""Every Python example in docs/clients runs, as written, against the fake provider."""
+"""The client docs: a page per adapter, each with an example (tests/test_docs.py runs them)."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-import pytest
-
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "clients"
-EXAMPLES = [
-    pytest.param(block, id=f"{page.stem}-{n}")
-    for page in sorted(DOCS.glob("*.md"))
-    for n, block in enumerate(re.findall(r"```python\n(.*?)```", page.read_text(), re.DOTALL))
-]
 
 
 def test_every_adapter_has_a_page():
     assert {p.stem for p in DOCS.glob("*.md")} >= {"urllib", "requests", "httpx", "aiohttp"}
 
 
-@pytest.mark.parametrize("code", EXAMPLES)
-def test_the_example_runs(code, capsys):
-    exec(compile(code, "<docs>", "exec"), {"__name__": "docs_example"})
-    assert capsys.readouterr().out
+def test_every_page_has_an_example_that_prints_its_result():
+    # tests/test_docs.py runs every example; here each page must have one.
+    for page in sorted(DOCS.glob("*.md")):
+        examples = re.findall(r"```python\n(.*?)```", page.read_text(), re.DOTALL)
+        assert examples, page.name
+        assert any("print(" in example for example in examples), page.name
