@@ -100,3 +100,12 @@ def test_arbitrary_json_raises_only_the_library_error(changes):
         parse_call_resource({**TWILIO, **changes})
     except InvalidResource:
         pass
+
+
+@pytest.mark.parametrize("value", ["9" * 5000, 1e300, float("nan"), "-1", "1.5", 2**40])
+def test_counts_out_of_range_are_typed_errors(value):
+    from callstate._core._resource import whole_number
+
+    with pytest.raises(InvalidResource) as caught:
+        whole_number({"page_size": value}, "page_size")
+    assert caught.value.field == "page_size"

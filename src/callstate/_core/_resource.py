@@ -17,7 +17,12 @@ from callstate._core._time import parse_timestamp
 from callstate._core._values import CallResource
 from callstate._errors import InvalidResource
 
-__all__ = ["normalize_call_status", "parse_call_resource", "parse_call_resources"]
+__all__ = [
+    "normalize_call_status",
+    "parse_call_resource",
+    "parse_call_resources",
+    "whole_number",
+]
 
 _STATUS: Final = {s.value: s for s in CallStatus if s is not CallStatus.ENDED}
 _STATUS["answered"] = CallStatus.IN_PROGRESS
@@ -79,7 +84,8 @@ def _time(data: Mapping[str, object], name: str) -> datetime | None:
     return parsed
 
 
-def _count(data: Mapping[str, object], name: str) -> int | None:
+def whole_number(data: Mapping[str, object], name: str) -> int | None:
+    """Field ``name`` as a count: absent or ``"null"`` is None; text or float must be whole."""
     value = data.get(name)
     if _absent(value):
         return None
@@ -119,8 +125,8 @@ def parse_call_resource(data: object) -> CallResource:
         date_updated=_time(data, "date_updated"),
         start_time=_time(data, "start_time"),
         end_time=_time(data, "end_time"),
-        duration=_count(data, "duration"),
-        ring_duration=_count(data, "ring_duration"),
+        duration=whole_number(data, "duration"),
+        ring_duration=whole_number(data, "ring_duration"),
         raw=tuple(data.items())
         if type(data) is dict
         else tuple((str(k), v) for k, v in data.items()),

@@ -17,7 +17,7 @@ from typing import Final
 
 import attrs
 
-from callstate._core._resource import parse_call_resource, parse_call_resources
+from callstate._core._resource import parse_call_resource, parse_call_resources, whole_number
 from callstate._core._values import CallResource
 from callstate._errors import (
     ApiResponseError,
@@ -145,21 +145,6 @@ def read_resource(response: Response, limit: int) -> CallResource:
     return read_resources(response, limit)[0]
 
 
-def _whole(data: Mapping[str, object], name: str) -> int | None:
-    value = data.get(name)
-    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "null")):
-        return None
-    if isinstance(value, bool):
-        raise InvalidResource(name, "must be a whole number, not a boolean")
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        value = int(value.strip())
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if not isinstance(value, int) or value < 0:
-        raise InvalidResource(name, "must be a whole number, at least 0")
-    return value
-
-
 def _link(data: Mapping[str, object], name: str) -> str | None:
     value = data.get(name)
     if not isinstance(value, str) or value.strip().lower() in ("", "null"):
@@ -207,15 +192,15 @@ def read_page(response: Response, limit: int, page: int) -> CallPage:
         kind = type(calls).__name__
         raise BadResponse(response.status, f"not a page of calls: calls must be a list, not {kind}")
     try:
-        got = _whole(data, "page")
+        got = whole_number(data, "page")
         return CallPage(
             calls=tuple(parse_call_resource(item) for item in calls),
             page=page if got is None else got,
-            page_size=_whole(data, "page_size"),
-            num_pages=_whole(data, "num_pages"),
-            total=_whole(data, "total"),
-            start=_whole(data, "start"),
-            end=_whole(data, "end"),
+            page_size=whole_number(data, "page_size"),
+            num_pages=whole_number(data, "num_pages"),
+            total=whole_number(data, "total"),
+            start=whole_number(data, "start"),
+            end=whole_number(data, "end"),
             uri=_link(data, "uri"),
             next_page_uri=_link(data, "next_page_uri"),
             raw=tuple((str(k), v) for k, v in data.items()),

@@ -92,9 +92,7 @@ def delivery_key(delivery: Delivery) -> str:
     ts = delivery.timestamp
     instant = "" if ts is None else f"{ts.timestamp():.6f}"
     duration = "" if delivery.call_duration is None else str(delivery.call_duration)
-    return (
-        f"{delivery.sequence_number}|{delivery.call_status.value}|{instant}|{duration}"
-    )
+    return f"{delivery.sequence_number}|{delivery.call_status.value}|{instant}|{duration}"
 
 
 def _delivery(d: Delivery) -> list[Any]:

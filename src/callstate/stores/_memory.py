@@ -98,4 +98,3 @@ class MemoryStore:
 
     def close(self) -> None:
         pass
-

@@ -25,6 +25,7 @@ from callstate.stores._port import Append, EventStore
 
 __all__ = ["Runner"]
 
+
 def _call_sid_of(command: CallCommand) -> str:
     if isinstance(command, RecordDelivery):
         return command.delivery.call_sid
@@ -143,9 +144,7 @@ class Runner:
             states[sid] = after
             if events:
                 pending.setdefault(sid, []).extend(events)
-            outcomes.append(
-                Outcome(events=events, changes=changes, before=before, after=after)
-            )
+            outcomes.append(Outcome(events=events, changes=changes, before=before, after=after))
         appends = [
             Append(
                 call_sid=sid,

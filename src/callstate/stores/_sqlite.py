@@ -207,8 +207,7 @@ class SQLiteStore:
         marks = ",".join("?" * len(statuses))
         with self._lock, self._translate() as conn:
             rows = conn.execute(
-                f"SELECT call_sid FROM callstate_calls WHERE status IN ({marks})"
-                " ORDER BY call_sid",
+                f"SELECT call_sid FROM callstate_calls WHERE status IN ({marks}) ORDER BY call_sid",
                 [CallStatus(s).value for s in statuses],
             ).fetchall()
         return tuple(row[0] for row in rows)

@@ -214,9 +214,7 @@ class PostgresStore:
             conflict: VersionConflict | None = None
             with contextlib.suppress(_Rollback), conn.transaction():
                 for item, params in batch:
-                    stored = self._append(
-                        conn, item, params, savepoint=True, repeats=repeats
-                    )
+                    stored = self._append(conn, item, params, savepoint=True, repeats=repeats)
                     if isinstance(stored, VersionConflict):
                         conflict = stored
                         raise _Rollback
@@ -279,9 +277,7 @@ class PostgresStore:
                 return _stored(rows)
             if not self._wait_for(conn, writers):
                 return _stored(rows[:end])
-            rows = conn.execute(
-                self._q_range, [after, rows[-1][0], limit], prepare=True
-            ).fetchall()
+            rows = conn.execute(self._q_range, [after, rows[-1][0], limit], prepare=True).fetchall()
         return _stored(rows)
 
     def _wait_for(self, conn: psycopg.Connection[Any], writers: list[str]) -> bool:

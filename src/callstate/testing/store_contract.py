@@ -163,9 +163,7 @@ class StoreContract:
         store.append("CA1", 0, [DeliveryAccepted(delivery=first)], status=CallStatus.INITIATED)
         copy = parse_callback(list(first.params))
         with pytest.raises(VersionConflict):
-            store.append(
-                "CA1", 1, [DeliveryAccepted(delivery=copy)], status=CallStatus.INITIATED
-            )
+            store.append("CA1", 1, [DeliveryAccepted(delivery=copy)], status=CallStatus.INITIATED)
         assert len(store.load("CA1")) == 1
         # The same key with other content is a conflict worth keeping.
         other = delivery("CA1", 0, "ringing")
@@ -316,7 +314,9 @@ class StoreContract:
             def __getattr__(self, name: str) -> object:
                 return getattr(self.inner, name)
 
-            def append(self, call_sid: str, expected_version: int, events: object, *, status: CallStatus) -> tuple[StoredEvent, ...]:  # noqa: E501
+            def append(
+                self, call_sid: str, expected_version: int, events: object, *, status: CallStatus
+            ) -> tuple[StoredEvent, ...]:
                 self.tries += 1
                 other = DuplicateIgnored(call_sid=call_sid, sequence_number=9)
                 self.inner.append(call_sid, expected_version, [other], status=status)
@@ -334,13 +334,10 @@ class StoreContract:
         book, runner = CallBook(decider), Runner(store, decider)
         commands = [
             RecordDelivery(delivery=d, received_at=_received(i))
-            for i, d in enumerate(
-                [*lifecycle("CA1"), *lifecycle("CA2"), lifecycle("CA1")[3]]
-            )
+            for i, d in enumerate([*lifecycle("CA1"), *lifecycle("CA2"), lifecycle("CA1")[3]])
         ]
         outcomes = runner.handle_many(commands)
         assert outcomes == tuple(book.handle(c) for c in commands)
         assert outcomes[-1].duplicate
         assert [s.call_sid for s in store.read_all()] == ["CA1"] * 5 + ["CA2"] * 4
         assert Runner(store, decider).state("CA2") == book.state("CA2")
-
