@@ -12,7 +12,7 @@ from callstate._core import _state
 
 def live_result(source: CallStatus, trigger: str, supersedes: bool) -> str:
     model = SimpleNamespace(supersedes=lambda event: supersedes)
-    machine = _state.build_machine(model)
+    machine = _state.build_machine(model, ignore_invalid_triggers=True, send_event=True)
     machine.set_state(source.value)
     getattr(model, trigger, lambda: None)()
     return str(model.state)

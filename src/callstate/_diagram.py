@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from callstate._core._state import STATUSES, TRANSITIONS
+from callstate._core._state import build_machine
 from callstate._errors import UsageError
 
 __all__ = ["FORMATS", "state_diagram"]
@@ -24,12 +24,9 @@ def _graph_machine(engine: Literal["graphviz", "mermaid"]) -> Any:
     from transitions.extensions import GraphMachine  # noqa: PLC0415 (optional engines)
 
     model = _Model()
-    GraphMachine(
-        model=model,
-        states=[s.value for s in STATUSES],
-        transitions=[dict(t) for t in TRANSITIONS],
-        initial="queued",
-        auto_transitions=False,
+    build_machine(
+        model,
+        GraphMachine,
         graph_engine=engine,
         show_conditions=True,
         title="callstate: the call state machine",

@@ -23,7 +23,7 @@ anomaly.
 from __future__ import annotations
 
 import enum
-from typing import Final
+from typing import Any, Final
 
 from transitions import Machine
 
@@ -142,23 +142,24 @@ def _declare() -> list[dict[str, object]]:
 TRANSITIONS: Final = tuple(_declare())
 
 
-def build_machine(model: object = None) -> Machine:
-    """A ``transitions.Machine`` from the one definition (for tests, diagrams)."""
-    return Machine(
+def build_machine(
+    model: object = None, machine: type[Machine] = Machine, **options: Any
+) -> Machine:
+    """A ``transitions`` machine from the one definition (for tests and diagrams)."""
+    return machine(
         model=model,
         states=[s.value for s in STATUSES],
         transitions=[dict(t) for t in TRANSITIONS],
         initial="queued",
         auto_transitions=False,
-        ignore_invalid_triggers=True,
-        send_event=True,
+        **options,
     )
 
 
 # Entries of NEXT: the destination code, or -1 - dest for a transition that
 # needs "supersedes", or the source itself where the trigger is ignored.
 def _compile() -> tuple[int, ...]:
-    machine = build_machine()
+    machine = build_machine(ignore_invalid_triggers=True)
     width = len(TRIGGERS)
     table = []
     for source in STATUSES:
