@@ -114,6 +114,8 @@ def parse_timestamp(text: str) -> datetime | str:
     """
     if len(text) > 100:
         return "is too long to be a timestamp"
+    if len(text) >= 10 and text[4] == "-":  # ISO 8601 (start_time, end_time)
+        return _parse_iso(text)
     fast = _canonical(text)
     if fast is not None:
         return fast
