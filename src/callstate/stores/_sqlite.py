@@ -153,16 +153,40 @@ class SQLiteStore:
         *,
         status: CallStatus,
     ) -> tuple[StoredEvent, ...]:
-        return self.append_many(
-            (
-                Append(
-                    call_sid=call_sid,
-                    expected_version=expected_version,
-                    events=tuple(events),
-                    status=status,
-                ),
+        if len(events) != 1 or expected_version < 0 or events[0].call_sid != call_sid:
+            return self.append_many(
+                (
+                    Append(
+                        call_sid=call_sid,
+                        expected_version=expected_version,
+                        events=tuple(events),
+                        status=status,
+                    ),
+                )
             )
-        )
+        # One event, what a webhook worker appends: the same statements as
+        # append_many, without its batch bookkeeping (a test proves they agree).
+        (event,) = events
+        kind, data = encode(event)
+        key = _key_of(event)
+        version = expected_version + 1
+        with self._lock, self._translate() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                keys = () if key is None else (key,)
+                call_id = _claim(conn, call_sid, expected_version, version, status, keys)
+                if call_id is not None:
+                    cursor = conn.execute(_INSERT, (None, call_id, version, kind, data, key))
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            if call_id is None:
+                conn.execute("ROLLBACK")
+                raise _conflict(conn, call_sid, expected_version)
+            conn.execute("COMMIT")
+        position = int(cursor.lastrowid or 0)
+        return (StoredEvent(position=position, call_sid=call_sid, version=version, event=event),)
 
     def append_many(self, appends: Sequence[Append]) -> tuple[StoredEvent, ...]:
         encoded = []
@@ -179,9 +203,7 @@ class SQLiteStore:
                 raise
             if isinstance(written, Append):
                 conn.execute("ROLLBACK")
-                row = conn.execute(_VERSION, (written.call_sid,)).fetchone()
-                actual = 0 if row is None else int(row[0])
-                raise VersionConflict(written.call_sid, written.expected_version, actual)
+                raise _conflict(conn, written.call_sid, written.expected_version)
             conn.execute("COMMIT")
         return written
 
@@ -233,24 +255,36 @@ def _key_of(event: Event) -> str | None:
     return delivery_key(event.delivery) if isinstance(event, DeliveryAccepted) else None
 
 
-def _claim(conn: sqlite3.Connection, item: Append, keys: list[str]) -> int | None:
-    """Move a call's projection row to its new version; the call's id, or None.
+def _conflict(conn: sqlite3.Connection, call_sid: str, expected: int) -> VersionConflict:
+    row = conn.execute(_VERSION, (call_sid,)).fetchone()
+    return VersionConflict(call_sid, expected, 0 if row is None else int(row[0]))
 
-    None if the call is not at the expected version, or if one of ``keys``
+
+def _claim(
+    conn: sqlite3.Connection,
+    sid: str,
+    expected: int,
+    new: int,
+    status: CallStatus,
+    keys: Sequence[str],
+) -> int | None:
+    """Move a call's projection row to version ``new``; the call's id, or None.
+
+    None if the call is not at the ``expected`` version, or if one of ``keys``
     (the append's deliveries) is in its log already.
     """
-    sid, expected = item.call_sid, item.expected_version
-    new, status = expected + len(item.events), item.status.value
     if len(set(keys)) != len(keys):
         return None
     if expected == 0:
-        row = conn.execute(_CLAIM_NEW, (sid, new, status)).fetchone()
+        row = conn.execute(_CLAIM_NEW, (sid, new, status.value)).fetchone()
     elif not keys:
-        row = conn.execute(_CLAIM_PLAIN, (new, status, sid, expected)).fetchone()
+        row = conn.execute(_CLAIM_PLAIN, (new, status.value, sid, expected)).fetchone()
     elif len(keys) == 1:
-        row = conn.execute(_CLAIM_ONE, (new, status, sid, expected, keys[0])).fetchone()
+        row = conn.execute(_CLAIM_ONE, (new, status.value, sid, expected, keys[0])).fetchone()
     else:
-        row = conn.execute(_CLAIM_MANY, (new, status, sid, expected, json.dumps(keys))).fetchone()
+        row = conn.execute(
+            _CLAIM_MANY, (new, status.value, sid, expected, json.dumps(keys))
+        ).fetchone()
     return None if row is None else int(row[0])
 
 
@@ -263,7 +297,18 @@ def _write(
     for item, items in zip(appends, encoded, strict=True):
         keys = [key for _, _, key in items if key is not None]
         earlier = batch_keys.setdefault(item.call_sid, set())
-        call_id = None if earlier.intersection(keys) else _claim(conn, item, keys)
+        call_id = (
+            None
+            if earlier.intersection(keys)
+            else _claim(
+                conn,
+                item.call_sid,
+                item.expected_version,
+                item.expected_version + len(item.events),
+                item.status,
+                keys,
+            )
+        )
         if call_id is None:
             return item
         earlier.update(keys)
