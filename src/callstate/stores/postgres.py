@@ -153,10 +153,14 @@ class PostgresStore:
         self._q_schema = tuple(q(s) for s in _SCHEMA)
         self._q_new = q(_APPEND, claim=q(_NEW_CALL))
         self._q_old = q(_APPEND, claim=q(_OLD_CALL))
-        self._q_new_one = q(_APPEND_ONE, claim=q(_NEW_CALL))
-        self._q_old_one = q(_APPEND_ONE, claim=q(_OLD_CALL_ONE))
+        self._r_new = _Rendered(self._q_new)
+        self._r_old = _Rendered(self._q_old)
+        self._r_new_one = _Rendered(q(_APPEND_ONE, claim=q(_NEW_CALL)))
+        self._r_old_one = _Rendered(q(_APPEND_ONE, claim=q(_OLD_CALL_ONE)))
         self._q_version = q("SELECT version FROM {schema}.calls WHERE call_sid = %s")
-        self._q_load = q(_SELECT + " WHERE call_sid = %s AND version > %s ORDER BY version")
+        self._r_load = _Rendered(
+            q(_SELECT + " WHERE call_sid = %s AND version > %s ORDER BY version")
+        )
         self._q_read = q(_SELECT + " WHERE position > %s ORDER BY position LIMIT %s")
         self._q_range = q(
             _SELECT + " WHERE position > %s AND position <= %s ORDER BY position LIMIT %s"
@@ -254,9 +258,10 @@ class PostgresStore:
         repeats: Append | None = None,
     ) -> tuple[StoredEvent, ...] | VersionConflict:
         if "kinds" in params:
-            query = self._q_new if item.expected_version == 0 else self._q_old
+            statement = self._r_new if item.expected_version == 0 else self._r_old
         else:
-            query = self._q_new_one if item.expected_version == 0 else self._q_old_one
+            statement = self._r_new_one if item.expected_version == 0 else self._r_old_one
+        query = statement.text(conn)
         try:
             if item is repeats:
                 rows = []  # a delivery twice in one batch: it is stored once
@@ -284,7 +289,8 @@ class PostgresStore:
 
     def load(self, call_sid: str, after_version: int = 0) -> tuple[StoredEvent, ...]:
         with self._connection() as conn:
-            rows = conn.execute(self._q_load, [call_sid, after_version], prepare=True).fetchall()
+            query = self._r_load.text(conn)
+            rows = conn.execute(query, [call_sid, after_version], prepare=True).fetchall()
         return _stored(rows)
 
     def read_all(self, after: int = 0, limit: int = 1_000) -> tuple[StoredEvent, ...]:
@@ -344,6 +350,27 @@ class PostgresStore:
 
     def __repr__(self) -> str:
         return f"PostgresStore(schema={self._schema!r})"
+
+
+class _Rendered:
+    """A composed statement, turned into bytes once per client encoding.
+
+    psycopg renders a ``sql.Composed`` on every execute; the hot statements
+    keep their bytes (the schema's quoted name depends only on the encoding).
+    """
+
+    __slots__ = ("_composed", "_rendered")
+
+    def __init__(self, composed: sql.Composed) -> None:
+        self._composed = composed
+        self._rendered = ("", b"")  # (encoding, bytes), replaced as one value
+
+    def text(self, conn: psycopg.Connection[Any]) -> bytes:
+        encoding = conn.info.encoding
+        rendered = self._rendered
+        if rendered[0] != encoding:
+            rendered = self._rendered = (encoding, self._composed.as_bytes(conn))
+        return rendered[1]
 
 
 class _Rollback(Exception):
