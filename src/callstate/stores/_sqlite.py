@@ -66,6 +66,16 @@ _NO_DUPLICATE: Final = (
     " WHERE e.call_id = callstate_calls.id AND e.delivery_key {test})"
 )
 _CLAIM_PLAIN: Final = _CLAIM + " RETURNING id"
+# With the call's id known (ids never change: rows are never deleted), no
+# RETURNING: SQLite buffers a RETURNING statement's rows, which costs more
+# than the UPDATE itself. The row count says whether the claim held.
+_CLAIM_NEW_BARE: Final = (
+    "INSERT INTO callstate_calls (call_sid, version, status) VALUES (?, ?, ?)"
+    " ON CONFLICT (call_sid) DO NOTHING"
+)
+_CLAIM_ID: Final = "UPDATE callstate_calls SET version = ?, status = ? WHERE id = ? AND version = ?"
+_CLAIM_ID_ONE: Final = _CLAIM_ID + _NO_DUPLICATE.format(test="= ?")
+_KNOWN_IDS: Final = 100_000  # how many calls' ids a store remembers
 _CLAIM_ONE: Final = _CLAIM + _NO_DUPLICATE.format(test="= ?") + " RETURNING id"
 _CLAIM_MANY: Final = (
     _CLAIM + _NO_DUPLICATE.format(test="IN (SELECT value FROM json_each(?))") + " RETURNING id"
@@ -104,6 +114,7 @@ class SQLiteStore:
             raise UsageError(f"synchronous must be one of {_SYNCHRONOUS}, not {synchronous!r}")
         self._path = os.fspath(path)
         self._lock = threading.Lock()
+        self._ids: dict[str, int] = {}  # call ids committed, oldest first
         try:
             conn = sqlite3.connect(
                 self._path, timeout=timeout, isolation_level=None, check_same_thread=False
@@ -170,11 +181,11 @@ class SQLiteStore:
         kind, data = encode(event)
         key = _key_of(event)
         version = expected_version + 1
+        ids = self._ids
         with self._lock, self._translate() as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                keys = () if key is None else (key,)
-                call_id = _claim(conn, call_sid, expected_version, version, status, keys)
+                call_id = _claim_one(conn, call_sid, expected_version, status, key, ids)
                 if call_id is not None:
                     cursor = conn.execute(_INSERT, (None, call_id, version, kind, data, key))
             except BaseException:
@@ -185,6 +196,10 @@ class SQLiteStore:
                 conn.execute("ROLLBACK")
                 raise _conflict(conn, call_sid, expected_version)
             conn.execute("COMMIT")
+            if call_sid not in ids:
+                if len(ids) >= _KNOWN_IDS:
+                    del ids[next(iter(ids))]
+                ids[call_sid] = call_id
         position = int(cursor.lastrowid or 0)
         return (StoredEvent(position=position, call_sid=call_sid, version=version, event=event),)
 
@@ -258,6 +273,28 @@ def _key_of(event: Event) -> str | None:
 def _conflict(conn: sqlite3.Connection, call_sid: str, expected: int) -> VersionConflict:
     row = conn.execute(_VERSION, (call_sid,)).fetchone()
     return VersionConflict(call_sid, expected, 0 if row is None else int(row[0]))
+
+
+def _claim_one(
+    conn: sqlite3.Connection,
+    sid: str,
+    expected: int,
+    status: CallStatus,
+    key: str | None,
+    ids: dict[str, int],
+) -> int | None:
+    """``_claim`` for one event, without RETURNING when the call's id is known."""
+    if expected == 0:
+        cursor = conn.execute(_CLAIM_NEW_BARE, (sid, 1, status.value))
+        return cursor.lastrowid if cursor.rowcount == 1 else None
+    known = ids.get(sid)
+    if known is None:
+        return _claim(conn, sid, expected, expected + 1, status, () if key is None else (key,))
+    if key is None:
+        cursor = conn.execute(_CLAIM_ID, (expected + 1, status.value, known, expected))
+    else:
+        cursor = conn.execute(_CLAIM_ID_ONE, (expected + 1, status.value, known, expected, key))
+    return known if cursor.rowcount == 1 else None
 
 
 def _claim(
