@@ -85,8 +85,9 @@ def test_one_event_appends_store_what_a_batch_of_one_stores(
     sids = [f"CA{run}x{call}" for call in range(2)]
     versions = [0, 0]
     for call, drift, drawn, status, forget in plan:
-        if forget and isinstance(one, SQLiteStore):
+        if forget and isinstance(one, SQLiteStore) and isinstance(many, SQLiteStore):
             one._ids.clear()
+            many._ids.clear()
         sid = sids[call]
         event = _with_sid(drawn, sid)
         item = Append(

@@ -54,10 +54,6 @@ _SCHEMA: Final = (
     """CREATE UNIQUE INDEX IF NOT EXISTS callstate_events_call
         ON callstate_events (call_id, version)""",
 )
-_CLAIM_NEW: Final = (
-    "INSERT INTO callstate_calls (call_sid, version, status) VALUES (?, ?, ?)"
-    " ON CONFLICT (call_sid) DO NOTHING RETURNING id"
-)
 _CLAIM: Final = (
     "UPDATE callstate_calls SET version = ?, status = ? WHERE call_sid = ? AND version = ?"
 )
@@ -75,6 +71,9 @@ _CLAIM_NEW_BARE: Final = (
 )
 _CLAIM_ID: Final = "UPDATE callstate_calls SET version = ?, status = ? WHERE id = ? AND version = ?"
 _CLAIM_ID_ONE: Final = _CLAIM_ID + _NO_DUPLICATE.format(test="= ?")
+_CLAIM_ID_MANY: Final = _CLAIM_ID + _NO_DUPLICATE.format(
+    test="IN (SELECT value FROM json_each(?))"
+)
 _KNOWN_IDS: Final = 100_000  # how many calls' ids a store remembers
 _CLAIM_ONE: Final = _CLAIM + _NO_DUPLICATE.format(test="= ?") + " RETURNING id"
 _CLAIM_MANY: Final = (
@@ -185,7 +184,8 @@ class SQLiteStore:
         with self._lock, self._translate() as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                call_id = _claim_one(conn, call_sid, expected_version, status, key, ids)
+                keys = () if key is None else (key,)
+                call_id = _claim(conn, call_sid, expected_version, version, status, keys, ids)
                 if call_id is not None:
                     cursor = conn.execute(_INSERT, (None, call_id, version, kind, data, key))
             except BaseException:
@@ -197,9 +197,7 @@ class SQLiteStore:
                 raise _conflict(conn, call_sid, expected_version)
             conn.execute("COMMIT")
             if call_sid not in ids:
-                if len(ids) >= _KNOWN_IDS:
-                    del ids[next(iter(ids))]
-                ids[call_sid] = call_id
+                self._remember({call_sid: call_id})
         position = int(cursor.lastrowid or 0)
         return (StoredEvent(position=position, call_sid=call_sid, version=version, event=event),)
 
@@ -211,7 +209,8 @@ class SQLiteStore:
         with self._lock, self._translate() as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                written = _write(conn, appends, encoded)
+                claimed: dict[str, int] = {}
+                written = _write(conn, appends, encoded, self._ids, claimed)
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
@@ -220,7 +219,17 @@ class SQLiteStore:
                 conn.execute("ROLLBACK")
                 raise _conflict(conn, written.call_sid, written.expected_version)
             conn.execute("COMMIT")
+            self._remember(claimed)
         return written
+
+    def _remember(self, claimed: dict[str, int]) -> None:
+        """Keep the ids of calls just committed (under the lock), dropping the oldest."""
+        ids = self._ids
+        for sid, call_id in claimed.items():
+            if sid not in ids:
+                if len(ids) >= _KNOWN_IDS:
+                    del ids[next(iter(ids))]
+                ids[sid] = call_id
 
     def load(self, call_sid: str, after_version: int = 0) -> tuple[StoredEvent, ...]:
         with self._lock, self._translate() as conn:
@@ -275,28 +284,6 @@ def _conflict(conn: sqlite3.Connection, call_sid: str, expected: int) -> Version
     return VersionConflict(call_sid, expected, 0 if row is None else int(row[0]))
 
 
-def _claim_one(
-    conn: sqlite3.Connection,
-    sid: str,
-    expected: int,
-    status: CallStatus,
-    key: str | None,
-    ids: dict[str, int],
-) -> int | None:
-    """``_claim`` for one event, without RETURNING when the call's id is known."""
-    if expected == 0:
-        cursor = conn.execute(_CLAIM_NEW_BARE, (sid, 1, status.value))
-        return cursor.lastrowid if cursor.rowcount == 1 else None
-    known = ids.get(sid)
-    if known is None:
-        return _claim(conn, sid, expected, expected + 1, status, () if key is None else (key,))
-    if key is None:
-        cursor = conn.execute(_CLAIM_ID, (expected + 1, status.value, known, expected))
-    else:
-        cursor = conn.execute(_CLAIM_ID_ONE, (expected + 1, status.value, known, expected, key))
-    return known if cursor.rowcount == 1 else None
-
-
 def _claim(
     conn: sqlite3.Connection,
     sid: str,
@@ -304,17 +291,30 @@ def _claim(
     new: int,
     status: CallStatus,
     keys: Sequence[str],
+    known: dict[str, int],
 ) -> int | None:
     """Move a call's projection row to version ``new``; the call's id, or None.
 
     None if the call is not at the ``expected`` version, or if one of ``keys``
-    (the append's deliveries) is in its log already.
+    (the append's deliveries) is in its log already. ``known``: call ids
+    committed before, which spare the statement its RETURNING.
     """
     if len(set(keys)) != len(keys):
         return None
     if expected == 0:
-        row = conn.execute(_CLAIM_NEW, (sid, new, status.value)).fetchone()
-    elif not keys:
+        cursor = conn.execute(_CLAIM_NEW_BARE, (sid, new, status.value))
+        return cursor.lastrowid if cursor.rowcount == 1 else None
+    call_id = known.get(sid)
+    if call_id is not None:
+        if not keys:
+            cursor = conn.execute(_CLAIM_ID, (new, status.value, call_id, expected))
+        elif len(keys) == 1:
+            cursor = conn.execute(_CLAIM_ID_ONE, (new, status.value, call_id, expected, keys[0]))
+        else:
+            args = (new, status.value, call_id, expected, json.dumps(keys))
+            cursor = conn.execute(_CLAIM_ID_MANY, args)
+        return call_id if cursor.rowcount == 1 else None
+    if not keys:
         row = conn.execute(_CLAIM_PLAIN, (new, status.value, sid, expected)).fetchone()
     elif len(keys) == 1:
         row = conn.execute(_CLAIM_ONE, (new, status.value, sid, expected, keys[0])).fetchone()
@@ -326,9 +326,16 @@ def _claim(
 
 
 def _write(
-    conn: sqlite3.Connection, appends: Sequence[Append], encoded: Sequence[Sequence[_Row]]
+    conn: sqlite3.Connection,
+    appends: Sequence[Append],
+    encoded: Sequence[Sequence[_Row]],
+    known: dict[str, int],
+    claimed: dict[str, int],
 ) -> tuple[StoredEvent, ...] | Append:
-    """Inside the write transaction: the events stored, or the append that conflicts."""
+    """Inside the write transaction: the events stored, or the append that conflicts.
+
+    ``claimed`` receives the id of every call claimed, to remember once committed.
+    """
     ids = []
     batch_keys: dict[str, set[str]] = {}  # a call twice in one batch: its keys so far
     for item, items in zip(appends, encoded, strict=True):
@@ -344,12 +351,14 @@ def _write(
                 item.expected_version + len(item.events),
                 item.status,
                 keys,
+                known,
             )
         )
         if call_id is None:
             return item
         earlier.update(keys)
         ids.append(call_id)
+        claimed[item.call_sid] = call_id
     if len(appends) == 1 and len(encoded[0]) == 1:  # the common case: one event
         item = appends[0]
         ((kind, data, key),) = encoded[0]
