@@ -24,7 +24,7 @@ from callstate import (
     StoreError,
     UsageError,
 )
-from callstate.stores._codec import decode, delivery_key, encode
+from callstate.stores._codec import _ENCODER, _dumps, decode, delivery_key, encode
 
 ZONES = [ZoneInfo(k) for k in ("America/New_York", "Europe/Berlin", "Asia/Kolkata", "UTC")]
 offsets = st.integers(-23 * 60, 23 * 60).map(lambda m: timezone(timedelta(minutes=m)))
@@ -198,3 +198,22 @@ def test_a_named_zone_keeps_wall_time_fold_and_offset(when: datetime) -> None:
         when.utcoffset(),
         when.tzinfo,
     )
+
+
+@settings(max_examples=200)
+@given(json_values | st.tuples(texts, json_values) | st.lists(st.tuples(texts, texts)))
+def test_the_reused_json_encoder_writes_what_the_stdlib_encoder_writes(value: Any) -> None:
+    assert _dumps(value) == _ENCODER.encode(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [([float("nan")], ValueError), ({"x": float("inf")}, ValueError), ([object()], TypeError)],
+)
+def test_the_reused_json_encoder_refuses_what_the_stdlib_encoder_refuses(
+    value: Any, error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        _ENCODER.encode(value)
+    with pytest.raises(error):
+        _dumps(value)

@@ -54,10 +54,6 @@ _SCHEMA: Final = (
     """CREATE UNIQUE INDEX IF NOT EXISTS callstate_events_call
         ON callstate_events (call_id, version)""",
 )
-_CLAIM_NEW: Final = (
-    "INSERT INTO callstate_calls (call_sid, version, status) VALUES (?, ?, ?)"
-    " ON CONFLICT (call_sid) DO NOTHING RETURNING id"
-)
 _CLAIM: Final = (
     "UPDATE callstate_calls SET version = ?, status = ? WHERE call_sid = ? AND version = ?"
 )
@@ -66,6 +62,19 @@ _NO_DUPLICATE: Final = (
     " WHERE e.call_id = callstate_calls.id AND e.delivery_key {test})"
 )
 _CLAIM_PLAIN: Final = _CLAIM + " RETURNING id"
+# With the call's id known (ids never change: rows are never deleted), no
+# RETURNING: SQLite buffers a RETURNING statement's rows, which costs more
+# than the UPDATE itself. The row count says whether the claim held.
+_CLAIM_NEW_BARE: Final = (
+    "INSERT INTO callstate_calls (call_sid, version, status) VALUES (?, ?, ?)"
+    " ON CONFLICT (call_sid) DO NOTHING"
+)
+_CLAIM_ID: Final = "UPDATE callstate_calls SET version = ?, status = ? WHERE id = ? AND version = ?"
+_CLAIM_ID_ONE: Final = _CLAIM_ID + _NO_DUPLICATE.format(test="= ?")
+_CLAIM_ID_MANY: Final = _CLAIM_ID + _NO_DUPLICATE.format(
+    test="IN (SELECT value FROM json_each(?))"
+)
+_KNOWN_IDS: Final = 100_000  # how many calls' ids a store remembers
 _CLAIM_ONE: Final = _CLAIM + _NO_DUPLICATE.format(test="= ?") + " RETURNING id"
 _CLAIM_MANY: Final = (
     _CLAIM + _NO_DUPLICATE.format(test="IN (SELECT value FROM json_each(?))") + " RETURNING id"
@@ -104,6 +113,7 @@ class SQLiteStore:
             raise UsageError(f"synchronous must be one of {_SYNCHRONOUS}, not {synchronous!r}")
         self._path = os.fspath(path)
         self._lock = threading.Lock()
+        self._ids: dict[str, int] = {}  # call ids committed, oldest first
         try:
             conn = sqlite3.connect(
                 self._path, timeout=timeout, isolation_level=None, check_same_thread=False
@@ -153,16 +163,43 @@ class SQLiteStore:
         *,
         status: CallStatus,
     ) -> tuple[StoredEvent, ...]:
-        return self.append_many(
-            (
-                Append(
-                    call_sid=call_sid,
-                    expected_version=expected_version,
-                    events=tuple(events),
-                    status=status,
-                ),
+        if len(events) != 1 or expected_version < 0 or events[0].call_sid != call_sid:
+            return self.append_many(
+                (
+                    Append(
+                        call_sid=call_sid,
+                        expected_version=expected_version,
+                        events=tuple(events),
+                        status=status,
+                    ),
+                )
             )
-        )
+        # One event, what a webhook worker appends: the same statements as
+        # append_many, without its batch bookkeeping (a test proves they agree).
+        (event,) = events
+        kind, data = encode(event)
+        key = _key_of(event)
+        version = expected_version + 1
+        ids = self._ids
+        with self._lock, self._translate() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                keys = () if key is None else (key,)
+                call_id = _claim(conn, call_sid, expected_version, version, status, keys, ids)
+                if call_id is not None:
+                    cursor = conn.execute(_INSERT, (None, call_id, version, kind, data, key))
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            if call_id is None:
+                conn.execute("ROLLBACK")
+                raise _conflict(conn, call_sid, expected_version)
+            conn.execute("COMMIT")
+            if call_sid not in ids:
+                self._remember({call_sid: call_id})
+        position = int(cursor.lastrowid or 0)
+        return (StoredEvent(position=position, call_sid=call_sid, version=version, event=event),)
 
     def append_many(self, appends: Sequence[Append]) -> tuple[StoredEvent, ...]:
         encoded = []
@@ -172,18 +209,27 @@ class SQLiteStore:
         with self._lock, self._translate() as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                written = _write(conn, appends, encoded)
+                claimed: dict[str, int] = {}
+                written = _write(conn, appends, encoded, self._ids, claimed)
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
             if isinstance(written, Append):
                 conn.execute("ROLLBACK")
-                row = conn.execute(_VERSION, (written.call_sid,)).fetchone()
-                actual = 0 if row is None else int(row[0])
-                raise VersionConflict(written.call_sid, written.expected_version, actual)
+                raise _conflict(conn, written.call_sid, written.expected_version)
             conn.execute("COMMIT")
+            self._remember(claimed)
         return written
+
+    def _remember(self, claimed: dict[str, int]) -> None:
+        """Keep the ids of calls just committed (under the lock), dropping the oldest."""
+        ids = self._ids
+        for sid, call_id in claimed.items():
+            if sid not in ids:
+                if len(ids) >= _KNOWN_IDS:
+                    del ids[next(iter(ids))]
+                ids[sid] = call_id
 
     def load(self, call_sid: str, after_version: int = 0) -> tuple[StoredEvent, ...]:
         with self._lock, self._translate() as conn:
@@ -232,41 +278,86 @@ def _key_of(event: Event) -> str | None:
     return delivery_key(event.delivery) if isinstance(event, DeliveryAccepted) else None
 
 
-def _claim(conn: sqlite3.Connection, item: Append, keys: list[str]) -> int | None:
-    """Move a call's projection row to its new version; the call's id, or None.
+def _conflict(conn: sqlite3.Connection, call_sid: str, expected: int) -> VersionConflict:
+    row = conn.execute(_VERSION, (call_sid,)).fetchone()
+    return VersionConflict(call_sid, expected, 0 if row is None else int(row[0]))
 
-    None if the call is not at the expected version, or if one of ``keys``
-    (the append's deliveries) is in its log already.
+
+def _claim(
+    conn: sqlite3.Connection,
+    sid: str,
+    expected: int,
+    new: int,
+    status: CallStatus,
+    keys: Sequence[str],
+    known: dict[str, int],
+) -> int | None:
+    """Move a call's projection row to version ``new``; the call's id, or None.
+
+    None if the call is not at the ``expected`` version, or if one of ``keys``
+    (the append's deliveries) is in its log already. ``known``: call ids
+    committed before, which spare the statement its RETURNING.
     """
-    sid, expected = item.call_sid, item.expected_version
-    new, status = expected + len(item.events), item.status.value
     if len(set(keys)) != len(keys):
         return None
     if expected == 0:
-        row = conn.execute(_CLAIM_NEW, (sid, new, status)).fetchone()
-    elif not keys:
-        row = conn.execute(_CLAIM_PLAIN, (new, status, sid, expected)).fetchone()
+        cursor = conn.execute(_CLAIM_NEW_BARE, (sid, new, status.value))
+        return cursor.lastrowid if cursor.rowcount == 1 else None
+    call_id = known.get(sid)
+    if call_id is not None:
+        if not keys:
+            cursor = conn.execute(_CLAIM_ID, (new, status.value, call_id, expected))
+        elif len(keys) == 1:
+            cursor = conn.execute(_CLAIM_ID_ONE, (new, status.value, call_id, expected, keys[0]))
+        else:
+            args = (new, status.value, call_id, expected, json.dumps(keys))
+            cursor = conn.execute(_CLAIM_ID_MANY, args)
+        return call_id if cursor.rowcount == 1 else None
+    if not keys:
+        row = conn.execute(_CLAIM_PLAIN, (new, status.value, sid, expected)).fetchone()
     elif len(keys) == 1:
-        row = conn.execute(_CLAIM_ONE, (new, status, sid, expected, keys[0])).fetchone()
+        row = conn.execute(_CLAIM_ONE, (new, status.value, sid, expected, keys[0])).fetchone()
     else:
-        row = conn.execute(_CLAIM_MANY, (new, status, sid, expected, json.dumps(keys))).fetchone()
+        row = conn.execute(
+            _CLAIM_MANY, (new, status.value, sid, expected, json.dumps(keys))
+        ).fetchone()
     return None if row is None else int(row[0])
 
 
 def _write(
-    conn: sqlite3.Connection, appends: Sequence[Append], encoded: Sequence[Sequence[_Row]]
+    conn: sqlite3.Connection,
+    appends: Sequence[Append],
+    encoded: Sequence[Sequence[_Row]],
+    known: dict[str, int],
+    claimed: dict[str, int],
 ) -> tuple[StoredEvent, ...] | Append:
-    """Inside the write transaction: the events stored, or the append that conflicts."""
+    """Inside the write transaction: the events stored, or the append that conflicts.
+
+    ``claimed`` receives the id of every call claimed, to remember once committed.
+    """
     ids = []
     batch_keys: dict[str, set[str]] = {}  # a call twice in one batch: its keys so far
     for item, items in zip(appends, encoded, strict=True):
         keys = [key for _, _, key in items if key is not None]
         earlier = batch_keys.setdefault(item.call_sid, set())
-        call_id = None if earlier.intersection(keys) else _claim(conn, item, keys)
+        call_id = (
+            None
+            if earlier.intersection(keys)
+            else _claim(
+                conn,
+                item.call_sid,
+                item.expected_version,
+                item.expected_version + len(item.events),
+                item.status,
+                keys,
+                known,
+            )
+        )
         if call_id is None:
             return item
         earlier.update(keys)
         ids.append(call_id)
+        claimed[item.call_sid] = call_id
     if len(appends) == 1 and len(encoded[0]) == 1:  # the common case: one event
         item = appends[0]
         ((kind, data, key),) = encoded[0]

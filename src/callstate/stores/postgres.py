@@ -82,6 +82,19 @@ _APPEND: Final = """
         WITH ORDINALITY AS e(kind, data, dkey, ord)
     ORDER BY e.ord
     RETURNING position, version"""
+# One event, the common case: scalar parameters rather than arrays (psycopg
+# writes a text array's literal in Python, escaping every quote of the JSON).
+_OLD_CALL_ONE: Final = """
+    UPDATE {schema}.calls SET version = %(new)s, status = %(status)s
+    WHERE call_sid = %(sid)s AND version = %(expected)s AND NOT EXISTS (
+        SELECT 1 FROM {schema}.events
+        WHERE call_sid = %(sid)s AND delivery_key = %(dkey)s::text)
+    RETURNING 1"""
+_APPEND_ONE: Final = """
+    WITH claimed AS ({claim})
+    INSERT INTO {schema}.events (call_sid, version, kind, data, delivery_key)
+    SELECT %(sid)s, %(new)s, %(kind)s::text, %(data)s::text, %(dkey)s::text FROM claimed
+    RETURNING position, version"""
 _SELECT: Final = "SELECT position, call_sid, version, kind, data FROM {schema}.events"
 # The transactions writing to the events table now (each holds a lock on it).
 _WRITERS: Final = """
@@ -140,8 +153,14 @@ class PostgresStore:
         self._q_schema = tuple(q(s) for s in _SCHEMA)
         self._q_new = q(_APPEND, claim=q(_NEW_CALL))
         self._q_old = q(_APPEND, claim=q(_OLD_CALL))
+        self._r_new = _Rendered(self._q_new)
+        self._r_old = _Rendered(self._q_old)
+        self._r_new_one = _Rendered(q(_APPEND_ONE, claim=q(_NEW_CALL)))
+        self._r_old_one = _Rendered(q(_APPEND_ONE, claim=q(_OLD_CALL_ONE)))
         self._q_version = q("SELECT version FROM {schema}.calls WHERE call_sid = %s")
-        self._q_load = q(_SELECT + " WHERE call_sid = %s AND version > %s ORDER BY version")
+        self._r_load = _Rendered(
+            q(_SELECT + " WHERE call_sid = %s AND version > %s ORDER BY version")
+        )
         self._q_read = q(_SELECT + " WHERE position > %s ORDER BY position LIMIT %s")
         self._q_range = q(
             _SELECT + " WHERE position > %s AND position <= %s ORDER BY position LIMIT %s"
@@ -197,9 +216,13 @@ class PostgresStore:
             status=status,
         )
         check_append(item)
-        params = _params(item)
+        if len(item.events) == 1:  # one event cannot repeat a delivery of its own append
+            params, repeats = _params_one(item), None
+        else:
+            params = _params(item)
+            repeats = _repeats([(item, params)])
         with self._connection() as conn:
-            stored = self._append(conn, item, params, repeats=_repeats([(item, params)]))
+            stored = self._append(conn, item, params, repeats=repeats)
             if isinstance(stored, VersionConflict):
                 raise stored
             return stored
@@ -232,7 +255,11 @@ class PostgresStore:
         savepoint: bool = False,
         repeats: Append | None = None,
     ) -> tuple[StoredEvent, ...] | VersionConflict:
-        query = self._q_new if item.expected_version == 0 else self._q_old
+        if "kinds" in params:
+            statement = self._r_new if item.expected_version == 0 else self._r_old
+        else:
+            statement = self._r_new_one if item.expected_version == 0 else self._r_old_one
+        query = statement.text(conn)
         try:
             if item is repeats:
                 rows = []  # a delivery twice in one batch: it is stored once
@@ -260,7 +287,8 @@ class PostgresStore:
 
     def load(self, call_sid: str, after_version: int = 0) -> tuple[StoredEvent, ...]:
         with self._connection() as conn:
-            rows = conn.execute(self._q_load, [call_sid, after_version], prepare=True).fetchall()
+            query = self._r_load.text(conn)
+            rows = conn.execute(query, [call_sid, after_version], prepare=True).fetchall()
         return _stored(rows)
 
     def read_all(self, after: int = 0, limit: int = 1_000) -> tuple[StoredEvent, ...]:
@@ -320,6 +348,27 @@ class PostgresStore:
         return f"PostgresStore(schema={self._schema!r})"
 
 
+class _Rendered:
+    """A composed statement, turned into bytes once per client encoding.
+
+    psycopg renders a ``sql.Composed`` on every execute; the hot statements
+    keep their bytes (the schema's quoted name depends only on the encoding).
+    """
+
+    __slots__ = ("_composed", "_rendered")
+
+    def __init__(self, composed: sql.Composed) -> None:
+        self._composed = composed
+        self._rendered = ("", b"")  # (encoding, bytes), replaced as one value
+
+    def text(self, conn: psycopg.Connection[Any]) -> bytes:
+        encoding = conn.info.encoding
+        rendered = self._rendered
+        if rendered[0] != encoding:
+            rendered = self._rendered = (encoding, self._composed.as_bytes(conn))
+        return rendered[1]
+
+
 class _Rollback(Exception):
     """Leave a transaction block, rolling it back."""
 
@@ -362,6 +411,21 @@ def _params(item: Append) -> dict[str, Any]:
         "kinds": kinds,
         "datas": datas,
         "dkeys": keys,
+    }
+
+
+def _params_one(item: Append) -> dict[str, Any]:
+    """``_params`` of an append of one event, for the scalar statements."""
+    (event,) = item.events
+    kind, data = encode(event)
+    return {
+        "sid": item.call_sid,
+        "expected": item.expected_version,
+        "new": item.expected_version + 1,
+        "status": item.status.value,
+        "kind": kind,
+        "data": data,
+        "dkey": delivery_key(event.delivery) if isinstance(event, DeliveryAccepted) else None,
     }
 
 
