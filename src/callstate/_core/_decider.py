@@ -176,7 +176,9 @@ class Decider:
         raise UsageError(f"not an event: {event!r}")
 
 
-@attrs.frozen(kw_only=True)
+_set = object.__setattr__
+
+
 class Outcome:
     """What handling one command did to one call.
 
@@ -184,23 +186,114 @@ class Outcome:
     in order; ``before`` and ``after`` the call's state around them. Hooks
     key on the difference: ``answered`` and ``final`` flip at most once per
     call, whatever the order of the deliveries.
+
+    A frozen value. ``CallBook`` hands it private snapshots of the call's
+    record, and ``before`` and ``after`` are made from them when first read:
+    most outcomes are answered without anyone reading them.
     """
+
+    __slots__ = ("_after", "_before", "changes", "events")
 
     events: tuple[Event, ...]
     changes: tuple[StatusChange, ...]
-    before: CallState
-    after: CallState
+    _before: CallState | Record
+    _after: CallState | Record
+
+    def __init__(
+        self,
+        *,
+        events: tuple[Event, ...],
+        changes: tuple[StatusChange, ...],
+        before: CallState,
+        after: CallState,
+    ) -> None:
+        _set(self, "events", events)
+        _set(self, "changes", changes)
+        _set(self, "_before", before)
+        _set(self, "_after", after)
+
+    @classmethod
+    def _of_records(
+        cls,
+        events: tuple[Event, ...],
+        changes: tuple[StatusChange, ...],
+        before: Record,
+        after: Record,
+    ) -> Outcome:
+        """An outcome over snapshots that nothing else holds or changes."""
+        self = cls.__new__(cls)
+        _set(self, "events", events)
+        _set(self, "changes", changes)
+        _set(self, "_before", before)
+        _set(self, "_after", after)
+        return self
+
+    @property
+    def before(self) -> CallState:
+        """The call's state before the command."""
+        state = self._before
+        if type(state) is Record:
+            state = CallState.of(state)
+            _set(self, "_before", state)
+        return state  # type: ignore[return-value]
+
+    @property
+    def after(self) -> CallState:
+        """The call's state after the command."""
+        state = self._after
+        if type(state) is Record:
+            state = CallState.of(state)
+            _set(self, "_after", state)
+        return state  # type: ignore[return-value]
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise attrs.exceptions.FrozenInstanceError()
+
+    def __delattr__(self, name: str) -> None:
+        raise attrs.exceptions.FrozenInstanceError()
+
+    def _key(self) -> tuple[object, ...]:
+        return (self.events, self.changes, self.before, self.after)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (
+            f"Outcome(events={self.events!r}, changes={self.changes!r}, "
+            f"before={self.before!r}, after={self.after!r})"
+        )
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_outcome, self._key())
 
     @property
     def duplicate(self) -> bool:
         """The command only repeated something already recorded."""
-        return bool(self.events) and all(isinstance(e, DuplicateIgnored) for e in self.events)
+        events = self.events
+        if len(events) == 1:  # what a delivery causes
+            return isinstance(events[0], DuplicateIgnored)
+        return bool(events) and all(isinstance(e, DuplicateIgnored) for e in events)
 
     @property
     def new_anomalies(self) -> tuple[Anomaly, ...]:
         """Anomalies the after-state shows that the before-state did not."""
         seen = set(self.before.anomalies)
         return tuple(a for a in self.after.anomalies if a not in seen)
+
+
+def _outcome(
+    events: tuple[Event, ...],
+    changes: tuple[StatusChange, ...],
+    before: CallState,
+    after: CallState,
+) -> Outcome:
+    return Outcome(events=events, changes=changes, before=before, after=after)
 
 
 def _check_call(record: Record, call_sid: str) -> None:
@@ -244,14 +337,14 @@ class CallBook:
         if isinstance(command, Tick):
             raise UsageError("a Tick concerns every call: use CallBook.tick")
         record = self._record_for(_call_sid_of(command))
-        before = CallState.of(record.copy())
-        caused = self._decider._decide(command, record)
+        before = record.copy()
+        decider = self._decider
+        caused = decider._decide(command, record)
         changes: tuple[StatusChange, ...] = ()
         for event in caused:
-            changes += self._decider._evolve(record, event)
-        return Outcome(
-            events=caused, changes=changes, before=before, after=CallState.of(record.copy())
-        )
+            changes += decider._evolve(record, event)
+        # Snapshots of the record; the states are made only if someone reads them.
+        return Outcome._of_records(caused, changes, before, record.copy())
 
     def apply(self, event: Event) -> tuple[StatusChange, ...]:
         """Fold an event already decided (loaded from a store, say)."""

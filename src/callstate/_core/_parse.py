@@ -28,6 +28,7 @@ __all__ = [
     "normalize_status",
     "parse_callback",
     "parse_form",
+    "parse_split",
     "split_form",
     "unquote_ascii",
 ]
@@ -68,6 +69,10 @@ _FIELDS: Final = frozenset(
 _TIMESTAMP_CACHE_SIZE: Final = 4_096
 _timestamp_cache: dict[str, tuple[datetime, float]] = {}
 _decoded_timestamp_cache: dict[str, tuple[datetime, float]] = {}
+# The same goes for the values that need percent-decoding (Timestamp, From,
+# To: a call's callbacks repeat them): encoded text -> ``unquote_ascii`` of it.
+_DECODED_CACHE_SIZE: Final = 4_096
+_decoded_cache: dict[str, str] = {}
 _NAN: Final = math.nan
 
 
@@ -138,6 +143,15 @@ def unquote_ascii(text: str) -> str:
     return "".join(out)
 
 
+def _decode_ascii(text: str) -> str:
+    """``unquote_ascii(text)``, remembered (the text must meet its precondition)."""
+    decoded = unquote_ascii(text)
+    if len(_decoded_cache) >= _DECODED_CACHE_SIZE:
+        _decoded_cache.clear()
+    _decoded_cache[text] = decoded
+    return decoded
+
+
 def _fast_fields(text: str, limits: Limits) -> dict[str, str] | None:
     """The known fields of a plain body, still encoded; None when it needs care."""
     if (
@@ -196,6 +210,7 @@ def _split(text: str, limits: Limits) -> list[tuple[str, str]]:
     max_name, max_value = limits.max_name_length, limits.max_value_length
     # Without an escape of a non-ASCII byte, decoding cannot fail: the fast decoder.
     plain = text.isascii() and ("%" not in text or _HIGH_ESCAPE.search(text) is None)
+    cache = _decoded_cache
     for part in parts:
         if not part:
             continue
@@ -207,7 +222,13 @@ def _split(text: str, limits: Limits) -> list[tuple[str, str]]:
         if len(name) > max_name:
             raise InvalidCallback(name[:max_name], f"has a name longer than {max_name}")
         if "%" in value or "+" in value:
-            value = unquote_ascii(value) if plain else _decode(name, value)
+            if plain:
+                decoded = cache.get(value)
+                if decoded is None:
+                    decoded = _decode_ascii(value)
+                value = decoded
+            else:
+                value = _decode(name, value)
         if len(value) > max_value:
             raise InvalidCallback(name, f"is longer than {max_value} characters")
         pairs.append((name, value))
@@ -250,7 +271,18 @@ def _flatten(params: Mapping[str, str | Sequence[str]]) -> Iterable[tuple[object
             yield name, value
 
 
-def _delivery(pairs: list[tuple[str, str]]) -> Delivery:
+def parse_split(pairs: Sequence[tuple[str, str]]) -> Delivery:
+    """Parse a status callback from the pairs ``split_form`` returned.
+
+    For a caller that split the form already (to check a signature over the
+    pairs): the same ``Delivery``, or the same ``InvalidCallback``, as
+    ``parse_form`` of the raw form, without reading it twice. The limits
+    were checked by ``split_form``.
+    """
+    return _delivery(pairs)
+
+
+def _delivery(pairs: Sequence[tuple[str, str]]) -> Delivery:
     found: dict[str, str] = {}
     for name, value in pairs:
         if name in _FIELDS:

@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Final, Union
 
 from callstate._core._decider import Outcome
-from callstate._core._parse import DEFAULT_LIMITS, Limits, parse_callback
+from callstate._core._parse import DEFAULT_LIMITS, Limits, parse_callback, parse_split
 from callstate._core._sink import AsyncSink, Sink
 from callstate._core._values import RecordDelivery
 from callstate._errors import CredentialsRequired, InvalidInput, StoreError
@@ -93,23 +93,24 @@ class _Base:
             fields = normalize_headers(headers)
             url = self.proxy.public_url(url, fields)
             query = query_of(url)
-            params, form = params_of(method, query, fields, body, self.limits)
+            split, form = params_of(method, query, fields, body, self.limits)
+            params = tuple(split)
             request = WebhookRequest(
                 method=method,
                 url=url,
                 headers=fields,
                 body=body,
-                params=tuple(params),
+                params=params,
                 form=form,
                 received_at=received_at,
             )
             self._verifier.verify(request)
-            # The raw form again, not the pairs: the parser's fast path reads a
-            # plain body in half the time it takes to build from split pairs.
-            if method == "GET":
-                delivery = parse_callback(query, limits=self.limits)
+            # The form (or query string) is split once: the signature and the
+            # delivery read the same pairs. A JSON body's pairs get the full check.
+            if form or method == "GET":
+                delivery = parse_split(params)
             else:
-                delivery = parse_callback(body if form else params, limits=self.limits)
+                delivery = parse_callback(params, limits=self.limits)
         except InvalidInput as exc:
             return _refusal(exc)
         except Exception:

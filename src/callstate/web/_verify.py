@@ -17,7 +17,7 @@ from typing import Final, Protocol, Union
 import attrs
 
 from callstate._errors import CredentialsRequired, UsageError, VerificationFailed
-from callstate._signature import body_sha256, twilio_signature
+from callstate._signature import body_sha256, sign, signed_params
 from callstate.web._request import WebhookRequest
 from callstate.web._url import port_variants, query_of
 
@@ -106,14 +106,14 @@ class TwilioSignature:
         tokens = tuple(self.secrets(_single(request, "AccountSid")))
         if not tokens:
             raise VerificationFailed("AccountSid", "has no secret configured")
-        signed = request.params if request.form else ()
+        tail = signed_params(request.params) if request.form else ""
         expected = signature.encode("ascii")
         # Each comparison is constant-time; stopping at a match tells only
         # which URL form or which rotated token matched, nothing of a secret.
         for url in port_variants(request.url):
+            message = (url + tail).encode()
             for token in tokens:
-                computed = twilio_signature(token, url, signed).encode("ascii")
-                if hmac.compare_digest(computed, expected):
+                if hmac.compare_digest(sign(token, message), expected):
                     return
         raise VerificationFailed(header, "does not match the request")
 

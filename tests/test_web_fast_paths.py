@@ -1,0 +1,157 @@
+"""The webhook path's fast paths equal the slow paths they replace.
+
+The handler splits a form once and reads the delivery from those pairs; the
+signature keys SHA-1 once per token; a decoded value is remembered; a
+``CallBook`` outcome makes its states only when read. Each law here says the
+result is what the straightforward computation gives.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import pickle
+from datetime import UTC, datetime
+from urllib.parse import quote, urlencode
+
+import attrs
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from callstate import CallBook, Decider, InvalidCallback, Limits, Outcome, parse_form
+from callstate._core._parse import parse_split, split_form
+from callstate._core._values import RecordDelivery
+from callstate._signature import sign, signed_params, twilio_signature
+from callstate.testing import strategies as cst
+
+KNOWN = ("CallSid", "CallStatus", "SequenceNumber", "Timestamp", "CallDuration", "AccountSid")
+NOW = datetime(2026, 11, 24, 10, 15, 33, tzinfo=UTC)
+
+
+def _reference_signature(token: str, url: str, params: list[tuple[str, str]]) -> str:
+    signed = url + "".join(name + value for name, value in sorted(set(params)))
+    digest = hmac.new(token.encode(), signed.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+@given(st.text(max_size=100), st.binary(max_size=300))
+def test_the_keyed_hmac_is_hmac_sha1(token, message):
+    # Tokens longer than SHA-1's 64-byte block are hashed first, as RFC 2104 says.
+    expected = base64.b64encode(hmac.new(token.encode(), message, hashlib.sha1).digest())
+    assert sign(token, message) == expected
+    assert sign(token, message) == expected  # and again, from the kept key states
+
+
+@given(
+    st.text(min_size=1, max_size=80),
+    st.text(max_size=40),
+    st.lists(st.tuples(st.text(max_size=8), st.text(max_size=12)), max_size=8),
+)
+def test_the_signature_is_the_reference_computation(token, url, params):
+    assert twilio_signature(token, url, params) == _reference_signature(token, url, params)
+    assert signed_params(params) == "".join(n + v for n, v in sorted(set(params)))
+
+
+_field_values = st.one_of(
+    st.sampled_from(["ringing", "COMPLETED", "no_answer", "x", "", "1", "007", "+", "%2B1"]),
+    st.sampled_from(["Tue, 24 Nov 2026 10:15:32 +0000", "2026-11-24T10:15:32Z", "soon"]),
+    st.sampled_from(["CA1", "CA 1", "C%41", "99999999999", "-1"]),
+    st.text(max_size=12),
+)
+_pairs = st.lists(
+    st.tuples(st.sampled_from(KNOWN) | st.text(max_size=6), _field_values), max_size=9
+)
+_raw_forms = st.one_of(
+    _pairs.map(urlencode),
+    _pairs.map(lambda pairs: "&".join(f"{n}={quote(v, safe='+%')}" for n, v in pairs)),
+    st.text(alphabet="CalSdtusq=&%+2B4Fe0x;\u00e9", max_size=60),
+    st.binary(max_size=60),
+)
+
+
+def _result(parse: object, raw: object) -> object:
+    try:
+        delivery = parse(raw)  # type: ignore[operator]
+    except InvalidCallback as exc:
+        return ("error", str(exc))
+    return ("delivery", delivery, list(delivery.params))
+
+
+@given(_raw_forms, st.sampled_from([Limits(), Limits(max_fields=4, max_value_length=20)]))
+def test_parsing_the_split_pairs_is_parsing_the_form(raw, limits):
+    # The handler splits once (the signature needs the pairs), then parses the
+    # pairs: the same delivery, or the same error, as parsing the raw form.
+    try:
+        pairs = split_form(raw, limits)
+    except InvalidCallback:
+        with pytest.raises(InvalidCallback):
+            parse_form(raw, limits=limits)
+        return
+    expected = _result(lambda r: parse_form(r, limits=limits), raw)
+    assert _result(parse_split, pairs) == expected
+    assert _result(parse_split, tuple(pairs)) == expected
+
+
+@given(cst.deliveries())
+def test_parsing_split_pairs_of_any_delivery_gives_it_back(delivery):
+    raw = urlencode(list(delivery.params))
+    assert parse_split(split_form(raw)) == delivery
+
+
+@given(st.lists(st.tuples(st.text(max_size=8).filter(bool), st.text(max_size=12)), max_size=8))
+def test_a_remembered_decoding_is_the_decoding(pairs):
+    from urllib.parse import parse_qsl
+
+    raw = urlencode(pairs)
+    try:
+        first = split_form(raw)
+    except InvalidCallback:
+        return
+    assert split_form(raw) == first == parse_qsl(raw, keep_blank_values=True)
+    # "+" is a space only when encoded: a decoded value is never taken for encoded text.
+    assert split_form(urlencode([(n, v) for n, v in first])) == first
+
+
+@given(st.lists(cst.deliveries(), max_size=12))
+def test_callbook_outcomes_are_the_deciders_and_stay_put(deliveries):
+    book = CallBook()
+    decider = Decider()
+    states: dict[str, object] = {}
+    outcomes = []
+    for delivery in deliveries:
+        command = RecordDelivery(delivery=delivery, received_at=NOW)
+        outcome = book.handle(command)
+        before = states.get(delivery.call_sid) or decider.initial_state(delivery.call_sid)
+        events = decider.decide(command, before)  # type: ignore[arg-type]
+        after, changes = decider.advance(before, events)  # type: ignore[arg-type]
+        expected = Outcome(events=events, changes=changes, before=before, after=after)  # type: ignore[arg-type]
+        states[delivery.call_sid] = after
+        outcomes.append((outcome, expected))
+    # Read only after every command: each outcome still shows its own moment.
+    for outcome, expected in outcomes:
+        assert outcome == expected
+        assert outcome.before == expected.before and outcome.after == expected.after
+        assert outcome.duplicate == expected.duplicate
+        assert outcome.new_anomalies == expected.new_anomalies
+        assert hash(outcome) == hash(expected)
+        assert repr(outcome) == repr(expected)
+
+
+def test_an_outcome_is_a_frozen_value():
+    book = CallBook()
+    delivery = parse_form(
+        urlencode({"CallSid": "CA1", "CallStatus": "ringing", "SequenceNumber": "1"})
+    )
+    outcome = book.handle(RecordDelivery(delivery=delivery, received_at=NOW))
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        outcome.events = ()  # type: ignore[misc]
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        del outcome.changes
+    assert pickle.loads(pickle.dumps(outcome)) == outcome
+    assert outcome.after.status.value == "ringing" and outcome.before.status.value == "queued"
+    assert not outcome.duplicate
+    again = book.handle(RecordDelivery(delivery=delivery, received_at=NOW))
+    assert again.duplicate and again.changes == ()
+    assert outcome.after.duplicates == 0 and again.after.duplicates == 1
