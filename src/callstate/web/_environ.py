@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any, Final, Protocol
 from urllib.parse import quote
 
+from callstate.web._request import NormalizedHeaders
 from callstate.web._url import DEFAULT_PORTS
 
 __all__ = ["body_of", "headers_of", "url_of"]
@@ -32,16 +33,15 @@ def url_of(environ: Mapping[str, Any], scheme: str | None = None) -> str:
     return f"{scheme}://{host}{path}?{query}" if query else f"{scheme}://{host}{path}"
 
 
-def headers_of(environ: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """The request headers, names lower-cased (``_`` read as ``-``)."""
-    headers = [
-        (key[5:].replace("_", "-").lower(), value)
-        for key, value in environ.items()
-        if key[:5] == "HTTP_"
-    ]
+def headers_of(environ: Mapping[str, Any]) -> NormalizedHeaders:
+    """The request headers, normalized (names lower-cased, ``_`` read as ``-``)."""
+    headers = NormalizedHeaders()
+    for key, value in environ.items():
+        if key[:5] == "HTTP_":
+            headers.add(key[5:].replace("_", "-").lower(), value)
     for key, name in _UNPREFIXED.items():
         if key in environ:
-            headers.append((name, environ[key]))
+            headers.add(name, environ[key])
     return headers
 
 

@@ -12,7 +12,14 @@ import attrs
 from callstate._core._parse import Limits, split_form
 from callstate._errors import InvalidCallback, InvalidInput
 
-__all__ = ["Headers", "WebhookRequest", "WebhookResponse", "normalize_headers", "params_of"]
+__all__ = [
+    "Headers",
+    "NormalizedHeaders",
+    "WebhookRequest",
+    "WebhookResponse",
+    "normalize_headers",
+    "params_of",
+]
 
 #: Header names lower-cased; a repeated header's values joined with ", ".
 Headers = Mapping[str, str]
@@ -21,8 +28,23 @@ FORM: Final = "application/x-www-form-urlencoded"
 JSON: Final = "application/json"
 
 
+class NormalizedHeaders(dict[str, str]):
+    """Headers an adapter read already normalized: names lower-cased, repeats joined.
+
+    ``normalize_headers`` takes them as they are instead of building them again.
+    """
+
+    __slots__ = ()
+
+    def add(self, key: str, value: str) -> None:
+        """Add a header whose name is lower-cased already."""
+        self[key] = f"{self[key]}, {value}" if key in self else value
+
+
 def normalize_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:
     """Lower-case names; join repeated values with ", " (as HTTP allows)."""
+    if type(headers) is NormalizedHeaders:
+        return headers
     items = headers.items() if isinstance(headers, Mapping) else headers
     out: dict[str, str] = {}
     for name, value in items:

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMappi
 from typing import Any, Final
 from urllib.parse import quote
 
+from callstate.web._request import NormalizedHeaders
 from callstate.web._url import DEFAULT_PORTS
 
 __all__ = ["Receive", "Scope", "Send", "body_of", "headers_of", "url_of"]
@@ -18,9 +19,21 @@ Send = Callable[[Message], Awaitable[None]]
 _PATH_SAFE: Final = "/:@!$&'()*+,;=-._~"
 
 
-def headers_of(scope: Mapping[str, Any]) -> list[tuple[str, str]]:
+def headers_of(scope: Mapping[str, Any]) -> tuple[NormalizedHeaders, str | None]:
+    """The request headers, normalized (names lower-cased, repeats joined), and the first Host."""
     raw: Iterable[tuple[bytes, bytes]] = scope.get("headers", ())
-    return [(name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in raw]
+    headers = NormalizedHeaders()
+    host = None
+    for name, value in raw:
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        if key in headers:
+            headers[key] = f"{headers[key]}, {text}"
+        else:
+            headers[key] = text
+            if key == "host":
+                host = text
+    return headers, host
 
 
 def url_of(scope: Mapping[str, Any], host: str | None) -> str:

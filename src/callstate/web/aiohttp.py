@@ -18,7 +18,7 @@ from aiohttp import web
 
 from callstate.web._clock import Clock, utc_now
 from callstate.web._handler import AsyncWebhookHandler, WebhookHandler
-from callstate.web._request import WebhookResponse
+from callstate.web._request import NormalizedHeaders, WebhookResponse
 
 __all__ = ["add_webhook", "webhook_view"]
 
@@ -42,13 +42,19 @@ def webhook_view(
                     break
                 chunks.append(chunk)
                 size += len(chunk)
+                if request.content.at_eof():
+                    break
             body = b"".join(chunks)
         url = f"{request.scheme}://{request.host}{request.raw_path}"
-        headers = [(name.lower(), value) for name, value in request.headers.items()]
+        headers = NormalizedHeaders()
+        for name, value in request.headers.items():
+            headers.add(name.lower(), value)
         result: WebhookResponse | Awaitable[WebhookResponse] = handler(
             method, url, headers, body, received_at
         )
-        answer = await result if inspect.isawaitable(result) else result
+        if type(result) is not WebhookResponse:
+            result = await result if inspect.isawaitable(result) else result
+        answer: WebhookResponse = result
         return web.Response(body=answer.body, status=answer.status, headers=dict(answer.headers))
 
     return view

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable
+from typing import Final
 
 from callstate.web._clock import Clock, utc_now
-from callstate.web._handler import AsyncWebhookHandler, WebhookHandler
+from callstate.web._handler import ACCEPTED, DUPLICATE, AsyncWebhookHandler, WebhookHandler
 from callstate.web._request import WebhookResponse
 from callstate.web._scope import Receive, Scope, Send, body_of, headers_of, url_of
 
@@ -45,22 +46,33 @@ class WebhookApp:
             return
         received_at = self.clock()
         method = scope["method"]
-        headers = headers_of(scope)
-        host = next((value for name, value in headers if name == "host"), None)
+        headers, host = headers_of(scope)
         body = b""
         if method != "GET":
             body = await body_of(receive, self.handler.limits.max_body_bytes)
         result: WebhookResponse | Awaitable[WebhookResponse] = self.handler(
             method, url_of(scope, host), headers, body, received_at
         )
-        answer = await result if inspect.isawaitable(result) else result
-        raw_headers = [
-            (name.encode("latin-1"), value.encode("latin-1")) for name, value in answer.headers
-        ]
-        raw_headers.append((b"content-length", str(len(answer.body)).encode()))
+        answer = result if type(result) is WebhookResponse else await _awaited(result)
+        prebuilt = _PREBUILT.get(id(answer))
+        raw_headers = list(prebuilt) if prebuilt is not None else _raw_headers(answer)
         await send({"type": "http.response.start", "status": answer.status, "headers": raw_headers})
         await send({"type": "http.response.body", "body": answer.body})
 
+
+async def _awaited(result: WebhookResponse | Awaitable[WebhookResponse]) -> WebhookResponse:
+    return await result if inspect.isawaitable(result) else result
+
+
+def _raw_headers(answer: WebhookResponse) -> list[tuple[bytes, bytes]]:
+    raw = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in answer.headers]
+    raw.append((b"content-length", str(len(answer.body)).encode()))
+    return raw
+
+
+# The everyday answers' headers, encoded once (each send gets its own copy of
+# the list: a middleware may add to it). The answers live as long as the module.
+_PREBUILT: Final = {id(answer): tuple(_raw_headers(answer)) for answer in (ACCEPTED, DUPLICATE)}
 
 def webhook_app(
     handler: AsyncWebhookHandler | WebhookHandler, *, clock: Clock = utc_now

@@ -47,12 +47,13 @@ def webhook_endpoint(
                     break
             body = b"".join(chunks)
         scope = request.scope
-        headers = headers_of(scope)
-        url = url_of(scope, request.headers.get("host"))
+        headers, host = headers_of(scope)
         result: WebhookResponse | Awaitable[WebhookResponse] = handler(
-            method, url, headers, body, received_at
+            method, url_of(scope, host), headers, body, received_at
         )
-        answer = await result if inspect.isawaitable(result) else result
+        if type(result) is not WebhookResponse:
+            result = await result if inspect.isawaitable(result) else result
+        answer: WebhookResponse = result
         return Response(answer.body, status_code=answer.status, headers=dict(answer.headers))
 
     return endpoint
