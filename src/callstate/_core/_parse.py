@@ -17,6 +17,7 @@ from urllib.parse import unquote_plus
 
 import attrs
 
+from callstate._core._form import _HIGH_ESCAPE, unquote_ascii
 from callstate._core._time import parse_timestamp
 from callstate._core._values import CallbackParams, CallbackStatus, Delivery
 from callstate._errors import InvalidCallback
@@ -111,38 +112,6 @@ def _decode(field: str, text: str) -> str:
 
 # The fast path: an ASCII body whose names need no decoding and whose escapes
 # are all ASCII cannot fail to decode, so only the known fields are decoded now.
-_HIGH_ESCAPE: Final = re.compile(r"%[89A-Fa-f][0-9A-Fa-f]")
-_ASCII_ESCAPES: Final = {f"{i:02x}": chr(i) for i in range(128)} | {
-    f"{i:02X}": chr(i) for i in range(128)
-}
-_ASCII_ESCAPES.update({f"{i:02x}"[0] + f"{i:02x}"[1].upper(): chr(i) for i in range(128)})
-_ASCII_ESCAPES.update({f"{i:02x}"[0].upper() + f"{i:02x}"[1]: chr(i) for i in range(128)})
-
-
-def unquote_ascii(text: str) -> str:
-    """``unquote_plus`` for text with no escape of a non-ASCII byte (same result, faster).
-
-    The precondition matters: ``%80`` is left as it is here, where
-    ``unquote_plus`` would decode it to U+FFFD.
-    """
-    if "+" in text:
-        text = text.replace("+", " ")
-    if "%" not in text:
-        return text
-    first, *rest = text.split("%")
-    out = [first]
-    escapes = _ASCII_ESCAPES
-    for chunk in rest:
-        char = escapes.get(chunk[:2])
-        if char is None:
-            out.append("%")
-            out.append(chunk)
-        else:
-            out.append(char)
-            out.append(chunk[2:])
-    return "".join(out)
-
-
 def _decode_ascii(text: str) -> str:
     """``unquote_ascii(text)``, remembered (the text must meet its precondition)."""
     decoded = unquote_ascii(text)

@@ -11,10 +11,10 @@ import math
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final, Union
-from urllib.parse import unquote_plus
 
 import attrs
 
+from callstate._core._form import unquote_ascii
 from callstate._core._state import COMPLETED_EVENT, STATUSES, CallStatus
 
 __all__ = [
@@ -115,8 +115,10 @@ class CallbackParams(Sequence[tuple[str, str]]):
     def pairs(self) -> tuple[tuple[str, str], ...]:
         pairs = self._pairs
         if pairs is None:
+            # The parser only keeps a raw body that decodes cleanly (ASCII, no
+            # escape of a non-ASCII byte), where unquote_ascii is unquote_plus.
             pairs = self._pairs = tuple(
-                (unquote_plus(name), unquote_plus(value))
+                (unquote_ascii(name), unquote_ascii(value))
                 for name, _, value in (
                     part.partition("=") for part in (self._raw or "").split("&") if part
                 )

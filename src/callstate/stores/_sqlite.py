@@ -71,9 +71,7 @@ _CLAIM_NEW_BARE: Final = (
 )
 _CLAIM_ID: Final = "UPDATE callstate_calls SET version = ?, status = ? WHERE id = ? AND version = ?"
 _CLAIM_ID_ONE: Final = _CLAIM_ID + _NO_DUPLICATE.format(test="= ?")
-_CLAIM_ID_MANY: Final = _CLAIM_ID + _NO_DUPLICATE.format(
-    test="IN (SELECT value FROM json_each(?))"
-)
+_CLAIM_ID_MANY: Final = _CLAIM_ID + _NO_DUPLICATE.format(test="IN (SELECT value FROM json_each(?))")
 _KNOWN_IDS: Final = 100_000  # how many calls' ids a store remembers
 _CLAIM_ONE: Final = _CLAIM + _NO_DUPLICATE.format(test="= ?") + " RETURNING id"
 _CLAIM_MANY: Final = (

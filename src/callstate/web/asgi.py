@@ -74,6 +74,7 @@ def _raw_headers(answer: WebhookResponse) -> list[tuple[bytes, bytes]]:
 # the list: a middleware may add to it). The answers live as long as the module.
 _PREBUILT: Final = {id(answer): tuple(_raw_headers(answer)) for answer in (ACCEPTED, DUPLICATE)}
 
+
 def webhook_app(
     handler: AsyncWebhookHandler | WebhookHandler, *, clock: Clock = utc_now
 ) -> WebhookApp:
