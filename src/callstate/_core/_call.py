@@ -42,7 +42,7 @@ from callstate._core._values import (
     TimelineEntry,
 )
 
-__all__ = ["CallState", "Record", "fold_delivery", "fold_resource"]
+__all__ = ["CallState", "KeyedValue", "Record", "fold_delivery", "fold_resource"]
 
 _NAN: Final = math.nan
 _ANSWER_BIT: Final = 1 << ANSWER
@@ -362,8 +362,25 @@ def timeline_of(record: Record) -> tuple[TimelineEntry, ...]:
     return tuple(out)
 
 
+class KeyedValue:
+    """Equality and hashing from one tuple, ``_key()``, for hand-tuned values."""
+
+    __slots__ = ()
+
+    def _key(self) -> tuple[object, ...]:
+        raise NotImplementedError
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+
 @attrs.frozen(kw_only=True, eq=False, repr=False)
-class CallState:
+class CallState(KeyedValue):
     """What callstate knows about one call, derived from its events.
 
     A snapshot: it never changes; folding more events gives a new one. The
@@ -424,14 +441,6 @@ class CallState:
             self.call_duration,
             self.overdue_since,
         )
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return self._key() == other._key()
-
-    def __hash__(self) -> int:
-        return hash(self._key())
 
     def __repr__(self) -> str:
         return (

@@ -13,7 +13,14 @@ from typing import Final
 
 import attrs
 
-from callstate._core._call import CallState, Record, fold_delivery, fold_resource, start_of
+from callstate._core._call import (
+    CallState,
+    KeyedValue,
+    Record,
+    fold_delivery,
+    fold_resource,
+    start_of,
+)
 from callstate._core._state import FINAL_CODES
 from callstate._core._values import (
     Anomaly,
@@ -179,7 +186,7 @@ class Decider:
 _set = object.__setattr__
 
 
-class Outcome:
+class Outcome(KeyedValue):
     """What handling one command did to one call.
 
     ``events`` are what to persist; ``changes`` the status changes they made,
@@ -254,14 +261,6 @@ class Outcome:
 
     def _key(self) -> tuple[object, ...]:
         return (self.events, self.changes, self.before, self.after)
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return self._key() == other._key()
-
-    def __hash__(self) -> int:
-        return hash(self._key())
 
     def __repr__(self) -> str:
         return (
