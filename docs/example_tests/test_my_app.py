@@ -66,7 +66,8 @@ def test_one_note_per_answered_call_whatever_the_network_does(data, life):
     assert notes == ([life.call_sid] if told else [])
 
 
-def test_the_fake_provider_is_there(fake_provider, callstate_runner):
+def test_the_fake_provider_is_there(fake_provider, callstate_runner, callstate_store):
     assert fake_provider.url.startswith("http://127.0.0.1:")
     assert callstate_runner.get("CAnothing") is None
+    assert callstate_runner.store is callstate_store
     assert urlencode({"a": "b"}) == "a=b"

@@ -3,7 +3,8 @@
 Fixtures for testing your own code against callstate:
 
 - ``callstate_book``: an empty in-memory ``CallBook``;
-- ``callstate_runner``: a ``Runner`` over a fresh ``MemoryStore``;
+- ``callstate_store``: a fresh in-memory event store (``MemoryStore``);
+- ``callstate_runner``: a ``Runner`` over ``callstate_store``;
 - ``fake_provider``: a running ``FakeProvider`` on 127.0.0.1 (no chaos;
   make your own for chaos: ``FakeProvider(chaos=Chaos(seed=1, duplicate=0.3))``);
 - ``signed_webhook``: builds a status-callback request signed the way a
@@ -27,6 +28,7 @@ __all__ = [
     "SignedWebhook",
     "callstate_book",
     "callstate_runner",
+    "callstate_store",
     "fake_provider",
     "sign_webhook",
     "signed_webhook",
@@ -77,11 +79,17 @@ def callstate_book() -> CallBook:
 
 
 @pytest.fixture
-def callstate_runner() -> Iterator[Runner]:
-    """A runner over a fresh in-memory event store."""
+def callstate_store() -> Iterator[MemoryStore]:
+    """A fresh in-memory event store."""
     store = MemoryStore()
-    yield Runner(store)
+    yield store
     store.close()
+
+
+@pytest.fixture
+def callstate_runner(callstate_store: MemoryStore) -> Runner:
+    """A runner over the test's in-memory event store."""
+    return Runner(callstate_store)
 
 
 @pytest.fixture
