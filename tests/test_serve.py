@@ -257,3 +257,20 @@ def test_replay_into_a_store_twice_changes_nothing(tmp_path):
     ).stdout
     assert json.loads(listed)["calls"] == [{"call_sid": "CA" + "b" * 32, "status": "busy"}]
     assert count > 0
+
+
+def test_replay_into_a_store_with_now_flags_what_memory_flags(tmp_path):
+    example = Path(__file__).resolve().parent.parent / "examples" / "calls.jsonl"
+    now = ["--now", "2026-11-24T18:00:00+00:00"]
+    stored, memory = (
+        subprocess.run(
+            [sys.executable, "-m", "callstate", "replay", str(example), *now, *extra],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
+        for extra in (["--store", str(tmp_path / "t.sqlite")], [])
+    )
+    assert json.loads(stored) == json.loads(memory)
+    assert json.loads(stored)["calls"]["CA" + "c" * 32]["needs_reconciliation"]

@@ -84,7 +84,7 @@ class StoreReplay:
             state = decider.fold([item.event for item in stored], sid)
             events = decider.decide(Tick(now=now), state)
             if events:
-                after = decider.fold([*(item.event for item in stored), *events], sid)
+                after, _ = decider.advance(state, events)
                 self.store.append(sid, stored[-1].version, events, status=after.status)
 
     def states(self) -> Iterable[CallState]:
