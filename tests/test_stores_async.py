@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,8 +13,11 @@ from callstate import (
     AsyncSink,
     CallBook,
     CallStatus,
+    Outcome,
     RecordDelivery,
     Sink,
+    StoreUnavailable,
+    Tick,
     UnknownCall,
     UsageError,
 )
@@ -50,3 +55,118 @@ def test_many_concurrent_handles_give_what_the_callbook_gives(tmp_path: Path) ->
 def test_concurrency_is_at_least_one() -> None:
     with pytest.raises(UsageError):
         AsyncRunner(Runner(SQLiteStore(":memory:")), max_concurrency=0)
+
+
+class _Counting(SQLiteStore):
+    """A real SQLite store that counts its write transactions."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.transactions: list[int] = []
+
+    def append(self, *args: Any, **kwargs: Any) -> Any:
+        self.transactions.append(1)
+        return super().append(*args, **kwargs)
+
+    def append_many(self, appends: Any) -> Any:
+        self.transactions.append(sum(len(item.events) for item in appends))
+        return super().append_many(appends)
+
+
+def test_concurrent_handles_share_transactions_and_each_gets_its_own_outcome(
+    tmp_path: Path,
+) -> None:
+    store = _Counting(tmp_path / "events.sqlite3")
+    runner = AsyncRunner(Runner(store), max_batch=8)
+    commands = [RecordDelivery(delivery=d) for n in range(12) for d in lifecycle(f"CA{n}")]
+
+    async def main() -> list[Outcome]:
+        return await asyncio.gather(*(runner.handle(c) for c in commands))
+
+    outcomes = asyncio.run(main())
+    book = CallBook()
+    assert outcomes == [book.handle(c) for c in commands]  # as if one by one, in order
+    assert sum(store.transactions) == len(commands)  # every event once
+    assert max(store.transactions) == 8  # batches formed, none above max_batch
+    assert len(store.transactions) < len(commands)
+    fresh = Runner(store, cache_size=0)
+    assert all(fresh.state(f"CA{n}") == book.state(f"CA{n}") for n in range(12))
+    store.close()
+
+
+def test_a_command_alone_is_handled_at_once(tmp_path: Path) -> None:
+    store = _Counting(tmp_path / "events.sqlite3")
+    runner = AsyncRunner(Runner(store))
+
+    async def main() -> None:
+        for d in lifecycle("CA1"):
+            await runner.handle(RecordDelivery(delivery=d))
+
+    asyncio.run(main())
+    assert store.transactions == [1, 1, 1, 1]
+    store.close()
+
+
+class _BrokenBatches(SQLiteStore):
+    """A store whose batch append has a bug (not a StoreError)."""
+
+    def append_many(self, appends: Any) -> Any:
+        raise RuntimeError("a bug in append_many")
+
+
+def test_a_batch_that_fails_unexpectedly_is_handled_one_by_one(tmp_path: Path) -> None:
+    store = _BrokenBatches(tmp_path / "events.sqlite3")
+    runner = AsyncRunner(Runner(store))
+    commands = [RecordDelivery(delivery=d) for n in range(3) for d in lifecycle(f"CA{n}")]
+
+    async def main() -> list[Outcome]:
+        return await asyncio.gather(*(runner.handle(c) for c in commands))
+
+    outcomes = asyncio.run(main())
+    assert [o.after.status for o in outcomes[3::4]] == [CallStatus.COMPLETED] * 3
+    assert len(store.read_all(0, 100)) == len(commands)
+    store.close()
+
+
+def test_a_store_that_is_down_fails_every_command_of_the_batch(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "events.sqlite3")
+    runner = AsyncRunner(Runner(store))
+    store.close()
+    commands = [RecordDelivery(delivery=d) for d in lifecycle("CA1")]
+
+    async def main() -> list[object]:
+        return await asyncio.gather(*(runner.handle(c) for c in commands), return_exceptions=True)
+
+    results = asyncio.run(main())
+    assert all(isinstance(r, StoreUnavailable) for r in results)
+
+
+def test_a_caller_that_gives_up_still_has_its_delivery_stored(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "events.sqlite3")
+    runner = AsyncRunner(Runner(store))
+    first, second, *_ = lifecycle("CA1")
+
+    async def main() -> None:
+        writing = asyncio.ensure_future(runner.handle(RecordDelivery(delivery=first)))
+        queued = asyncio.ensure_future(runner.handle(RecordDelivery(delivery=second)))
+        await asyncio.sleep(0)
+        queued.cancel()
+        await writing
+        with pytest.raises(asyncio.CancelledError):
+            await queued
+        await runner.handle(RecordDelivery(delivery=first))  # the queue keeps going
+
+    asyncio.run(main())
+    assert Runner(store).state("CA1").status is CallStatus.RINGING
+    store.close()
+
+
+def test_a_tick_is_refused_before_it_is_queued(tmp_path: Path) -> None:
+    runner = AsyncRunner(Runner(SQLiteStore(tmp_path / "events.sqlite3")))
+    with pytest.raises(UsageError):
+        asyncio.run(runner.handle(Tick(now=datetime(2026, 11, 24, tzinfo=UTC))))  # type: ignore[arg-type]
+
+
+def test_batch_size_is_at_least_one() -> None:
+    with pytest.raises(UsageError):
+        AsyncRunner(Runner(SQLiteStore(":memory:")), max_batch=0)

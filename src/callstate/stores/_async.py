@@ -2,35 +2,49 @@
 
 The stores here speak blocking drivers (``sqlite3``, psycopg's blocking
 connections), so ``AsyncRunner`` runs a ``Runner`` in worker threads: the
-event loop never blocks on the database. Each call to ``handle`` holds one
-thread while it runs; ``max_concurrency`` bounds how many run at once.
+event loop never blocks on the database.
+
+Commands that arrive while a write is under way wait for it, then go
+together in the next one (group commit): one thread hop and one
+transaction (``Runner.handle_many``) for all of them. Alone, a command is
+handled at once, exactly as ``Runner.handle`` handles it; under load the
+batches grow by themselves, up to ``max_batch``. Each ``handle`` still
+returns only once its own events are stored.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 from callstate._core._call import CallState
 from callstate._core._decider import Outcome
 from callstate._core._sink import CallCommand
-from callstate._errors import UsageError
-from callstate.stores._runner import Runner
+from callstate._errors import StoreUnavailable, UsageError
+from callstate.stores._runner import Runner, _call_sid_of
 
 __all__ = ["AsyncRunner"]
+
+_Waiter = tuple[CallCommand, "asyncio.Future[Outcome]"]
 
 
 class AsyncRunner:
     """``await runner.handle(command)``: a ``Runner`` kept off the event loop.
 
-    A ``callstate.AsyncSink``.
+    A ``callstate.AsyncSink``. At most ``max_concurrency`` store calls run in
+    threads at once; concurrent ``handle`` calls share one transaction, at
+    most ``max_batch`` commands each.
     """
 
-    def __init__(self, runner: Runner, *, max_concurrency: int = 8) -> None:
-        if max_concurrency < 1:
-            raise UsageError("max_concurrency must be 1 or more")
+    def __init__(self, runner: Runner, *, max_concurrency: int = 8, max_batch: int = 256) -> None:
+        if max_concurrency < 1 or max_batch < 1:
+            raise UsageError("max_concurrency and max_batch must be 1 or more")
         self._runner = runner
         self._max = max_concurrency
+        self._max_batch = max_batch
         self._slots: asyncio.Semaphore | None = None
+        self._queue: list[_Waiter] = []
+        self._writer: asyncio.Task[None] | None = None
 
     @property
     def runner(self) -> Runner:
@@ -44,8 +58,56 @@ class AsyncRunner:
 
     async def handle(self, command: CallCommand) -> Outcome:
         """As ``Runner.handle``, without blocking the event loop."""
-        async with self._semaphore():
-            return await asyncio.to_thread(self._runner.handle, command)
+        _call_sid_of(command)  # a Tick or a stranger is refused here, on its own
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Outcome] = loop.create_future()
+        self._queue.append((command, future))
+        if self._writer is None:
+            self._writer = loop.create_task(self._write_queued())
+        return await future
+
+    async def _write_queued(self) -> None:
+        """Write what is queued, a batch at a time, until nothing is left."""
+        batch: list[_Waiter] = []
+        try:
+            while self._queue:
+                batch = self._queue[: self._max_batch]
+                del self._queue[: self._max_batch]
+                commands = [command for command, _ in batch]
+                async with self._semaphore():
+                    results = await asyncio.to_thread(self._write, commands)
+                for (_, future), result in zip(batch, results, strict=True):
+                    if future.done():  # its caller gave up; what it sent is stored
+                        continue
+                    if isinstance(result, Outcome):
+                        future.set_result(result)
+                    else:
+                        future.set_exception(result)
+                batch = []
+        finally:
+            self._writer = None
+            # Cancelled (the loop is closing): nobody will write these.
+            for _, future in batch + self._queue:
+                future.cancel()
+            self._queue.clear()
+
+    def _write(self, commands: Sequence[CallCommand]) -> list[Outcome | Exception]:
+        """In a worker thread: each command's outcome, or the error that is its answer."""
+        runner = self._runner
+        if len(commands) > 1:
+            try:
+                return list(runner.handle_many(commands))
+            except StoreUnavailable as exc:
+                return [exc] * len(commands)  # nothing of the batch was stored
+            except Exception:  # each command gets its own answer below
+                pass
+        results: list[Outcome | Exception] = []
+        for command in commands:
+            try:
+                results.append(runner.handle(command))
+            except Exception as exc:  # the caller's answer, raised there
+                results.append(exc)
+        return results
 
     async def get(self, call_sid: str) -> CallState | None:
         async with self._semaphore():
