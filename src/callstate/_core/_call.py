@@ -78,7 +78,7 @@ class Record:
         self.seen: dict[int, int | frozenset[int]] = {}  # seq -> content fingerprint(s)
         self.finals: tuple[tuple[int, int], ...] = ()  # (seq, kind) claims of an end
         self.resources: tuple[tuple[float, int], ...] = ()  # (updated, status) finals
-        self.times = array("d", _EMPTY_TIMES)  # per slot: provider time, received time
+        self.times = _EMPTY_TIMES[:]  # per slot: provider time, received time
         self.duplicates = 0
         self.conflicts: tuple[int, ...] = ()
         self.duration: int | None = None
