@@ -65,9 +65,10 @@ async def _awaited(result: WebhookResponse | Awaitable[WebhookResponse]) -> Webh
 
 
 def _raw_headers(answer: WebhookResponse) -> list[tuple[bytes, bytes]]:
-    raw = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in answer.headers]
-    raw.append((b"content-length", str(len(answer.body)).encode()))
-    return raw
+    return [
+        (name.lower().encode("latin-1"), value.encode("latin-1"))
+        for name, value in answer.framed_headers()
+    ]
 
 
 # The everyday answers' headers, encoded once (each send gets its own copy of
