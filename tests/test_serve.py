@@ -89,8 +89,8 @@ def test_callbacks_in_calls_out(tmp_path):
             callback("CA2", "in-progress", 2),
         ):
             status, body = request(base + "/callbacks", urlencode(params).encode())
-            assert status == 200, body
-        assert request(base + "/callbacks?" + urlencode(callback("CA3", "busy", 3)))[0] == 200
+            assert status == 204, body
+        assert request(base + "/callbacks?" + urlencode(callback("CA3", "busy", 3)))[0] == 204
 
         status, body = request(base + "/calls/CA1")
         assert status == 200
@@ -127,7 +127,7 @@ def test_bad_callbacks_get_a_4xx_with_the_reason(tmp_path):
         # The next good request still works.
         assert (
             request(base + "/callbacks", urlencode(callback("CA9", "ringing", 1)).encode())[0]
-            == 200
+            == 204
         )
 
 
@@ -139,7 +139,7 @@ def test_with_an_auth_token_only_signed_callbacks_are_accepted(tmp_path):
         bad = {"X-Twilio-Signature": twilio_signature("wrong", base + "/callbacks", params.items())}
         assert request(base + "/callbacks", body, bad)[0] == 403
         good = {"X-Twilio-Signature": twilio_signature(TOKEN, base + "/callbacks", params.items())}
-        assert request(base + "/callbacks", body, good)[0] == 200
+        assert request(base + "/callbacks", body, good)[0] == 204
         assert json.loads(request(base + "/calls/CA1")[1])["status"] == "ringing"
 
 
@@ -158,7 +158,7 @@ def test_a_graceful_stop_loses_nothing_that_was_answered_2xx(tmp_path):
                     )
                 except OSError:
                     return  # the server stopped listening
-                if status == 200:
+                if status == 204:
                     with lock:
                         answered.append(sid)
 

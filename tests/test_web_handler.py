@@ -62,9 +62,13 @@ def signed(url: str, params: list[tuple[str, str]], token: str = TOKEN) -> dict[
 
 
 def post(handler: WebhookHandler, params: list[tuple[str, str]], **kw: object) -> tuple[int, str]:
+    """The status and the body, or for a 204 (no body) its ``Callstate-Result``."""
     url = str(kw.pop("url", URL))
     headers = kw.pop("headers", None) or signed(url, params)
     answer = handler("POST", url, headers, urlencode(params).encode(), AT)  # type: ignore[arg-type]
+    if answer.status == 204:
+        assert answer.body == b""
+        return 204, dict(answer.headers)["Callstate-Result"]
     return answer.status, answer.body.decode()
 
 
@@ -127,8 +131,8 @@ def test_port_variants() -> None:
 
 def test_accepted_then_duplicate(handler: WebhookHandler, book: CallBook) -> None:
     params = callback(status="completed", seq=3)
-    assert post(handler, params) == (200, "accepted\n")
-    assert post(handler, params) == (200, "duplicate\n")
+    assert post(handler, params) == (204, "accepted")
+    assert post(handler, params) == (204, "duplicate")
     assert book.state("CA0001").status is CallStatus.COMPLETED
 
 
@@ -136,7 +140,7 @@ def test_rotation_accepts_every_listed_secret(book: CallBook) -> None:
     handler = WebhookHandler(book, verifier=TwilioSignature(secrets=["new", "old"]))
     params = callback()
     for token in ("new", "old"):
-        assert post(handler, params, headers=signed(URL, params, token))[0] == 200
+        assert post(handler, params, headers=signed(URL, params, token))[0] == 204
     assert post(handler, params, headers=signed(URL, params, "retired"))[0] == 403
 
 
@@ -145,8 +149,8 @@ def test_per_account_secrets(book: CallBook) -> None:
     handler = WebhookHandler(book, verifier=TwilioSignature(secrets=secrets))
     one = [*callback(call_sid="CA1")[1:], ("AccountSid", "AC1")]
     two = [*callback(call_sid="CA2")[1:], ("AccountSid", "AC2")]
-    assert post(handler, one, headers=signed(URL, one, "one"))[0] == 200
-    assert post(handler, two, headers=signed(URL, two, "two"))[0] == 200
+    assert post(handler, one, headers=signed(URL, one, "one"))[0] == 204
+    assert post(handler, two, headers=signed(URL, two, "two"))[0] == 204
     # Each account's secret is good for that account only.
     assert post(handler, one, headers=signed(URL, one, "two"))[0] == 403
     stranger = [*callback(call_sid="CA3")[1:], ("AccountSid", "AC3")]
@@ -169,7 +173,7 @@ def test_secrets_looked_up_by_a_function(book: CallBook) -> None:
     handler = WebhookHandler(book, verifier=TwilioSignature(secrets=lookup))
     params = callback()
     account = dict(params)["AccountSid"]
-    assert post(handler, params, headers=signed(URL, params, f"token-of-{account}"))[0] == 200
+    assert post(handler, params, headers=signed(URL, params, f"token-of-{account}"))[0] == 204
     assert asked == [account]
 
 
@@ -193,7 +197,7 @@ def test_get_signs_the_url_alone(handler: WebhookHandler, book: CallBook) -> Non
     url = f"{URL}&{urlencode(callback(status='in-progress', seq=2))}"
     headers = {"X-Twilio-Signature": twilio_signature(TOKEN, url)}
     answer = handler("GET", url, headers, b"", AT)
-    assert answer.status == 200
+    assert answer.status == 204
     assert book.state("CA0001").answered
 
 
@@ -204,7 +208,7 @@ def test_json_body_is_covered_by_body_sha256(handler: WebhookHandler, book: Call
         "Content-Type": "application/json",
         "X-Twilio-Signature": twilio_signature(TOKEN, url),
     }
-    assert handler("POST", url, headers, body, AT).status == 200
+    assert handler("POST", url, headers, body, AT).status == 204
     assert book.state("CA0001").status is CallStatus.BUSY
     tampered = body.replace(b"busy", b"failed")
     answer = handler("POST", url, headers, tampered, AT)
@@ -259,7 +263,7 @@ def test_basic_auth(book: CallBook) -> None:
     assert ("WWW-Authenticate", 'Basic realm="calls"') in answer.headers
     for password in ("new-pass", "old-pass"):
         headers = {**FORM, "Authorization": basic("twilio", password)}
-        assert post(handler, params, headers=headers)[0] == 200
+        assert post(handler, params, headers=headers)[0] == 204
     for user, password in (("twilio", "nope"), ("other", "new-pass")):
         headers = {**FORM, "Authorization": basic(user, password)}
         assert post(handler, params, headers=headers) == (
@@ -278,10 +282,10 @@ def test_all_of_and_any_of(book: CallBook) -> None:
     both = {**signed(URL, params), "Authorization": basic("u", "p")}
     only_signed = signed(URL, params)
     strict = WebhookHandler(book, verifier=AllOf([auth, signature]))
-    assert post(strict, params, headers=both)[0] == 200
+    assert post(strict, params, headers=both)[0] == 204
     assert post(strict, params, headers=only_signed)[0] == 401
     lenient = WebhookHandler(book, verifier=AnyOf([auth, signature]))
-    assert post(lenient, params, headers=only_signed)[0] == 200
+    assert post(lenient, params, headers=only_signed)[0] == 204
     assert post(lenient, params, headers=FORM)[0] == 401  # the first one's failure
     with pytest.raises(UsageError):
         AllOf([])
@@ -331,7 +335,7 @@ def test_each_limit_is_a_400_with_its_reason(body: bytes, reason: str) -> None:
     assert (answer.status, answer.body.decode()) == (400, f"{reason}\n")
     assert sink.handled == 0
     good = handler("POST", URL, FORM, urlencode(callback()[1:]).encode(), AT)
-    assert good.status == 200
+    assert good.status == 204
 
 
 @settings(max_examples=100)
@@ -340,7 +344,7 @@ def test_any_body_gets_a_2xx_or_a_4xx(body: bytes) -> None:
     handler = WebhookHandler(CallBook(), verifier=Unverified(), limits=SMALL)
     for content_type in ("application/x-www-form-urlencoded", "application/json"):
         answer = handler("POST", URL, {"Content-Type": content_type}, body, AT)
-        assert answer.status in (200, 400)
+        assert answer.status in (204, 400)
         assert all("\n" not in v and "\r" not in v for _, v in answer.headers)
 
 
@@ -388,7 +392,7 @@ def test_the_async_handler_awaits_an_async_sink() -> None:
     handler = AsyncWebhookHandler(Async(), verifier=Unverified())
     body = urlencode(callback(status="completed", seq=3)).encode()
     answer = asyncio.run(handler("POST", URL, FORM, body, AT))
-    assert answer.status == 200
+    assert answer.status == 204
     assert sink.book.state("CA0001").final
     sink.down = True
     assert asyncio.run(handler("POST", URL, FORM, body, AT)).status == 503
@@ -413,7 +417,7 @@ def test_a_failing_hook_is_logged_and_counted(caplog: pytest.LogCaptureFixture) 
     handler = WebhookHandler(book, verifier=Unverified(), hooks=hooks)
     with caplog.at_level(logging.ERROR, logger="callstate.web"):
         answer = handler("POST", URL, FORM, urlencode(callback(status="busy", seq=3)).encode(), AT)
-    assert answer.status == 200
+    assert answer.status == 204
     assert book.state("CA0001").status is CallStatus.BUSY
     assert (hooks.failures, seen) == (1, [CallStatus.BUSY])
     assert "hook bug" in caplog.text
@@ -429,7 +433,7 @@ def test_an_async_hook_under_a_sync_handler_is_reported_not_raised() -> None:
 
     handler = WebhookHandler(CallBook(), verifier=Unverified(), hooks=hooks)
     body = urlencode(callback(status="in-progress", seq=2)).encode()
-    assert handler("POST", URL, FORM, body, AT).status == 200
+    assert handler("POST", URL, FORM, body, AT).status == 204
     assert hooks.failures == 1
 
 
@@ -443,7 +447,7 @@ def test_async_hooks_are_awaited() -> None:
 
     handler = AsyncWebhookHandler(CallBook(), verifier=Unverified(), hooks=hooks)
     body = urlencode(callback(status="in-progress", seq=2)).encode()
-    assert asyncio.run(handler("POST", URL, FORM, body, AT)).status == 200
+    assert asyncio.run(handler("POST", URL, FORM, body, AT)).status == 204
     assert seen == ["in-progress"]
 
 
@@ -540,5 +544,14 @@ def test_wsgi_without_a_length_or_a_terminated_stream_is_a_411() -> None:
     environ["wsgi.input_terminated"] = True
     started.clear()
     app(environ, lambda status, headers, exc_info=None: started.append(status))  # type: ignore[arg-type, misc]
-    assert started == ["200 OK"]
+    assert started == ["204 No Content"]
     assert sink.book.state("CA0001").status is CallStatus.RINGING
+
+
+def test_framed_headers_give_a_length_to_every_answer_but_a_204(handler: WebhookHandler) -> None:
+    stored = handler("POST", URL, signed(URL, callback()), urlencode(callback()).encode(), AT)
+    assert (stored.status, stored.body) == (204, b"")
+    assert stored.framed_headers() == (("Callstate-Result", "accepted"),)
+    refused = handler("POST", URL, FORM, urlencode(callback()).encode(), AT)
+    assert refused.status == 403
+    assert refused.framed_headers()[-1] == ("Content-Length", str(len(refused.body)))

@@ -4,7 +4,8 @@ read (limits) -> verify -> parse -> ``RecordDelivery`` -> ``sink.handle`` ->
 answer -> hooks. The answers are few and fixed:
 
 =====================================  ======================================
-accepted, or a duplicate               200 ``accepted`` / ``duplicate``
+accepted, or a duplicate               204, ``Callstate-Result: accepted`` /
+                                       ``duplicate`` (no body)
 unusable input                         400 ``<field>: <reason>``
 missing or unreadable credentials      401 with ``WWW-Authenticate``
 failed signature or credentials        403 ``<field>: <reason>``
@@ -40,11 +41,21 @@ from callstate.web._request import (
 from callstate.web._url import TrustedProxy, query_of
 from callstate.web._verify import Verifier
 
-__all__ = ["LENGTH_REQUIRED", "AsyncSink", "AsyncWebhookHandler", "Sink", "WebhookHandler"]
+__all__ = [
+    "LENGTH_REQUIRED",
+    "RESULT_HEADER",
+    "AsyncSink",
+    "AsyncWebhookHandler",
+    "Sink",
+    "WebhookHandler",
+]
 
 
-ACCEPTED: Final = WebhookResponse.text(200, "accepted")
-DUPLICATE: Final = WebhookResponse.text(200, "duplicate")
+#: The header that tells an accepted delivery from a duplicate (the answer has no body:
+#: servers such as uvicorn and gunicorn write a body apart from the head, a second send).
+RESULT_HEADER: Final = "Callstate-Result"
+ACCEPTED: Final = WebhookResponse.no_content((RESULT_HEADER, "accepted"))
+DUPLICATE: Final = WebhookResponse.no_content((RESULT_HEADER, "duplicate"))
 UNAVAILABLE: Final = WebhookResponse.text(503, "the store is unavailable; retry later")
 #: For an adapter whose server cannot deliver a body sent without a length.
 LENGTH_REQUIRED: Final = WebhookResponse.text(411, "Content-Length: is required")

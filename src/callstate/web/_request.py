@@ -82,11 +82,23 @@ class WebhookResponse:
 
     @classmethod
     def text(cls, status: int, text: str, *extra: tuple[str, str]) -> WebhookResponse:
+        """An answer whose body is one line of text (a refusal's reason)."""
         return cls(
             status=status,
             headers=(("Content-Type", "text/plain; charset=utf-8"), *extra),
             body=f"{text}\n".encode(),
         )
+
+    @classmethod
+    def no_content(cls, *headers: tuple[str, str]) -> WebhookResponse:
+        """``204 No Content``: what there is to say goes in ``headers``."""
+        return cls(status=204, headers=headers, body=b"")
+
+    def framed_headers(self) -> tuple[tuple[str, str], ...]:
+        """``headers`` and the ``Content-Length`` the status allows (none on a 204)."""
+        if self.status == 204:
+            return self.headers
+        return (*self.headers, ("Content-Length", str(len(self.body))))
 
 
 def _json_pairs(body: bytes, limits: Limits) -> list[tuple[str, str]]:

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Awaitable
 from typing import Final
 
@@ -53,21 +52,19 @@ class WebhookApp:
         result: WebhookResponse | Awaitable[WebhookResponse] = self.handler(
             method, url_of(scope, host), headers, body, received_at
         )
-        answer = result if type(result) is WebhookResponse else await _awaited(result)
+        # An AsyncWebhookHandler answers with a coroutine, a WebhookHandler at once.
+        answer = result if isinstance(result, WebhookResponse) else await result
         prebuilt = _PREBUILT.get(id(answer))
         raw_headers = list(prebuilt) if prebuilt is not None else _raw_headers(answer)
         await send({"type": "http.response.start", "status": answer.status, "headers": raw_headers})
         await send({"type": "http.response.body", "body": answer.body})
 
 
-async def _awaited(result: WebhookResponse | Awaitable[WebhookResponse]) -> WebhookResponse:
-    return await result if inspect.isawaitable(result) else result
-
-
 def _raw_headers(answer: WebhookResponse) -> list[tuple[bytes, bytes]]:
-    raw = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in answer.headers]
-    raw.append((b"content-length", str(len(answer.body)).encode()))
-    return raw
+    return [
+        (name.lower().encode("latin-1"), value.encode("latin-1"))
+        for name, value in answer.framed_headers()
+    ]
 
 
 # The everyday answers' headers, encoded once (each send gets its own copy of

@@ -60,7 +60,6 @@ def webhook_view(
 
 def _response(answer: WebhookResponse) -> django.http.HttpResponse:
     response = django.http.HttpResponse(answer.body, status=answer.status)
-    for name, value in answer.headers:
+    for name, value in answer.framed_headers():
         response[name] = value
-    response["Content-Length"] = str(len(answer.body))
     return response

@@ -46,8 +46,7 @@ def webhook_app(handler: WebhookHandler, *, clock: Clock = utc_now) -> WSGIAppli
             _STATUS_LINES.get(answer.status)
             or f"{answer.status} {HTTPStatus(answer.status).phrase}"
         )
-        headers = [*answer.headers, ("Content-Length", str(len(answer.body)))]
-        start_response(status, headers)
+        start_response(status, list(answer.framed_headers()))
         return [answer.body]
 
     return application
