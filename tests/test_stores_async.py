@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -170,3 +172,25 @@ def test_a_tick_is_refused_before_it_is_queued(tmp_path: Path) -> None:
 def test_batch_size_is_at_least_one() -> None:
     with pytest.raises(UsageError):
         AsyncRunner(Runner(SQLiteStore(":memory:")), max_batch=0)
+
+
+def test_a_loop_closed_mid_write_does_not_stall_the_next_loop(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = SQLiteStore(tmp_path / "events.sqlite3")
+    runner = AsyncRunner(Runner(store))
+    first, second, *_ = lifecycle("CA1")
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(runner.handle(RecordDelivery(delivery=first)))
+    loop.run_until_complete(asyncio.sleep(0))  # queued, its writer started
+    loop.close()  # without cancelling what is pending
+
+    async def next_loop() -> Outcome:
+        return await asyncio.wait_for(runner.handle(RecordDelivery(delivery=second)), 10)
+
+    assert asyncio.run(next_loop()).after.status is CallStatus.RINGING
+    with caplog.at_level(logging.CRITICAL, logger="asyncio"):
+        del task, loop  # asyncio reports the tasks it destroys: expected here
+        gc.collect()
+    assert asyncio.run(next_loop()).duplicate  # and the runner still works
+    store.close()

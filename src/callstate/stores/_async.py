@@ -33,7 +33,7 @@ class AsyncRunner:
 
     A ``callstate.AsyncSink``. At most ``max_concurrency`` store calls run in
     threads at once; concurrent ``handle`` calls share one transaction, at
-    most ``max_batch`` commands each.
+    most ``max_batch`` commands each. Use it from one event loop at a time.
     """
 
     def __init__(self, runner: Runner, *, max_concurrency: int = 8, max_batch: int = 256) -> None:
@@ -60,6 +60,11 @@ class AsyncRunner:
         """As ``Runner.handle``, without blocking the event loop."""
         _call_sid_of(command)  # a Tick or a stranger is refused here, on its own
         loop = asyncio.get_running_loop()
+        if self._writer is not None and self._writer.get_loop() is not loop:
+            # Left by a loop closed without cancelling its tasks: nobody waits
+            # on what it queued any more.
+            self._writer = None
+            self._queue.clear()
         future: asyncio.Future[Outcome] = loop.create_future()
         self._queue.append((command, future))
         if self._writer is None:
@@ -68,6 +73,7 @@ class AsyncRunner:
 
     async def _write_queued(self) -> None:
         """Write what is queued, a batch at a time, until nothing is left."""
+        me = asyncio.current_task()
         batch: list[_Waiter] = []
         try:
             while self._queue:
@@ -85,11 +91,15 @@ class AsyncRunner:
                         future.set_exception(result)
                 batch = []
         finally:
-            self._writer = None
-            # Cancelled (the loop is closing): nobody will write these.
-            for _, future in batch + self._queue:
-                future.cancel()
-            self._queue.clear()
+            # Cancelled (the loop is closing), or destroyed with a closed loop:
+            # nobody will write these.
+            if self._writer is me:
+                self._writer = None
+                batch += self._queue
+                self._queue.clear()
+            for _, future in batch:
+                if not future.get_loop().is_closed():
+                    future.cancel()
 
     def _write(self, commands: Sequence[CallCommand]) -> list[Outcome | Exception]:
         """In a worker thread: each command's outcome, or the error that is its answer."""
