@@ -429,3 +429,26 @@ def test_the_async_sink_gets_the_same_commands():
         "CallRegistered", "ResourceObserved",
     ]  # fmt: skip
     assert book.state("CA9").status is CallStatus.QUEUED
+
+
+@given(
+    st.text(max_size=40)
+    | st.text("abcXYZ0189", min_size=1, max_size=40)
+    | st.sampled_from(
+        ["CA" + "f" * 32, "a" * 2048, "a" * 2049, "CA/1", "\u0663\u0664", "\uff23\uff211", " CA1"]
+    )
+)
+def test_the_call_url_fast_path_agrees_with_the_careful_one(call_sid):
+    from urllib.parse import quote
+
+    from callstate.client._api import _sid
+
+    try:
+        careful: object = f"{API._calls_url}/{quote(_sid('CallSid', call_sid), safe='')}.json"
+    except InvalidParameter as exc:
+        careful = (exc.field, str(exc))
+    try:
+        fast: object = API.fetch_call(call_sid).request.url
+    except InvalidParameter as exc:
+        fast = (exc.field, str(exc))
+    assert fast == careful

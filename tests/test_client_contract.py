@@ -301,6 +301,34 @@ def test_the_quirks_of_the_wild_are_read(adapter):
             calls.close()
 
 
+def test_the_answer_carries_the_headers_as_sent(adapter, provider):
+    import asyncio
+
+    from _client_harness import make_transport
+
+    api = api_for(provider.profile("api19"), provider.account_sid, provider.token)
+    request = api.fetch_call("CA-none").request
+    transport = make_transport(adapter, 5.0)
+    if adapter in ("httpx-async", "aiohttp"):
+
+        async def send_once() -> Any:
+            try:
+                return await transport.send(request)
+            finally:
+                await transport.aclose()
+
+        answer = asyncio.run(send_once())
+    else:
+        try:
+            answer = transport.send(request)
+        finally:
+            transport.close()
+    assert answer.status == 404
+    assert all(isinstance(k, str) and isinstance(v, str) for k, v in answer.headers)
+    assert answer.header("content-type") == "application/json"
+    assert answer.header("Content-Length") == str(len(answer.body))
+
+
 # Transport failures.
 
 

@@ -26,16 +26,6 @@ __all__ = [
 
 _STATUS: Final = {s.value: s for s in CallStatus if s is not CallStatus.ENDED}
 _STATUS["answered"] = CallStatus.IN_PROGRESS
-_TEXT_FIELDS: Final = (
-    "account_sid",
-    "parent_call_sid",
-    "to",
-    "direction",
-    "answered_by",
-    "price",
-    "price_unit",
-    "uri",
-)
 _MAX_TEXT: Final = 4_096
 
 
@@ -46,7 +36,19 @@ def normalize_call_status(value: object) -> CallStatus | None:
     return _STATUS.get(value.strip().lower().replace("_", "-").replace(" ", "-"))
 
 
-_NULLS: Final = frozenset(("", "null", "NULL", "Null", "None", "none"))
+def _null_text(value: str) -> bool:
+    """``value`` means "no value": empty, or ``null``/``none`` in any case, padded or not.
+
+    Only text of at most 8 characters whose first character is a space or an
+    ``n`` can strip and lower to ``null`` or ``none`` (no other character lowers
+    to ``n``), so most values are told apart by one character.
+    """
+    if not value:
+        return True
+    if len(value) > 8:
+        return False
+    first = value[0]
+    return (first in "nN" or first.isspace()) and value.strip().lower() in ("", "null", "none")
 
 
 def _absent(value: object) -> bool:
@@ -54,26 +56,40 @@ def _absent(value: object) -> bool:
         return True
     if not isinstance(value, str):
         return False
-    return value in _NULLS or (len(value) <= 8 and value.strip().lower() in ("", "null", "none"))
+    return _null_text(value)
 
 
 def _text(data: Mapping[str, object], name: str) -> str | None:
     value = data.get(name)
+    if value is None:
+        return None
     if isinstance(value, str):
-        if value in _NULLS or (len(value) <= 8 and value.strip().lower() in ("", "null", "none")):
+        if _null_text(value):
             return None
         if len(value) > _MAX_TEXT:
             raise InvalidResource(name, f"is longer than {_MAX_TEXT} characters")
         return value
-    if value is None:
-        return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidResource(name, f"must be text, not {type(value).__name__}")
     return str(value)
 
 
+# A call's dates repeat: ``date_updated`` is often ``date_created``, and a call
+# fetched again (reconciliation) or listed again answers the same text. The
+# parsed value of recently seen text is kept, as the callback parser does for
+# ``Timestamp``; the cache holds only immutable datetimes and decides nothing.
+_DATE_CACHE_SIZE: Final = 4_096
+_date_cache: dict[str, datetime] = {}
+
+
 def _time(data: Mapping[str, object], name: str) -> datetime | None:
     value = data.get(name)
+    if value is None:
+        return None
+    if type(value) is str:  # exact str: its hash and equality are the builtin ones
+        cached = _date_cache.get(value)
+        if cached is not None:
+            return cached
     if _absent(value):
         return None
     if not isinstance(value, str):
@@ -81,6 +97,10 @@ def _time(data: Mapping[str, object], name: str) -> datetime | None:
     parsed = parse_timestamp(value)
     if isinstance(parsed, str):
         raise InvalidResource(name, parsed)
+    if type(value) is str:
+        if len(_date_cache) >= _DATE_CACHE_SIZE:
+            _date_cache.clear()
+        _date_cache[value] = parsed
     return parsed
 
 
@@ -111,15 +131,26 @@ def parse_call_resource(data: object) -> CallResource:
     if sid is None:
         raise InvalidResource("sid", "is missing")
     raw_status = data.get("status")
-    if _absent(raw_status):
-        raise InvalidResource("status", "is missing")
-    status = normalize_call_status(raw_status)
+    # The provider's own spelling is a key as it stands; any other goes the careful way.
+    status: CallStatus | None = _STATUS.get(raw_status) if type(raw_status) is str else None
     if status is None:
-        raise InvalidResource("status", f"is not a call status: {str(raw_status)[:40]!r}")
-    texts = {name: _text(data, name) for name in _TEXT_FIELDS}
+        if _absent(raw_status):
+            raise InvalidResource("status", "is missing")
+        status = normalize_call_status(raw_status)
+        if status is None:
+            raise InvalidResource("status", f"is not a call status: {str(raw_status)[:40]!r}")
     return CallResource(
         sid=sid,
         status=status,
+        # Read in this order, so that of several bad fields the same one is named.
+        account_sid=_text(data, "account_sid"),
+        parent_call_sid=_text(data, "parent_call_sid"),
+        to=_text(data, "to"),
+        direction=_text(data, "direction"),
+        answered_by=_text(data, "answered_by"),
+        price=_text(data, "price"),
+        price_unit=_text(data, "price_unit"),
+        uri=_text(data, "uri"),
         from_=_text(data, "from"),
         date_created=_time(data, "date_created"),
         date_updated=_time(data, "date_updated"),
@@ -130,7 +161,6 @@ def parse_call_resource(data: object) -> CallResource:
         raw=tuple(data.items())
         if type(data) is dict
         else tuple((str(k), v) for k, v in data.items()),
-        **texts,
     )
 
 

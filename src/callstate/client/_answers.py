@@ -142,7 +142,11 @@ def read_resources(response: Response, limit: int) -> tuple[CallResource, ...]:
 
 def read_resource(response: Response, limit: int) -> CallResource:
     """One Call resource (the first leg, if the provider answered an array)."""
-    return read_resources(response, limit)[0]
+    data = read_json(response, limit)
+    try:
+        return parse_call_resource(data) if type(data) is dict else parse_call_resources(data)[0]
+    except InvalidResource as exc:
+        raise BadResponse(response.status, f"not a Call resource: {exc}") from exc
 
 
 def _link(data: Mapping[str, object], name: str) -> str | None:

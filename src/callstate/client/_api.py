@@ -22,6 +22,7 @@ from callstate._errors import BadResponse, InvalidParameter, ModificationRefused
 from callstate._version import __version__
 from callstate.client._answers import CallPage, read_page, read_resource, read_resources
 from callstate.client._http import MAX_RESPONSE_BYTES, Request, Response
+from callstate.client._params import _MAX_TEXT as _MAX_SID
 from callstate.client._params import CallFilter, CallParams, _text, _url
 from callstate.client._profile import Profile
 
@@ -113,6 +114,11 @@ class CallsApi:
         )
 
     def _call_url(self, call_sid: str) -> str:
+        # A CallSid as providers issue them (ASCII letters and digits) passes every
+        # rule of ``_sid`` and is its own percent-encoding.
+        fast = type(call_sid) is str and call_sid.isascii() and call_sid.isalnum()
+        if fast and len(call_sid) <= _MAX_SID:
+            return f"{self._calls_url}/{call_sid}.json"
         return f"{self._calls_url}/{quote(_sid('CallSid', call_sid), safe='')}.json"
 
     # Reading answers.

@@ -50,12 +50,16 @@ class Calls:
 
     def run(self, operation: Operation[T]) -> T:
         """Send an operation and read its answer, repeating it only if it is safe to."""
-        delays = self.retry.delays()
+        delays: Iterator[float] | None = None  # made on the first failure: most runs have none
         while True:
             try:
                 return operation.read(self.transport.send(operation.request))
             except ApiError as exc:
-                delay = next(delays, None) if _worth_repeating(exc, operation.repeatable) else None
+                if not _worth_repeating(exc, operation.repeatable):
+                    raise
+                if delays is None:
+                    delays = self.retry.delays()
+                delay = next(delays, None)
                 if delay is None:
                     raise
             self._sleep(delay)
@@ -123,12 +127,16 @@ class AsyncCalls:
 
     async def run(self, operation: Operation[T]) -> T:
         """Send an operation and read its answer, repeating it only if it is safe to."""
-        delays = self.retry.delays()
+        delays: Iterator[float] | None = None  # made on the first failure: most runs have none
         while True:
             try:
                 return operation.read(await self.transport.send(operation.request))
             except ApiError as exc:
-                delay = next(delays, None) if _worth_repeating(exc, operation.repeatable) else None
+                if not _worth_repeating(exc, operation.repeatable):
+                    raise
+                if delays is None:
+                    delays = self.retry.delays()
+                delay = next(delays, None)
                 if delay is None:
                     raise
             await self._sleep(delay)

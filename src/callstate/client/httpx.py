@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from typing import NoReturn
 
 import httpx
 
@@ -13,15 +12,11 @@ from callstate.client._http import Request, Response
 __all__ = ["HttpxAsyncTransport", "HttpxTransport"]
 
 
-@contextmanager
-def _mapped_errors(url: str, timeout: float) -> Iterator[None]:
+def _raise_mapped(exc: httpx.TransportError, url: str, timeout: float) -> NoReturn:
     """The one place httpx's errors become callstate's."""
-    try:
-        yield
-    except httpx.TimeoutException as exc:
+    if isinstance(exc, httpx.TimeoutException):
         raise ApiTimeout(f"no answer from {url} within {timeout}s") from exc
-    except httpx.TransportError as exc:
-        raise ApiConnectionError(f"cannot reach {url}, or the connection broke: {exc!r}") from exc
+    raise ApiConnectionError(f"cannot reach {url}, or the connection broke: {exc!r}") from exc
 
 
 def _answer(answer: httpx.Response, body: bytes) -> Response:
@@ -36,25 +31,35 @@ class HttpxTransport:
         self._owned = client is None
         self._timeout = httpx.Timeout(timeout)
         self._client = client or httpx.Client(timeout=self._timeout)
+        # An owned client already has our timeout: no new Timeout per request.
+        self._per_request = httpx.USE_CLIENT_DEFAULT if self._owned else self._timeout
 
     def send(self, request: Request) -> Response:
         limit = request.max_response_bytes
-        with (
-            _mapped_errors(request.url, self.timeout),
-            self._client.stream(
-                request.method,
-                request.url,
-                headers=request.headers,
-                content=request.body or None,
-                timeout=self._timeout,
-            ) as answer,
-        ):
-            body = bytearray()
-            for chunk in answer.iter_bytes():
-                body += chunk
-                if len(body) > limit:
-                    break
-            return _answer(answer, bytes(body))
+        client = self._client
+        try:
+            # What ``client.stream`` does, without its context manager.
+            answer = client.send(
+                client.build_request(
+                    request.method,
+                    request.url,
+                    headers=request.headers,
+                    content=request.body or None,
+                    timeout=self._per_request,
+                ),
+                stream=True,
+            )
+            try:
+                body = bytearray()
+                for chunk in answer.iter_bytes():
+                    body += chunk
+                    if len(body) > limit:
+                        break
+                return _answer(answer, bytes(body))
+            finally:
+                answer.close()
+        except httpx.TransportError as exc:  # timeouts included
+            _raise_mapped(exc, request.url, self.timeout)
 
     def close(self) -> None:
         if self._owned:
@@ -69,23 +74,33 @@ class HttpxAsyncTransport:
         self._owned = client is None
         self._timeout = httpx.Timeout(timeout)
         self._client = client or httpx.AsyncClient(timeout=self._timeout)
+        self._per_request = httpx.USE_CLIENT_DEFAULT if self._owned else self._timeout
 
     async def send(self, request: Request) -> Response:
         limit = request.max_response_bytes
-        with _mapped_errors(request.url, self.timeout):
-            async with self._client.stream(
-                request.method,
-                request.url,
-                headers=request.headers,
-                content=request.body or None,
-                timeout=self._timeout,
-            ) as answer:
+        client = self._client
+        try:
+            answer = await client.send(
+                client.build_request(
+                    request.method,
+                    request.url,
+                    headers=request.headers,
+                    content=request.body or None,
+                    timeout=self._per_request,
+                ),
+                stream=True,
+            )
+            try:
                 body = bytearray()
                 async for chunk in answer.aiter_bytes():
                     body += chunk
                     if len(body) > limit:
                         break
                 return _answer(answer, bytes(body))
+            finally:
+                await answer.aclose()
+        except httpx.TransportError as exc:  # timeouts included
+            _raise_mapped(exc, request.url, self.timeout)
 
     async def aclose(self) -> None:
         if self._owned:

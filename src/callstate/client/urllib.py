@@ -8,7 +8,7 @@ import urllib.request
 from typing import Final
 
 from callstate._errors import ApiConnectionError, ApiTimeout
-from callstate.client._http import Request, Response
+from callstate.client._http import Request, Response, _header
 
 __all__ = ["UrllibTransport"]
 
@@ -22,8 +22,21 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def _read(source: http.client.HTTPResponse | urllib.error.HTTPError, limit: int) -> bytes:
-    declared = source.headers.get("Content-Length", "")
+def _answer(
+    source: http.client.HTTPResponse | urllib.error.HTTPError, status: int, limit: int
+) -> Response:
+    # http.client decodes header lines as Latin-1, so no value carries the
+    # surrogates ``items()`` would wrap: the pairs as parsed are what it returns.
+    headers = tuple(source.headers.raw_items())
+    return Response(status=status, headers=headers, body=_read(source, headers, limit))
+
+
+def _read(
+    source: http.client.HTTPResponse | urllib.error.HTTPError,
+    headers: tuple[tuple[str, str], ...],
+    limit: int,
+) -> bytes:
+    declared = _header(headers, "content-length") or ""
     if declared.isdigit() and int(declared) <= limit:
         # One read of a known length; http.client raises IncompleteRead if it is short.
         return source.read()
@@ -59,18 +72,10 @@ class UrllibTransport:
         try:
             try:
                 with self._opener.open(outgoing, timeout=self.timeout) as answer:
-                    return Response(
-                        status=answer.status,
-                        headers=tuple(answer.headers.items()),
-                        body=_read(answer, limit),
-                    )
+                    return _answer(answer, answer.status, limit)
             except urllib.error.HTTPError as answer:
                 with answer:
-                    return Response(
-                        status=answer.code,
-                        headers=tuple(answer.headers.items()),
-                        body=_read(answer, limit),
-                    )
+                    return _answer(answer, answer.code, limit)
         except TimeoutError as exc:
             raise ApiTimeout(f"no answer from {request.url} within {self.timeout}s") from exc
         except urllib.error.URLError as exc:
