@@ -50,6 +50,10 @@ with FakeProvider(pace=None) as provider:
     sys.stdin.read()
 """
 
+# Every side sets a timeout, as callstate's transports do (10 s by default;
+# httpx and aiohttp set their own when given none).
+TIMEOUT = 10.0
+
 SyncSide = Callable[[], object]
 AsyncSide = Callable[[], Awaitable[object]]
 
@@ -80,7 +84,8 @@ def sync_sides(name: str, api: CallsApi, sid: str) -> tuple[SyncSide, SyncSide, 
         calls = Calls(api, UrllibTransport())
 
         def raw() -> object:
-            with urllib.request.urlopen(urllib.request.Request(request.url, headers=headers)) as r:
+            outgoing = urllib.request.Request(request.url, headers=headers)
+            with urllib.request.urlopen(outgoing, timeout=TIMEOUT) as r:
                 return json.loads(r.read())
 
         return (lambda: calls.fetch(sid)), raw, calls.close
@@ -93,7 +98,7 @@ def sync_sides(name: str, api: CallsApi, sid: str) -> tuple[SyncSide, SyncSide, 
             session.close()
 
         def raw_requests() -> object:
-            return session.get(request.url, headers=headers).json()
+            return session.get(request.url, headers=headers, timeout=TIMEOUT).json()
 
         return (lambda: calls.fetch(sid)), raw_requests, close
     calls = Calls(api, HttpxTransport())
