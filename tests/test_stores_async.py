@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -60,26 +61,30 @@ def test_concurrency_is_at_least_one() -> None:
 
 
 class _Counting(SQLiteStore):
-    """A real SQLite store that counts its write transactions."""
+    """A real SQLite store that counts its write transactions and their threads."""
 
     def __init__(self, path: Path) -> None:
         super().__init__(path)
         self.transactions: list[int] = []
+        self.threads: set[int] = set()
 
     def append(self, *args: Any, **kwargs: Any) -> Any:
         self.transactions.append(1)
+        self.threads.add(threading.get_ident())
         return super().append(*args, **kwargs)
 
     def append_many(self, appends: Any) -> Any:
         self.transactions.append(sum(len(item.events) for item in appends))
+        self.threads.add(threading.get_ident())
         return super().append_many(appends)
 
 
+@pytest.mark.parametrize("in_loop", [False, True], ids=["threads", "in-loop"])
 def test_concurrent_handles_share_transactions_and_each_gets_its_own_outcome(
-    tmp_path: Path,
+    tmp_path: Path, in_loop: bool
 ) -> None:
     store = _Counting(tmp_path / "events.sqlite3")
-    runner = AsyncRunner(Runner(store), max_batch=8)
+    runner = AsyncRunner(Runner(store), max_batch=8, write_in_loop=in_loop)
     commands = [RecordDelivery(delivery=d) for n in range(12) for d in lifecycle(f"CA{n}")]
 
     async def main() -> list[Outcome]:
@@ -91,6 +96,9 @@ def test_concurrent_handles_share_transactions_and_each_gets_its_own_outcome(
     assert sum(store.transactions) == len(commands)  # every event once
     assert max(store.transactions) == 8  # batches formed, none above max_batch
     assert len(store.transactions) < len(commands)
+    # Written by the loop's own thread, or only by others.
+    assert (threading.get_ident() in store.threads) is in_loop
+    assert len(store.threads) == 1 if in_loop else threading.get_ident() not in store.threads
     fresh = Runner(store, cache_size=0)
     assert all(fresh.state(f"CA{n}") == book.state(f"CA{n}") for n in range(12))
     store.close()
@@ -128,19 +136,6 @@ def test_a_batch_that_fails_unexpectedly_is_handled_one_by_one(tmp_path: Path) -
     assert [o.after.status for o in outcomes[3::4]] == [CallStatus.COMPLETED] * 3
     assert len(store.read_all(0, 100)) == len(commands)
     store.close()
-
-
-def test_a_store_that_is_down_fails_every_command_of_the_batch(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "events.sqlite3")
-    runner = AsyncRunner(Runner(store))
-    store.close()
-    commands = [RecordDelivery(delivery=d) for d in lifecycle("CA1")]
-
-    async def main() -> list[object]:
-        return await asyncio.gather(*(runner.handle(c) for c in commands), return_exceptions=True)
-
-    results = asyncio.run(main())
-    assert all(isinstance(r, StoreUnavailable) for r in results)
 
 
 def test_a_caller_that_gives_up_still_has_its_delivery_stored(tmp_path: Path) -> None:
@@ -194,3 +189,18 @@ def test_a_loop_closed_mid_write_does_not_stall_the_next_loop(
         gc.collect()
     assert asyncio.run(next_loop()).duplicate  # and the runner still works
     store.close()
+
+
+@pytest.mark.parametrize("in_loop", [False, True], ids=["threads", "in-loop"])
+def test_a_store_that_is_down_answers_each_caller_with_its_error(
+    tmp_path: Path, in_loop: bool
+) -> None:
+    store = SQLiteStore(tmp_path / "events.sqlite3")
+    runner = AsyncRunner(Runner(store), write_in_loop=in_loop)
+    store.close()
+
+    async def main() -> list[object]:
+        commands = [RecordDelivery(delivery=d) for d in lifecycle("CA1")]
+        return await asyncio.gather(*(runner.handle(c) for c in commands), return_exceptions=True)
+
+    assert all(isinstance(r, StoreUnavailable) for r in asyncio.run(main()))
