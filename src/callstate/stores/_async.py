@@ -16,7 +16,7 @@ store whose writes take microseconds (SQLite, WAL, a file this process
 alone writes) that is cheaper than any thread: the driver lets go of the
 interpreter lock around every statement, and a worker thread then waits for
 the busy event loop to hand it back each time (measured with
-``callstate serve``: about 3 thread switches and 200 us of CPU per webhook).
+``callstate serve``: about 3 thread switches and 150 us of CPU per webhook).
 The price: while the store waits (for another process's write lock, say)
 the loop waits too. Keep the default for a store across a network.
 """
