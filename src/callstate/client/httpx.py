@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import httpx
 
@@ -23,6 +23,19 @@ def _answer(answer: httpx.Response, body: bytes) -> Response:
     return Response(status=answer.status_code, headers=tuple(answer.headers.items()), body=body)
 
 
+def _outgoing(
+    client: httpx.Client | httpx.AsyncClient, request: Request, timeout: Any
+) -> httpx.Request:
+    """The httpx request for ``request`` (``timeout``: the client's own, or ours)."""
+    return client.build_request(
+        request.method,
+        request.url,
+        headers=request.headers,
+        content=request.body or None,
+        timeout=timeout,
+    )
+
+
 class HttpxTransport:
     """Sends each request through an ``httpx.Client`` (yours, or one it owns)."""
 
@@ -39,16 +52,7 @@ class HttpxTransport:
         client = self._client
         try:
             # What ``client.stream`` does, without its context manager.
-            answer = client.send(
-                client.build_request(
-                    request.method,
-                    request.url,
-                    headers=request.headers,
-                    content=request.body or None,
-                    timeout=self._per_request,
-                ),
-                stream=True,
-            )
+            answer = client.send(_outgoing(client, request, self._per_request), stream=True)
             try:
                 body = bytearray()
                 for chunk in answer.iter_bytes():
@@ -80,16 +84,7 @@ class HttpxAsyncTransport:
         limit = request.max_response_bytes
         client = self._client
         try:
-            answer = await client.send(
-                client.build_request(
-                    request.method,
-                    request.url,
-                    headers=request.headers,
-                    content=request.body or None,
-                    timeout=self._per_request,
-                ),
-                stream=True,
-            )
+            answer = await client.send(_outgoing(client, request, self._per_request), stream=True)
             try:
                 body = bytearray()
                 async for chunk in answer.aiter_bytes():
