@@ -15,9 +15,17 @@ parts and the answer back.
     answer = handler("POST", url, headers, body, received_at)   # -> WebhookResponse
 """
 
+from typing import Final
+
 from callstate._errors import CredentialsRequired
 from callstate.web._clock import Clock, utc_now
-from callstate.web._handler import AsyncSink, AsyncWebhookHandler, Sink, WebhookHandler
+from callstate.web._handler import RESULT_HEADER as _RESULT_HEADER
+from callstate.web._handler import (
+    AsyncSink,
+    AsyncWebhookHandler,
+    Sink,
+    WebhookHandler,
+)
 from callstate.web._hooks import AnomalyHook, ChangeHook, Hooks, StateHook
 from callstate.web._request import WebhookRequest, WebhookResponse
 from callstate.web._url import TrustedProxy
@@ -31,7 +39,11 @@ from callstate.web._verify import (
     Verifier,
 )
 
+RESULT_HEADER: Final = _RESULT_HEADER
+"""The header of a stored webhook's ``204`` answer: ``accepted`` or ``duplicate``."""
+
 __all__ = [
+    "RESULT_HEADER",
     "AllOf",
     "AnomalyHook",
     "AnyOf",
