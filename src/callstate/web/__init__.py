@@ -15,8 +15,6 @@ parts and the answer back.
     answer = handler("POST", url, headers, body, received_at)   # -> WebhookResponse
 """
 
-from typing import Final
-
 from callstate._errors import CredentialsRequired
 from callstate.web._clock import Clock, utc_now
 from callstate.web._handler import RESULT_HEADER as _RESULT_HEADER
@@ -39,7 +37,7 @@ from callstate.web._verify import (
     Verifier,
 )
 
-RESULT_HEADER: Final = _RESULT_HEADER
+RESULT_HEADER: str = _RESULT_HEADER
 """The header of a stored webhook's ``204`` answer: ``accepted`` or ``duplicate``."""
 
 __all__ = [
