@@ -112,6 +112,11 @@ class CallbackParams(Sequence[tuple[str, str]]):
         return new
 
     @property
+    def form_body(self) -> str | None:
+        """The form body these params were read from, when the parser kept it."""
+        return self._raw
+
+    @property
     def pairs(self) -> tuple[tuple[str, str], ...]:
         pairs = self._pairs
         if pairs is None:

@@ -3,7 +3,9 @@
 Each event is stored as a kind (a short name) beside a JSON object. What must
 survive the trip:
 
-- every parameter of a ``Delivery``, in order, repeated names included;
+- every parameter of a ``Delivery``, in order, repeated names included (as
+  the raw form body when the parser kept one: cheaper than the pairs both
+  ways, and decoded only when read);
 - a ``CallResource``'s ``raw`` fields exactly as received (JSON values);
 - datetimes with their UTC offset, to the microsecond; a named zone
   (``zoneinfo``) keeps its name, written after the offset as in RFC 9557
@@ -23,8 +25,10 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
+from callstate._core._form import _HIGH_ESCAPE
 from callstate._core._state import CallStatus
 from callstate._core._values import (
+    CallbackParams,
     CallbackStatus,
     CallRegistered,
     CallResource,
@@ -133,6 +137,8 @@ def delivery_key(delivery: Delivery) -> str:
 def _delivery(d: Delivery, received_at: datetime | None) -> list[Any]:
     # Positional, for speed: this is the event stored for nearly every callback.
     ts = d.timestamp
+    params = d.params
+    form = params.form_body
     return [
         d.call_sid,
         d.sequence_number,
@@ -140,7 +146,8 @@ def _delivery(d: Delivery, received_at: datetime | None) -> list[Any]:
         None if ts is None else _time(ts),
         d.call_duration,
         d.account_sid,
-        d.params.pairs,  # a tuple of pairs: JSON arrays of two strings
+        # The form as received, or a tuple of pairs (JSON arrays of two strings).
+        params.pairs if form is None else form,
         None if received_at is None else _time(received_at),
     ]
 
@@ -154,8 +161,17 @@ def _undelivery(o: list[Any]) -> Delivery:
         timestamp=_untime(ts),
         call_duration=duration,
         account_sid=account,
-        params=tuple((name, value) for name, value in params),
+        params=_form(params)
+        if type(params) is str
+        else tuple((name, value) for name, value in params),
     )
+
+
+def _form(body: str) -> CallbackParams:
+    """Params to decode lazily from a stored form body, which must decode cleanly."""
+    if not body.isascii() or ("%" in body and _HIGH_ESCAPE.search(body) is not None):
+        raise ValueError("a stored form body would not decode cleanly")
+    return CallbackParams.from_form(body)
 
 
 _RESOURCE_TEXT: Final = (
