@@ -35,8 +35,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
-from callstate import CallStatus, DeliveryAccepted, RecordDelivery, parse_callback
+from callstate import CallStatus, DeliveryAccepted, RecordDelivery, parse_form
 from callstate.stores import Append, EventStore, MemoryStore, Runner, SQLiteStore
 from callstate.stores._codec import encode
 
@@ -46,7 +47,10 @@ ROUNDS = 2
 
 
 def deliveries(calls: int, prefix: str = "CA") -> list[RecordDelivery]:
-    """Four callbacks per call with the usual parameters, interleaved across calls."""
+    """Four callbacks per call with the usual parameters, interleaved across calls.
+
+    Each is parsed from a form body, as a receiver gets it.
+    """
     out = []
     for step, (status, seq) in enumerate(STEPS):
         for call in range(calls):
@@ -64,7 +68,9 @@ def deliveries(calls: int, prefix: str = "CA") -> list[RecordDelivery]:
             ]
             if status == "completed":
                 params.append(("CallDuration", "42"))
-            out.append(RecordDelivery(delivery=parse_callback(params), received_at=T0))
+            # As a webhook brings it: a form body.
+            delivery = parse_form(urlencode(params))
+            out.append(RecordDelivery(delivery=delivery, received_at=T0))
     return out
 
 
