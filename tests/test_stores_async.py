@@ -203,4 +203,6 @@ def test_a_store_that_is_down_answers_each_caller_with_its_error(
         commands = [RecordDelivery(delivery=d) for d in lifecycle("CA1")]
         return await asyncio.gather(*(runner.handle(c) for c in commands), return_exceptions=True)
 
-    assert all(isinstance(r, StoreUnavailable) for r in asyncio.run(main()))
+    results = asyncio.run(main())
+    assert all(isinstance(r, StoreUnavailable) for r in results)
+    assert len({id(r) for r in results}) == len(results)  # each raised on its own

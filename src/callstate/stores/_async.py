@@ -24,6 +24,7 @@ the loop waits too. Keep the default for a store across a network.
 from __future__ import annotations
 
 import asyncio
+import copy
 from collections.abc import Sequence
 
 from callstate._core._call import CallState
@@ -38,7 +39,7 @@ _Waiter = tuple[CallCommand, "asyncio.Future[Outcome]"]
 
 
 class AsyncRunner:
-    """``await runner.handle(command)``: a ``Runner`` kept off the event loop.
+    """``await runner.handle(command)``: a ``Runner`` for asyncio code.
 
     A ``callstate.AsyncSink``. At most ``max_concurrency`` store calls run in
     threads at once; concurrent ``handle`` calls share one transaction, at
@@ -75,7 +76,11 @@ class AsyncRunner:
         return self._slots
 
     async def handle(self, command: CallCommand) -> Outcome:
-        """As ``Runner.handle``, without blocking the event loop."""
+        """As ``Runner.handle``, the events stored before it returns.
+
+        The store works in a thread meanwhile, or briefly on the loop itself
+        with ``write_in_loop``.
+        """
         _call_sid_of(command)  # a Tick or a stranger is refused here, on its own
         loop = asyncio.get_running_loop()
         if self._writer is not None and self._writer.get_loop() is not loop:
@@ -129,7 +134,9 @@ class AsyncRunner:
             try:
                 return list(runner.handle_many(commands))
             except StoreUnavailable as exc:
-                return [exc] * len(commands)  # nothing of the batch was stored
+                # Nothing of the batch was stored. One error each: each is
+                # raised in its own caller, with its own traceback.
+                return [copy.copy(exc) for _ in commands]
             except Exception:  # each command gets its own answer below
                 pass
         results: list[Outcome | Exception] = []
