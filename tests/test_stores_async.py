@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from _store_fixtures import fresh_postgres_store
 from callstate import (
     AsyncSink,
     CallBook,
@@ -206,3 +207,20 @@ def test_a_store_that_is_down_answers_each_caller_with_its_error(
     results = asyncio.run(main())
     assert all(isinstance(r, StoreUnavailable) for r in results)
     assert len({id(r) for r in results}) == len(results)  # each raised on its own
+
+
+def test_batches_into_postgresql_from_worker_threads() -> None:
+    with fresh_postgres_store() as store:
+        runner = AsyncRunner(Runner(store), max_batch=16)
+        commands = [RecordDelivery(delivery=d) for n in range(20) for d in lifecycle(f"CA{n}") * 2]
+
+        async def main() -> list[Outcome]:
+            return await asyncio.gather(*(runner.handle(c) for c in commands))
+
+        outcomes = asyncio.run(main())
+        book = CallBook()
+        assert outcomes == [book.handle(c) for c in commands]
+        stored = store.read_all(0, 1_000)
+        assert len(stored) == len(commands)  # each copy stored once: accepted or duplicate
+        fresh = Runner(store, cache_size=0)
+        assert all(fresh.state(f"CA{n}") == book.state(f"CA{n}") for n in range(20))
