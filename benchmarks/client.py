@@ -6,7 +6,8 @@ reuse one client/session per side, and decode the JSON (callstate also parses
 it into a ``CallResource``). Each round times a block of each side back to
 back, alternating which goes first, so both see the same machine load. A
 side's rate is its median block; ``ratio`` is the median over rounds of
-callstate's rate / raw rate in the same round (1.0 = no cost).
+callstate's rate / raw rate in the same round (1.0 = no cost). 60 rounds by
+default (about 20 s): with 25, one run's ratio swung by +-4% on a 2-core box.
 ``client_cpu_us`` is the client process's CPU time per request on each side:
 what callstate itself adds, with the server and other processes left out.
 Run: ``python benchmarks/client.py --json``.
@@ -176,7 +177,7 @@ def measure(name: str, api: CallsApi, sid: str, rounds: int, count: int) -> list
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
-    parser.add_argument("--rounds", type=int, default=25)
+    parser.add_argument("--rounds", type=int, default=60)
     parser.add_argument("--requests", type=int, default=40, help="per side and round")
     args = parser.parse_args()
     started = time.perf_counter()
