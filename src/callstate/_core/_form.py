@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-__all__ = ["_HIGH_ESCAPE", "unquote_ascii"]
+__all__ = ["decodes_plainly", "unquote_ascii"]
 
 _HIGH_ESCAPE: Final = re.compile(r"%[89A-Fa-f][0-9A-Fa-f]")
 _ASCII_ESCAPES: Final = {f"{i:02x}": chr(i) for i in range(128)} | {
@@ -18,6 +18,11 @@ _ASCII_ESCAPES: Final = {f"{i:02x}": chr(i) for i in range(128)} | {
 }
 _ASCII_ESCAPES.update({f"{i:02x}"[0] + f"{i:02x}"[1].upper(): chr(i) for i in range(128)})
 _ASCII_ESCAPES.update({f"{i:02x}"[0].upper() + f"{i:02x}"[1]: chr(i) for i in range(128)})
+
+
+def decodes_plainly(text: str) -> bool:
+    """Whether ``text`` meets ``unquote_ascii``'s precondition: ASCII, no escape above ``%7F``."""
+    return text.isascii() and ("%" not in text or _HIGH_ESCAPE.search(text) is None)
 
 
 def unquote_ascii(text: str) -> str:

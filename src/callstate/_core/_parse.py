@@ -17,7 +17,7 @@ from urllib.parse import unquote_plus
 
 import attrs
 
-from callstate._core._form import _HIGH_ESCAPE, unquote_ascii
+from callstate._core._form import decodes_plainly, unquote_ascii
 from callstate._core._time import parse_timestamp
 from callstate._core._values import CallbackParams, CallbackStatus, Delivery
 from callstate._errors import InvalidCallback
@@ -123,11 +123,7 @@ def _decode_ascii(text: str) -> str:
 
 def _fast_fields(text: str, limits: Limits) -> dict[str, str] | None:
     """The known fields of a plain body, still encoded; None when it needs care."""
-    if (
-        len(text) > limits.max_value_length
-        or not text.isascii()
-        or ("%" in text and _HIGH_ESCAPE.search(text) is not None)
-    ):
+    if len(text) > limits.max_value_length or not decodes_plainly(text):
         return None
     parts = text.split("&")
     if len(parts) > limits.max_fields:
@@ -178,7 +174,7 @@ def _split(text: str, limits: Limits) -> list[tuple[str, str]]:
     pairs = []
     max_name, max_value = limits.max_name_length, limits.max_value_length
     # Without an escape of a non-ASCII byte, decoding cannot fail: the fast decoder.
-    plain = text.isascii() and ("%" not in text or _HIGH_ESCAPE.search(text) is None)
+    plain = decodes_plainly(text)
     cache = _decoded_cache
     for part in parts:
         if not part:

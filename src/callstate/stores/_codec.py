@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from callstate._core._form import _HIGH_ESCAPE
+from callstate._core._form import decodes_plainly
 from callstate._core._state import CallStatus
 from callstate._core._values import (
     CallbackParams,
@@ -169,7 +169,7 @@ def _undelivery(o: list[Any]) -> Delivery:
 
 def _form(body: str) -> CallbackParams:
     """Params to decode lazily from a stored form body, which must decode cleanly."""
-    if not body.isascii() or ("%" in body and _HIGH_ESCAPE.search(body) is not None):
+    if not decodes_plainly(body):
         raise ValueError("a stored form body would not decode cleanly")
     return CallbackParams.from_form(body)
 
