@@ -29,6 +29,7 @@ import multiprocessing
 import os
 import sqlite3
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -146,6 +147,15 @@ def sqlite_import(path: Path, commands: list[RecordDelivery], per_batch: int = 5
 
 
 def _pg_worker(job: tuple[str, str, str, int, int, bool], barrier: Any) -> None:
+    """Wait at ``barrier`` when ready to start, and again when done (before closing)."""
+    try:
+        _pg_work(job, barrier)
+    except BaseException:
+        barrier.abort()  # the parent stops waiting for this worker
+        raise
+
+
+def _pg_work(job: tuple[str, str, str, int, int, bool], barrier: Any) -> None:
     mode, dsn, schema, index, calls, runner = job
     commands = deliveries(calls, prefix=f"CA{index:02d}")
     if mode == "append":
@@ -155,6 +165,7 @@ def _pg_worker(job: tuple[str, str, str, int, int, bool], barrier: Any) -> None:
         store.load("warm-up")
         barrier.wait()
         append_all(store, commands, runner)
+        barrier.wait()
         store.close()
         return
     import psycopg
@@ -167,6 +178,7 @@ def _pg_worker(job: tuple[str, str, str, int, int, bool], barrier: Any) -> None:
                 f'INSERT INTO "{schema}".raw (kind, data) VALUES (%s, %s)', (kind, data),
                 prepare=True,
             )
+        barrier.wait()
 
 
 def postgres_8w(dsn: str, mode: str, calls: int, runner: bool, workers: int = 8) -> float:
@@ -195,9 +207,17 @@ def postgres_8w(dsn: str, mode: str, calls: int, runner: bool, workers: int = 8)
             proc.start()
         barrier.wait()
         start = time.perf_counter()
+        # Timed until the last worker is done writing: not its teardown (closing
+        # a pool or a connection, leaving the process), which is not per delivery.
+        try:
+            barrier.wait(timeout=600)
+        except threading.BrokenBarrierError:
+            for proc in procs:
+                proc.kill()
+            raise SystemExit(f"a PostgreSQL {mode} worker failed") from None
+        elapsed = time.perf_counter() - start
         for proc in procs:
             proc.join()
-        elapsed = time.perf_counter() - start
         if any(proc.exitcode for proc in procs):
             raise SystemExit(f"a PostgreSQL {mode} worker failed")
         return round(workers * calls * 4 / elapsed, 1)
