@@ -84,3 +84,39 @@ def test_postgres_migrate_is_repeatable() -> None:
         store.migrate()
         store.migrate()
         assert len(store.load("CA1")) == 1
+
+
+def test_postgres_connection_killed_by_the_server_is_replaced() -> None:
+    """A broken connection fails one operation with StoreUnavailable; the next uses a new one."""
+    import psycopg
+
+    from callstate.stores.postgres import PostgresStore
+
+    dsn = postgres_dsn_or_skip()
+    schema = unique_schema()
+    name = f"callstate-kill-{schema[-10:]}"
+    separator = "&" if "?" in dsn else "?"
+    store = PostgresStore(f"{dsn}{separator}application_name={name}", schema=schema, max_size=1)
+    first, second, third = lifecycle("CA1")[:3]
+    try:
+        store.migrate()
+        store.append("CA1", 0, [DeliveryAccepted(delivery=first)], status=CallStatus.INITIATED)
+        with psycopg.connect(dsn, autocommit=True) as admin:
+            killed = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE application_name = %s",
+                [name],
+            ).fetchone()
+        assert killed == (1,)
+        event = DeliveryAccepted(delivery=second)
+        with pytest.raises(StoreUnavailable, match="PostgreSQL"):
+            store.append("CA1", 1, [event], status=CallStatus.RINGING)
+        store.append("CA1", 1, [event], status=CallStatus.RINGING)
+        store.append("CA1", 2, [DeliveryAccepted(delivery=third)], status=CallStatus.IN_PROGRESS)
+        assert [stored.event.delivery for stored in store.load("CA1")] == [first, second, third]
+        assert store.calls_with_status(CallStatus.IN_PROGRESS) == ("CA1",)
+    finally:
+        store.close()
+        from _store_fixtures import drop_schema
+
+        drop_schema(dsn, schema)

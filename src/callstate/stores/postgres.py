@@ -31,7 +31,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any, Final
 
 import psycopg
@@ -145,6 +145,8 @@ class PostgresStore:
         self._pool: ConnectionPool[Any] = pool
         self._closed = False
         self._lock = threading.Lock()
+        # Per pooled connection, the cursor the hot statements reuse.
+        self._pinned: dict[int, _Pinned] = {}
         ident = sql.Identifier(schema)
 
         def q(text: str, **parts: sql.Composable) -> sql.Composed:
@@ -175,22 +177,21 @@ class PostgresStore:
     def schema(self) -> str:
         return self._schema
 
-    @contextlib.contextmanager
-    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
-        """The one place psycopg's errors become callstate's."""
+    def _connection(self) -> _Lease:
+        """A pooled connection for one operation (``with``): psycopg's errors become callstate's."""
         if self._closed:
             raise StoreUnavailable("the PostgreSQL store is closed")
-        try:
-            with self._pool.connection(timeout=self._timeout) as conn:
-                yield conn
-        except PoolTimeout as exc:
-            raise StoreUnavailable(f"no PostgreSQL connection within {self._timeout}s") from exc
-        except (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName) as exc:
-            raise StoreUnavailable(
+        return _Lease(self)
+
+    def _translated(self, exc: Exception) -> StoreUnavailable:
+        """The one place psycopg's errors become callstate's."""
+        if isinstance(exc, PoolTimeout):
+            return StoreUnavailable(f"no PostgreSQL connection within {self._timeout}s")
+        if isinstance(exc, (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName)):
+            return StoreUnavailable(
                 f"schema {self._schema!r} is not migrated: call PostgresStore.migrate() ({exc})"
-            ) from exc
-        except psycopg.Error as exc:
-            raise StoreUnavailable(f"PostgreSQL: {exc}") from exc
+            )
+        return StoreUnavailable(f"PostgreSQL: {exc}")
 
     def migrate(self) -> None:
         """Create the schema, tables and indexes that are missing. Safe to repeat."""
@@ -259,15 +260,17 @@ class PostgresStore:
             statement = self._r_new if item.expected_version == 0 else self._r_old
         else:
             statement = self._r_new_one if item.expected_version == 0 else self._r_old_one
-        query = statement.text(conn)
+        pinned = self._pinned_to(conn)
+        query = statement.text(pinned.encoding, conn)
+        cursor = pinned.cursor
         try:
             if item is repeats:
                 rows = []  # a delivery twice in one batch: it is stored once
             elif savepoint:
                 with conn.transaction():
-                    rows = conn.execute(query, params, prepare=True).fetchall()
+                    rows = cursor.execute(query, params, prepare=True).fetchall()
             else:
-                rows = conn.execute(query, params, prepare=True).fetchall()
+                rows = cursor.execute(query, params, prepare=True).fetchall()
         except psycopg.errors.UniqueViolation:
             rows = []
         if len(rows) != len(item.events):
@@ -285,10 +288,22 @@ class PostgresStore:
             for version, event in enumerate(item.events, start=item.expected_version + 1)
         )
 
+    def _pinned_to(self, conn: psycopg.Connection[Any]) -> _Pinned:
+        """``conn``'s reusable cursor (a new cursor per statement costs more than the send)."""
+        pinned = self._pinned.get(id(conn))
+        if pinned is None or pinned.cursor.connection is not conn:
+            # Forget the connections the pool has closed (their ids may come back).
+            for key, old in list(self._pinned.items()):
+                if old.cursor.connection.closed:
+                    del self._pinned[key]
+            pinned = self._pinned[id(conn)] = _Pinned(conn)
+        return pinned
+
     def load(self, call_sid: str, after_version: int = 0) -> tuple[StoredEvent, ...]:
         with self._connection() as conn:
-            query = self._r_load.text(conn)
-            rows = conn.execute(query, [call_sid, after_version], prepare=True).fetchall()
+            pinned = self._pinned_to(conn)
+            query = self._r_load.text(pinned.encoding, conn)
+            rows = pinned.cursor.execute(query, [call_sid, after_version], prepare=True).fetchall()
         return _stored(rows)
 
     def read_all(self, after: int = 0, limit: int = 1_000) -> tuple[StoredEvent, ...]:
@@ -348,6 +363,55 @@ class PostgresStore:
         return f"PostgresStore(schema={self._schema!r})"
 
 
+class _Lease:
+    """A connection borrowed from the pool for one ``with`` block, then given back.
+
+    Given back as it is: in autocommit mode no transaction is left open, and
+    the pool replaces a connection that broke. psycopg's errors raised in the
+    block (or by the pool) leave it as ``StoreUnavailable``.
+    """
+
+    __slots__ = ("_conn", "_store")
+
+    def __init__(self, store: PostgresStore) -> None:
+        self._store = store
+
+    def __enter__(self) -> psycopg.Connection[Any]:
+        store = self._store
+        try:
+            conn: psycopg.Connection[Any] = store._pool.getconn(timeout=store._timeout)
+        except psycopg.Error as exc:  # PoolTimeout, PoolClosed, a failed connect
+            raise store._translated(exc) from exc
+        self._conn = conn
+        return conn
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
+        store = self._store
+        try:
+            store._pool.putconn(self._conn)
+        except psycopg.Error as error:
+            if exc is None:
+                raise store._translated(error) from error
+        if isinstance(exc, psycopg.Error):
+            raise store._translated(exc) from exc
+
+
+class _Pinned:
+    """What the store keeps per pooled connection: a cursor and the client encoding.
+
+    A connection serves one thread at a time, and so does its cursor. The
+    encoding is read once: it is set when the connection is made.
+    """
+
+    __slots__ = ("cursor", "encoding")
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.cursor = conn.cursor()
+        self.encoding = conn.info.encoding
+
+
 class _Rendered:
     """A composed statement, turned into bytes once per client encoding.
 
@@ -361,8 +425,7 @@ class _Rendered:
         self._composed = composed
         self._rendered = ("", b"")  # (encoding, bytes), replaced as one value
 
-    def text(self, conn: psycopg.Connection[Any]) -> bytes:
-        encoding = conn.info.encoding
+    def text(self, encoding: str, conn: psycopg.Connection[Any]) -> bytes:
         rendered = self._rendered
         if rendered[0] != encoding:
             rendered = self._rendered = (encoding, self._composed.as_bytes(conn))
