@@ -50,6 +50,11 @@ _SLOTS: Final = 11  # ten triggers and the unread "completed" event
 _EMPTY_TIMES: Final = array("d", [_NAN] * (2 * _SLOTS))
 _NO_CHANGE: Final[tuple[StatusChange, ...]] = ()
 _LIVE_BY_RANK: Final = (0, 1, 2, 3)
+# The usual ``finals`` of a call, one claim with a small SequenceNumber, made
+# once: a tuple fewer per call for the cyclic GC to count and scan.
+_ONE_CLAIM: Final = tuple(
+    tuple(((seq, trigger),) for trigger in range(_SLOTS)) for seq in range(32)
+)
 
 
 class Record:
@@ -232,15 +237,15 @@ def _fold_end(
     if trigger == COMPLETE:
         record.marks |= _ANSWER_BIT
     _stamp(record.times, trigger, at, received)
-    claim = (seq, trigger)
     finals = record.finals
     if not finals and not record.resources and trigger != COMPLETED_EVENT:
         # The common case: the first word of a known end, on a live call.
-        record.finals = (claim,)
+        record.finals = _ONE_CLAIM[seq][trigger] if seq < 32 else ((seq, trigger),)
         if record.marks == marks_before or marks_before & _ANSWER_BIT:
             record.status = trigger
             return SINGLE_CHANGES[before * 10 + trigger]
         return _changes(record, before, marks_before, trigger)
+    claim = (seq, trigger)
     if claim not in finals:
         record.finals = (*finals, claim)
     new = _resolve(record)
