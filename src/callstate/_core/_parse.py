@@ -74,6 +74,13 @@ _decoded_timestamp_cache: dict[str, tuple[datetime, float]] = {}
 # To: a call's callbacks repeat them): encoded text -> ``unquote_ascii`` of it.
 _DECODED_CACHE_SIZE: Final = 4_096
 _decoded_cache: dict[str, str] = {}
+# CallSids and AccountSids recently found well formed (an account's callbacks
+# all carry its AccountSid; a call's, its CallSid): a set lookup instead of
+# the pattern. Like the caches above, it only remembers and never decides.
+_SID_CACHE_SIZE: Final = 4_096
+_valid_sids: set[str] = set()
+# The numbers callbacks carry are mostly small: their text, parsed once.
+_SMALL_NUMBERS: Final = {str(n): n for n in range(1_000)}
 _NAN: Final = math.nan
 
 
@@ -86,6 +93,9 @@ def normalize_status(value: str) -> CallbackStatus | None:
 
 
 def _number(field: str, text: str) -> int:
+    small = _SMALL_NUMBERS.get(text)
+    if small is not None:
+        return small
     if not text:
         raise InvalidCallback(field, "is empty")
     if not (text.isascii() and text.isdigit()):
@@ -96,10 +106,15 @@ def _number(field: str, text: str) -> int:
 
 
 def _sid(field: str, text: str) -> str:
+    if text in _valid_sids:
+        return text
     if _SID.fullmatch(text) is None:
         if not text:
             raise InvalidCallback(field, "is empty")
         raise InvalidCallback(field, "must be 1 to 128 letters, digits or . _ : -")
+    if len(_valid_sids) >= _SID_CACHE_SIZE:
+        _valid_sids.clear()
+    _valid_sids.add(text)
     return text
 
 
