@@ -7,7 +7,7 @@ from typing import Final
 import aiohttp
 
 from callstate._errors import ApiConnectionError, ApiTimeout
-from callstate.client._http import Request, Response
+from callstate.client._http import Request, Response, new_response
 
 __all__ = ["AiohttpTransport"]
 
@@ -58,9 +58,7 @@ class AiohttpTransport:
                     body = await answer.read()
                 else:
                     body = await _read_bounded(answer.content, limit)
-                return Response(
-                    status=answer.status, headers=tuple(answer.headers.items()), body=body
-                )
+                return new_response(answer.status, tuple(answer.headers.items()), body)
         except TimeoutError as exc:
             raise ApiTimeout(f"no answer from {request.url} within {self.timeout}s") from exc
         except aiohttp.ClientError as exc:
