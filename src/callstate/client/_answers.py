@@ -126,7 +126,8 @@ def _loads(body: bytes) -> object:
     follows it. Anything else, and any failure, goes to ``json.loads`` itself,
     which raises what it raises.
     """
-    if type(body) is bytes and body[:1] in (b"{", b"[") and body[1:2] != b"\x00":
+    # 123 and 91: ``{`` and ``[``; then a byte that is not NUL, or none.
+    if type(body) is bytes and body and body[0] in (123, 91) and (len(body) == 1 or body[1]):
         try:
             text = body.decode("utf-8", "surrogatepass")
             value, end = _scan(text, 0)
