@@ -118,8 +118,16 @@ def test_a_class_without_slots_or_attrs_is_refused():
     class Plain:
         __slots__ = ("x",)
 
+    class Extra:
+        __slots__ = ("extra",)  # a slot no field sets
+
+    @attrs.frozen
+    class OnExtra(Extra):
+        x: int
+
     _refused(Unslotted)
     _refused(Plain)
+    _refused(OnExtra)
 
 
 def test_a_slotted_subclass_sets_its_base_fields_too():

@@ -37,7 +37,7 @@ def maker(cls: type[T]) -> Callable[..., T]:
         if hasattr(cls, hook):
             raise TypeError(f"{cls.__name__} has {hook}")
     # A slot that is no field (a cached hash...) would be left unset.
-    slots = {name for klass in cls.__mro__ for name in getattr(klass, "__slots__", ())}
+    slots = {name for klass in cls.__mro__ for name in klass.__dict__.get("__slots__", ())}
     if slots - {"__weakref__"} != set(names):
         raise TypeError(f"{cls.__name__} has slots that are not fields")
     namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
