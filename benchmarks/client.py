@@ -51,8 +51,9 @@ with FakeProvider(pace=None) as provider:
     sys.stdin.read()
 """
 
-# Every side sets a timeout, as callstate's transports do (10 s by default;
-# httpx and aiohttp set their own when given none).
+# Every side sets the timeout callstate's transports set (10 s by default).
+# httpx and aiohttp would set their own when given none (5 s; 300 s in all,
+# 30 s to connect), and aiohttp's timers cost more or less with the value.
 TIMEOUT = 10.0
 
 SyncSide = Callable[[], object]
@@ -103,7 +104,7 @@ def sync_sides(name: str, api: CallsApi, sid: str) -> tuple[SyncSide, SyncSide, 
 
         return (lambda: calls.fetch(sid)), raw_requests, close
     calls = Calls(api, HttpxTransport())
-    client = httpx.Client()
+    client = httpx.Client(timeout=TIMEOUT)
 
     def close_httpx() -> None:
         calls.close()
@@ -120,7 +121,7 @@ async def async_sides(name: str, api: CallsApi, sid: str) -> tuple[AsyncSide, As
     headers = dict(request.headers)
     if name == "httpx-async":
         acalls = AsyncCalls(api, HttpxAsyncTransport())
-        client = httpx.AsyncClient()
+        client = httpx.AsyncClient(timeout=TIMEOUT)
 
         async def raw_httpx() -> object:
             return (await client.get(request.url, headers=headers)).json()
@@ -131,7 +132,7 @@ async def async_sides(name: str, api: CallsApi, sid: str) -> tuple[AsyncSide, As
 
         return (lambda: acalls.fetch(sid)), raw_httpx, close_httpx
     acalls = AsyncCalls(api, AiohttpTransport())
-    session = aiohttp.ClientSession()
+    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT))
 
     async def raw_aiohttp() -> object:
         async with session.get(request.url, headers=headers) as answer:

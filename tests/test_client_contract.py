@@ -6,7 +6,9 @@ Each test runs once per adapter: urllib, requests, httpx (sync and async), aioht
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -28,6 +30,7 @@ from callstate.client import (
     ModificationRefused,
     NothingToModify,
     Profile,
+    Request,
     RequestRejected,
     Retry,
     ServerError,
@@ -327,6 +330,70 @@ def test_the_answer_carries_the_headers_as_sent(adapter, provider):
     assert all(isinstance(k, str) and isinstance(v, str) for k, v in answer.headers)
     assert answer.header("content-type") == "application/json"
     assert answer.header("Content-Length") == str(len(answer.body))
+
+
+class _EchoHeaders(BaseHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = json.dumps([[k.lower(), v] for k, v in self.headers.items()]).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self) -> None:
+        self.do_GET()
+
+
+def test_each_request_carries_its_own_headers(adapter):
+    # Transports may keep the last headers in their library's form: a change,
+    # or back, must still be sent as given.
+    import asyncio
+
+    from _client_harness import make_transport
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _EchoHeaders)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}/echo"
+    first = (("Authorization", "Basic QUM6dA=="), ("Accept", "application/json"))
+    second = (("Authorization", "Basic QUM6dQ=="), ("Accept", "application/json"), ("X-A", "1"))
+    requests = [
+        Request(method="GET", url=url, headers=first),
+        Request(method="GET", url=url, headers=first),
+        Request(method="POST", url=url, headers=second, body=b"a=1"),
+        Request(method="GET", url=url, headers=first[:1] + first[1:]),  # equal, not the same
+        Request(method="GET", url=url, headers=()),
+    ]
+    transport = make_transport(adapter, 5.0)
+
+    async def send_all() -> list[Any]:
+        try:
+            return [await transport.send(request) for request in requests]
+        finally:
+            await transport.aclose()
+
+    try:
+        if adapter in ("httpx-async", "aiohttp"):
+            answers = asyncio.run(send_all())
+        else:
+            try:
+                answers = [transport.send(request) for request in requests]
+            finally:
+                transport.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    for request, answer in zip(requests, answers, strict=True):
+        received = dict(json.loads(answer.body))
+        for name, value in request.headers:
+            assert received[name.lower()] == value, (request, received)
+        assert ("x-a" in received) == (request.headers == second)
+        if not request.headers:
+            assert "authorization" not in received
 
 
 # Transport failures.

@@ -1,5 +1,8 @@
 """The Call resource parser's fast paths give what the careful path gives.
 
+The fast paths: the null check, the status lookup, the date cache, and each
+field's value taken as it stands when the careful path would pass it unchanged.
+
 ``careful_parse`` below is the parser as it was before the fast paths (every
 null spelling checked in full, every status normalised, every date parsed):
 for any resource, quirky or broken, the parser must build the same value or
@@ -168,6 +171,7 @@ VALUES = (
     | TIMESTAMPS
     | QUIRKS
     | st.text(max_size=12)
+    | st.sampled_from(["+" * 4_096, "+" * 4_097, "n" * 4_097, " " * 4_097])  # the length limit
     | st.integers(-5, 2**40)
     | st.booleans()
     | st.floats(allow_nan=False)
@@ -198,6 +202,15 @@ def test_the_parser_agrees_with_the_careful_path(changes, cold):
     expected = outcome(careful_parse, data)
     assert outcome(parse_call_resource, data) == expected
     # Again, with every date it parsed now in the cache.
+    assert outcome(parse_call_resource, data) == expected
+
+
+@given(FIELDS, VALUES)
+def test_each_field_alone_agrees_with_the_careful_path(name, value):
+    # One field at a time: each field's own fast path meets every kind of value.
+    data = {**BASE, name: value}
+    expected = outcome(careful_parse, data)
+    assert outcome(parse_call_resource, data) == expected
     assert outcome(parse_call_resource, data) == expected
 
 

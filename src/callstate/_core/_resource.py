@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Final
 
+from callstate._core._make import maker
 from callstate._core._parse import MAX_NUMBER
 from callstate._core._state import CallStatus
 from callstate._core._time import parse_timestamp
@@ -123,14 +124,31 @@ def whole_number(data: Mapping[str, object], name: str) -> int | None:
     return value
 
 
+#: First characters that no spelling of "no value" starts with (``_null_text``):
+#: text of 1 to ``_MAX_TEXT`` characters starting with one is what ``_text``
+#: returns unchanged.
+_PLAIN_START: Final = frozenset(
+    c for c in map(chr, range(128)) if c not in "nN" and not c.isspace()
+)
+_make_resource: Final = maker(CallResource)
+
+
 def parse_call_resource(data: object) -> CallResource:
     """Parse one Call resource (a decoded JSON object). Raises ``InvalidResource``."""
-    if not isinstance(data, Mapping):
+    if type(data) is not dict and not isinstance(data, Mapping):
         raise InvalidResource("resource", f"must be a JSON object, not {type(data).__name__}")
-    sid = _text(data, "sid")
-    if sid is None:
+    get = data.get
+    # Each field is read in this order, so that of several bad fields the same
+    # one is named. A value that ``_text``, ``_time`` or ``whole_number`` would
+    # pass unchanged (None, plain text, a cached date, a count) is taken as it
+    # stands, without a call; any other goes the careful way.
+    v = get("sid")
+    if v is not None and not (type(v) is str and 0 < len(v) <= _MAX_TEXT and v[0] in _PLAIN_START):
+        v = _text(data, "sid")
+    if v is None:
         raise InvalidResource("sid", "is missing")
-    raw_status = data.get("status")
+    sid = v
+    raw_status = get("status")
     # The provider's own spelling is a key as it stands; any other goes the careful way.
     status: CallStatus | None = _STATUS.get(raw_status) if type(raw_status) is str else None
     if status is None:
@@ -139,29 +157,76 @@ def parse_call_resource(data: object) -> CallResource:
         status = normalize_call_status(raw_status)
         if status is None:
             raise InvalidResource("status", f"is not a call status: {str(raw_status)[:40]!r}")
-    return CallResource(
-        sid=sid,
-        status=status,
-        # Read in this order, so that of several bad fields the same one is named.
-        account_sid=_text(data, "account_sid"),
-        parent_call_sid=_text(data, "parent_call_sid"),
-        to=_text(data, "to"),
-        direction=_text(data, "direction"),
-        answered_by=_text(data, "answered_by"),
-        price=_text(data, "price"),
-        price_unit=_text(data, "price_unit"),
-        uri=_text(data, "uri"),
-        from_=_text(data, "from"),
-        date_created=_time(data, "date_created"),
-        date_updated=_time(data, "date_updated"),
-        start_time=_time(data, "start_time"),
-        end_time=_time(data, "end_time"),
-        duration=whole_number(data, "duration"),
-        ring_duration=whole_number(data, "ring_duration"),
-        raw=tuple(data.items())
+    v = get("account_sid")
+    if v is not None and not (type(v) is str and 0 < len(v) <= _MAX_TEXT and v[0] in _PLAIN_START):
+        v = _text(data, "account_sid")
+    account_sid = v
+    v = get("parent_call_sid")
+    if v is not None and not (type(v) is str and 0 < len(v) <= _MAX_TEXT and v[0] in _PLAIN_START):
+        v = _text(data, "parent_call_sid")
+    parent_call_sid = v
+    v = get("to")
+    if v is not None and not (type(v) is str and 0 < len(v) <= _MAX_TEXT and v[0] in _PLAIN_START):
+        v = _text(data, "to")
+    to = v
+    v = get("direction")
+    if v is not None and not (type(v) is str and 0 < len(v) <= _MAX_TEXT and v[0] in _PLAIN_START):
+        v = _text(data, "direction")
+    direction = v
+    v = get("answered_by")
+    if v is not None and not (type(v) is str and 0 < len(v) <= _MAX_TEXT and v[0] in _PLAIN_START):
+        v = _text(data, "answered_by")
+    answered_by = v
+    v = get("price")
+    if v is not None and not (type(v) is str and 0 < len(v) <= _MAX_TEXT and v[0] in _PLAIN_START):
+        v = _text(data, "price")
+    price = v
+    v = get("price_unit")
+    if v is not None and not (type(v) is str and 0 < len(v) <= _MAX_TEXT and v[0] in _PLAIN_START):
+        v = _text(data, "price_unit")
+    price_unit = v
+    v = get("uri")
+    if v is not None and not (type(v) is str and 0 < len(v) <= _MAX_TEXT and v[0] in _PLAIN_START):
+        v = _text(data, "uri")
+    uri = v
+    v = get("from")
+    if v is not None and not (type(v) is str and 0 < len(v) <= _MAX_TEXT and v[0] in _PLAIN_START):
+        v = _text(data, "from")
+    from_ = v
+    v = get("date_created")
+    date_created = _date_cache.get(v) if type(v) is str else None
+    if date_created is None and v is not None:
+        date_created = _time(data, "date_created")
+    v = get("date_updated")
+    date_updated = _date_cache.get(v) if type(v) is str else None
+    if date_updated is None and v is not None:
+        date_updated = _time(data, "date_updated")
+    v = get("start_time")
+    start_time = _date_cache.get(v) if type(v) is str else None
+    if start_time is None and v is not None:
+        start_time = _time(data, "start_time")
+    v = get("end_time")
+    end_time = _date_cache.get(v) if type(v) is str else None
+    if end_time is None and v is not None:
+        end_time = _time(data, "end_time")
+    v = get("duration")
+    if v is not None and not (type(v) is int and 0 <= v <= MAX_NUMBER):
+        v = whole_number(data, "duration")
+    duration = v
+    v = get("ring_duration")
+    if v is not None and not (type(v) is int and 0 <= v <= MAX_NUMBER):
+        v = whole_number(data, "ring_duration")
+    ring_duration = v
+    raw = (
+        tuple(data.items())
         if type(data) is dict
-        else tuple((str(k), v) for k, v in data.items()),
+        else tuple((str(k), value) for k, value in data.items())
     )
+    return _make_resource(
+        sid, status, account_sid, parent_call_sid, to, from_, direction, answered_by,
+        date_created, date_updated, start_time, end_time, duration, ring_duration,
+        price, price_unit, uri, raw,
+    )  # fmt: skip
 
 
 def parse_call_resources(data: object) -> tuple[CallResource, ...]:

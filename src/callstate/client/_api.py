@@ -16,12 +16,13 @@ from urllib.parse import quote, urlencode
 import attrs
 
 from callstate._core._call import CallState
+from callstate._core._make import maker
 from callstate._core._state import CallStatus
 from callstate._core._values import CallResource
 from callstate._errors import BadResponse, InvalidParameter, ModificationRefused, UsageError
 from callstate._version import __version__
 from callstate.client._answers import CallPage, read_page, read_resource, read_resources
-from callstate.client._http import MAX_RESPONSE_BYTES, Request, Response
+from callstate.client._http import MAX_RESPONSE_BYTES, Request, Response, new_request
 from callstate.client._params import _MAX_TEXT as _MAX_SID
 from callstate.client._params import CallFilter, CallParams, _text, _url
 from callstate.client._profile import Profile
@@ -49,6 +50,10 @@ class Operation(Generic[T]):
     request: Request
     read: Callable[[Response], T]
     repeatable: bool
+
+
+#: ``Operation(request, read, repeatable)``, all positional (``maker``).
+_operation: Final = maker(Operation)
 
 
 def _sid(field: str, value: object) -> str:
@@ -100,9 +105,7 @@ class CallsApi:
     # Building requests.
 
     def _get(self, url: str) -> Request:
-        return Request(
-            method="GET", url=url, headers=self._headers, max_response_bytes=self.max_response_bytes
-        )
+        return new_request("GET", url, self._headers, b"", self.max_response_bytes)
 
     def _post(self, url: str, form: list[tuple[str, str]]) -> Request:
         return Request(
@@ -141,8 +144,7 @@ class CallsApi:
 
     def fetch_call(self, call_sid: str) -> Operation[CallResource]:
         """Fetch one call: how a missed outcome is reconciled."""
-        request = self._get(self._call_url(call_sid))
-        return Operation(request=request, read=self._resource, repeatable=True)
+        return _operation(self._get(self._call_url(call_sid)), self._resource, True)
 
     def list_calls(
         self,

@@ -8,9 +8,11 @@ socket. Nothing here does I/O.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Protocol
+from typing import Final, Protocol
 
 import attrs
+
+from callstate._core._make import maker
 
 __all__ = ["AsyncTransport", "Request", "Response", "Retry", "Transport"]
 
@@ -48,6 +50,13 @@ class Response:
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (any case), or None."""
         return _header(self.headers, name)
+
+
+#: ``Request(method, url, headers, body, max_response_bytes)`` and
+#: ``Response(status, headers, body)``, all positional (``maker``): the client
+#: and the bundled transports build one of each per exchange.
+new_request: Final = maker(Request)
+new_response: Final = maker(Response)
 
 
 def _header(headers: tuple[tuple[str, str], ...], name: str) -> str | None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Final
 
 import aiohttp
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from callstate._errors import ApiConnectionError, ApiTimeout
-from callstate.client._http import Request, Response
+from callstate.client._http import Request, Response, new_response
 
 __all__ = ["AiohttpTransport"]
 
@@ -38,17 +39,26 @@ class AiohttpTransport:
         self._owned = session is None
         self._session = session
         self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._headers_of: tuple[tuple[str, str], ...] = ()
+        self._headers: CIMultiDictProxy[str] = CIMultiDictProxy(CIMultiDict())
 
     async def send(self, request: Request) -> Response:
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
         limit = request.max_response_bytes
+        # Every GET of a CallsApi sends the same headers, which aiohttp would turn
+        # into a multidict per request: made once for a run of equal headers (a
+        # read-only view: aiohttp copies what it is given).
+        headers = request.headers
+        if headers is not self._headers_of and headers != self._headers_of:
+            self._headers = CIMultiDictProxy(CIMultiDict(headers))
+            self._headers_of = headers
         # The one place aiohttp's errors become callstate's.
         try:
             async with self._session.request(
                 request.method,
                 request.url,
-                headers=request.headers,
+                headers=self._headers,
                 data=request.body or None,
                 allow_redirects=False,
                 timeout=self._timeout,
@@ -58,9 +68,7 @@ class AiohttpTransport:
                     body = await answer.read()
                 else:
                     body = await _read_bounded(answer.content, limit)
-                return Response(
-                    status=answer.status, headers=tuple(answer.headers.items()), body=body
-                )
+                return new_response(answer.status, tuple(answer.headers.items()), body)
         except TimeoutError as exc:
             raise ApiTimeout(f"no answer from {request.url} within {self.timeout}s") from exc
         except aiohttp.ClientError as exc:

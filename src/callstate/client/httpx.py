@@ -7,7 +7,7 @@ from typing import Any, NoReturn
 import httpx
 
 from callstate._errors import ApiConnectionError, ApiTimeout
-from callstate.client._http import Request, Response
+from callstate.client._http import Request, Response, new_response
 
 __all__ = ["HttpxAsyncTransport", "HttpxTransport"]
 
@@ -20,20 +20,38 @@ def _raise_mapped(exc: httpx.TransportError, url: str, timeout: float) -> NoRetu
 
 
 def _answer(answer: httpx.Response, body: bytes) -> Response:
-    return Response(status=answer.status_code, headers=tuple(answer.headers.items()), body=body)
+    return new_response(answer.status_code, tuple(answer.headers.items()), body)
 
 
-def _outgoing(
-    client: httpx.Client | httpx.AsyncClient, request: Request, timeout: Any
-) -> httpx.Request:
-    """The httpx request for ``request`` (``timeout``: the client's own, or ours)."""
-    return client.build_request(
-        request.method,
-        request.url,
-        headers=request.headers,
-        content=request.body or None,
-        timeout=timeout,
-    )
+class _Builder:
+    """Builds the httpx request for a ``Request``: the one place both transports do.
+
+    The headers are made ``httpx.Headers`` once for a run of equal headers:
+    every GET of a ``CallsApi`` sends the same ones, which httpx would check
+    and encode per request (given ``httpx.Headers``, it copies them).
+    """
+
+    __slots__ = ("_of", "_value")
+
+    def __init__(self) -> None:
+        self._of: tuple[tuple[str, str], ...] = ()
+        self._value = httpx.Headers()
+
+    def build(
+        self, client: httpx.Client | httpx.AsyncClient, request: Request, timeout: Any
+    ) -> httpx.Request:
+        """The httpx request for ``request`` (``timeout``: the client's own, or ours)."""
+        headers = request.headers
+        if headers is not self._of and headers != self._of:
+            self._value = httpx.Headers(headers)
+            self._of = headers
+        return client.build_request(
+            request.method,
+            request.url,
+            headers=self._value,
+            content=request.body or None,
+            timeout=timeout,
+        )
 
 
 class HttpxTransport:
@@ -46,13 +64,15 @@ class HttpxTransport:
         self._client = client or httpx.Client(timeout=self._timeout)
         # An owned client already has our timeout: no new Timeout per request.
         self._per_request = httpx.USE_CLIENT_DEFAULT if self._owned else self._timeout
+        self._build = _Builder()
 
     def send(self, request: Request) -> Response:
         limit = request.max_response_bytes
         client = self._client
         try:
             # What ``client.stream`` does, without its context manager.
-            answer = client.send(_outgoing(client, request, self._per_request), stream=True)
+            outgoing = self._build.build(client, request, self._per_request)
+            answer = client.send(outgoing, stream=True)
             try:
                 body = bytearray()
                 for chunk in answer.iter_bytes():
@@ -79,12 +99,14 @@ class HttpxAsyncTransport:
         self._timeout = httpx.Timeout(timeout)
         self._client = client or httpx.AsyncClient(timeout=self._timeout)
         self._per_request = httpx.USE_CLIENT_DEFAULT if self._owned else self._timeout
+        self._build = _Builder()
 
     async def send(self, request: Request) -> Response:
         limit = request.max_response_bytes
         client = self._client
         try:
-            answer = await client.send(_outgoing(client, request, self._per_request), stream=True)
+            outgoing = self._build.build(client, request, self._per_request)
+            answer = await client.send(outgoing, stream=True)
             try:
                 body = bytearray()
                 async for chunk in answer.aiter_bytes():

@@ -6,7 +6,7 @@ import requests
 import urllib3
 
 from callstate._errors import ApiConnectionError, ApiTimeout
-from callstate.client._http import Request, Response
+from callstate.client._http import Request, Response, new_response
 
 __all__ = ["RequestsTransport"]
 
@@ -37,11 +37,7 @@ class RequestsTransport:
             ) as answer:
                 # One bounded read from the connection: as fast as ``.content``.
                 body = answer.raw.read(limit + 1, decode_content=True)
-                return Response(
-                    status=answer.status_code,
-                    headers=tuple(answer.headers.items()),
-                    body=body,
-                )
+                return new_response(answer.status_code, tuple(answer.headers.items()), body)
         except (requests.Timeout, urllib3.exceptions.TimeoutError) as exc:
             raise ApiTimeout(f"no answer from {request.url} within {self.timeout}s") from exc
         except requests.ConnectionError as exc:

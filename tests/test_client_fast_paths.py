@@ -1,0 +1,87 @@
+"""The client's fast paths give what the plain calls give.
+
+``_loads`` must return what ``json.loads`` returns for any body, and raise
+what it raises (the same type and message), since an answer that is not
+JSON is reported with that message.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from callstate.client._answers import _loads
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+SPACE = st.text(alphabet=" \t\n\r\x0b\x0c\u00a0", max_size=3)
+ENCODINGS = st.sampled_from(
+    ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "latin-1"]
+)
+
+
+def outcome(loads: object, body: object) -> tuple[object, ...]:
+    try:
+        value = loads(body)  # type: ignore[operator]
+    except (ValueError, RecursionError, TypeError) as exc:
+        return ("error", type(exc), str(exc))
+    return ("value", repr(value))  # repr: NaN equals itself
+
+
+@st.composite
+def bodies(draw: st.DrawFn) -> bytes:
+    text = json.dumps(draw(JSON_VALUES), ensure_ascii=draw(st.booleans()))
+    text = draw(SPACE) + text + draw(SPACE)
+    if draw(st.booleans()):  # something after the value, or a cut
+        at = draw(st.integers(0, len(text)))
+        text = text[:at] + draw(st.text(max_size=3)) + text[at:]
+    encoding = draw(ENCODINGS)
+    try:
+        return text.encode(encoding, "surrogatepass")  # lone surrogates kept where possible
+    except UnicodeEncodeError:
+        return text.encode(encoding, "replace")
+
+
+@given(bodies() | st.binary(max_size=12) | st.binary(max_size=4).map(lambda b: b"{" + b))
+def test_loads_is_json_loads(body):
+    assert outcome(_loads, body) == outcome(json.loads, body)
+
+
+def test_loads_is_json_loads_at_the_edges():
+    for body in (
+        b"",
+        b"{",
+        b"[",
+        b"{}",
+        b"[]",
+        b"{} ",
+        b"{}\n\r\t",
+        b"{}\x0c",
+        b"{}x",
+        b"[1] [2]",
+        b"{\x00}",
+        b"{\x00\x00\x00",
+        b"[\x00",
+        b'{"a": "\xed\xa0\x80"}',  # a lone surrogate: surrogatepass lets it through
+        b'{"a": "\xff"}',
+        codecs.BOM_UTF8 + b"{}",
+        "{}".encode("utf-16"),
+        b"[" * 100_000,
+        b'{"a": NaN, "b": -Infinity}',
+        bytearray(b'{"a": 1}'),
+        memoryview(b'{"a": 1}'),
+        '{"a": 1}',
+    ):
+        assert outcome(_loads, body) == outcome(json.loads, body), body[:20]

@@ -1,0 +1,142 @@
+"""``maker``: a positional constructor builds exactly what the attrs ``__init__`` builds.
+
+It is used on hot paths (the Call resource parser, the client's requests and
+answers) and must refuse any class whose ``__init__`` does more than store
+its arguments.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from callstate._core._make import maker
+from callstate._core._values import CallResource
+from callstate.client._api import Operation
+from callstate.client._http import Request, Response
+from callstate.testing.strategies import call_resources
+
+
+def _same(a: object, b: object) -> None:
+    assert type(a) is type(b)
+    for field in attrs.fields(type(a)):
+        assert getattr(a, field.name) is getattr(b, field.name), field.name
+    assert a == b
+    assert hash(a) == hash(b)
+    assert repr(a) == repr(b)
+
+
+def _positional(value: Any) -> tuple[object, ...]:
+    return tuple(getattr(value, field.name) for field in attrs.fields(type(value)))
+
+
+@given(call_resources())
+def test_a_made_call_resource_is_the_one_init_builds(resource):
+    made = maker(CallResource)(*_positional(resource))
+    _same(made, resource)
+    assert made.raw is resource.raw
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        made.sid = "CAx"  # type: ignore[misc]
+
+
+@given(
+    st.sampled_from(["GET", "POST"]),
+    st.text(max_size=20),
+    st.lists(st.tuples(st.text(max_size=5), st.text(max_size=5)), max_size=3).map(tuple),
+    st.binary(max_size=10),
+    st.integers(0, 2**24),
+    st.integers(100, 599),
+)
+def test_made_requests_answers_and_operations_are_the_ones_init_builds(
+    method, url, headers, body, limit, status
+):
+    request = Request(method=method, url=url, headers=headers, body=body, max_response_bytes=limit)
+    _same(maker(Request)(method, url, headers, body, limit), request)
+    _same(
+        maker(Response)(status, headers, body), Response(status=status, headers=headers, body=body)
+    )
+    _same(
+        maker(Operation)(request, len, True), Operation(request=request, read=len, repeatable=True)
+    )
+
+
+def test_every_field_is_positional_in_the_class_order():
+    make = maker(CallResource)
+    names = [field.name for field in attrs.fields(CallResource)]
+    with pytest.raises(TypeError):
+        make(*names[:-1])
+    made = make(*names)
+    assert [getattr(made, name) for name in names] == names
+
+
+def _refused(cls: type) -> None:
+    with pytest.raises(TypeError):
+        maker(cls)
+
+
+def test_a_class_whose_init_checks_converts_or_derives_is_refused():
+    @attrs.frozen
+    class Checked:
+        x: int = attrs.field(validator=attrs.validators.ge(0))
+
+    @attrs.frozen
+    class Converted:
+        x: int = attrs.field(converter=int)
+
+    @attrs.frozen
+    class Derived:
+        x: int
+        y: int = attrs.field(init=False)
+
+        def __attrs_post_init__(self) -> None:
+            object.__setattr__(self, "y", self.x)
+
+    @attrs.frozen
+    class Prepared:
+        x: int
+
+        def __attrs_pre_init__(self) -> None:
+            pass
+
+    @attrs.frozen(cache_hash=True)
+    class CachedHash:
+        x: int
+
+    for cls in (Checked, Converted, Derived, Prepared, CachedHash):
+        _refused(cls)
+
+
+def test_a_class_without_slots_or_attrs_is_refused():
+    @attrs.frozen(slots=False)
+    class Unslotted:
+        x: int
+
+    class Plain:
+        __slots__ = ("x",)
+
+    class Extra:
+        __slots__ = ("extra",)  # a slot no field sets
+
+    @attrs.frozen
+    class OnExtra(Extra):
+        x: int
+
+    _refused(Unslotted)
+    _refused(Plain)
+    _refused(OnExtra)
+
+
+def test_a_slotted_subclass_sets_its_base_fields_too():
+    @attrs.frozen
+    class Base:
+        x: int
+
+    @attrs.frozen
+    class Child(Base):
+        y: int
+
+    _same(maker(Child)(1, 2), Child(x=1, y=2))
