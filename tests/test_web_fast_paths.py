@@ -12,7 +12,7 @@ import base64
 import hashlib
 import hmac
 import pickle
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, urlencode
 
 import attrs
@@ -22,7 +22,12 @@ from hypothesis import strategies as st
 
 from callstate import CallBook, Decider, InvalidCallback, Limits, Outcome, parse_form
 from callstate._core._parse import parse_split, split_form
-from callstate._core._values import RecordDelivery
+from callstate._core._values import (
+    DeliveryAccepted,
+    Reconcile,
+    RecordDelivery,
+    RegisterCall,
+)
 from callstate._signature import sign, signed_params, twilio_signature
 from callstate.testing import strategies as cst
 
@@ -137,6 +142,56 @@ def test_callbook_outcomes_are_the_deciders_and_stay_put(deliveries):
         assert outcome.new_anomalies == expected.new_anomalies
         assert hash(outcome) == hash(expected)
         assert repr(outcome) == repr(expected)
+
+
+_SIDS = st.sampled_from(["CA1", "CA2"])
+_steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("handle"), cst.deliveries(_SIDS)),
+        st.tuples(st.just("record"), cst.deliveries(_SIDS)),
+        st.tuples(st.just("apply"), cst.deliveries(_SIDS)),
+        st.tuples(st.just("reconcile"), cst.call_resources("CA1") | cst.call_resources("CA2")),
+        st.tuples(st.just("register"), _SIDS),
+        st.tuples(st.just("tick"), st.integers(0, 30)),
+    ),
+    max_size=14,
+)
+
+
+@given(_steps)
+def test_outcomes_stay_put_whatever_changes_the_book_next(steps):
+    # CallBook hands an outcome the call's record itself as its "after" and
+    # copies it before the next change, however the book is changed next.
+    book, reference = CallBook(), CallBook()
+    outcomes = []
+    for how, value in steps:
+        if how == "tick":
+            now = datetime(2026, 11, 24, 10, 0, tzinfo=UTC) + timedelta(hours=value)
+            assert book.tick(now) == reference.tick(now)
+            continue
+        if how in ("record", "apply"):
+            if how == "record":
+                assert book.record(value, NOW) == reference.record(value, NOW)
+            else:
+                event = DeliveryAccepted(delivery=value, received_at=NOW)
+                assert book.apply(event) == reference.apply(event)
+            continue
+        command: RecordDelivery | Reconcile | RegisterCall
+        if how == "handle":
+            command, sid = RecordDelivery(delivery=value, received_at=NOW), value.call_sid
+        elif how == "reconcile":
+            command, sid = Reconcile(resource=value, observed_at=NOW), value.sid
+        else:
+            command, sid = RegisterCall(call_sid=value, placed_at=NOW), value
+        before = reference.get(sid) or reference.decider.initial_state(sid)
+        expected = reference.handle(command)
+        outcomes.append((book.handle(command), expected, before, reference.state(sid)))
+    # Read only now: each outcome still shows its own moment.
+    for outcome, expected, before, after in outcomes:
+        assert outcome.before == before and outcome.after == after
+        assert outcome.events == expected.events and outcome.changes == expected.changes
+        assert outcome.duplicate == expected.duplicate
+    assert list(book.states()) == list(reference.states())
 
 
 def test_an_outcome_is_a_frozen_value():
