@@ -11,25 +11,34 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import pickle
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, urlencode
 
 import attrs
 import pytest
-from hypothesis import given
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from callstate import CallBook, Decider, InvalidCallback, Limits, Outcome, parse_form
-from callstate._core._parse import parse_split, split_form
+from callstate._core._parse import parse_known, parse_split, split_form, split_known
 from callstate._core._values import (
     DeliveryAccepted,
     Reconcile,
     RecordDelivery,
     RegisterCall,
 )
-from callstate._signature import sign, signed_params, twilio_signature
+from callstate._signature import body_sha256, sign, signed_params, twilio_signature
 from callstate.testing import strategies as cst
+from callstate.web import (
+    BasicAuth,
+    TwilioSignature,
+    Unverified,
+    WebhookHandler,
+    WebhookRequest,
+)
+from callstate.web._url import port_variants
 
 KNOWN = ("CallSid", "CallStatus", "SequenceNumber", "Timestamp", "CallDuration", "AccountSid")
 NOW = datetime(2026, 11, 24, 10, 15, 33, tzinfo=UTC)
@@ -97,6 +106,11 @@ def test_parsing_the_split_pairs_is_parsing_the_form(raw, limits):
     expected = _result(lambda r: parse_form(r, limits=limits), raw)
     assert _result(parse_split, pairs) == expected
     assert _result(parse_split, tuple(pairs)) == expected
+    # The handler's way: the pairs and, when no name repeats, the pairs by name.
+    known, by_name = split_known(raw, limits)
+    assert known == tuple(pairs)
+    assert by_name == (dict(pairs) if len(dict(pairs)) == len(pairs) else None)
+    assert _result(lambda k: parse_known(k, by_name), known) == expected
 
 
 @given(cst.deliveries())
@@ -210,3 +224,84 @@ def test_an_outcome_is_a_frozen_value():
     again = book.handle(RecordDelivery(delivery=delivery, received_at=NOW))
     assert again.duplicate and again.changes == ()
     assert outcome.after.duplicates == 0 and again.after.duplicates == 1
+
+
+class _ThroughRequest:
+    """A verifier the handler must hand a WebhookRequest: the one path there was."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+
+    def verify(self, request: WebhookRequest) -> None:
+        self.inner.verify(request)  # type: ignore[attr-defined]
+
+
+_CALLBACK = [("CallSid", "CA1"), ("CallStatus", "ringing"), ("SequenceNumber", "1")]
+_params = st.lists(
+    st.tuples(
+        st.sampled_from(["AccountSid", "CallSid", "SequenceNumber", "To"]),
+        st.sampled_from(["AC1", "AC2", "CA2", "2", "+1 2"]),
+    ),
+    max_size=3,
+).flatmap(lambda extra: st.permutations(_CALLBACK + extra))
+_webhooks = st.tuples(
+    st.sampled_from(["POST", "GET", "json", "post"]),
+    st.sampled_from(["https://h.example/s", "https://h.example:443/s?x=1", "http://h:8080/s"]),
+    _params,
+    st.sampled_from(["right", "other token", "bad header", "none", "port toggled"]),
+)
+
+
+def _webhook(
+    kind: str, base: str, params: list[tuple[str, str]], signing: str
+) -> tuple[str, str, dict[str, str], bytes]:
+    """A webhook's method, URL, headers and body, signed as ``signing`` says."""
+    method, url, body, signed = kind, base, urlencode(params).encode(), params
+    headers: dict[str, str] = {}
+    joiner = "&" if "?" in base else "?"
+    if kind == "GET":
+        url, body, signed = f"{base}{joiner}{urlencode(params)}", b"", []
+    elif kind == "json":
+        method, body, signed = "POST", json.dumps(dict(params)).encode(), []
+        url = f"{base}{joiner}bodySHA256={body_sha256(body)}"
+        headers["Content-Type"] = "application/json"
+    token = "t9" if signing == "other token" else "t2" if ("AccountSid", "AC2") in params else "t1"
+    signed_url = port_variants(url)[-1] if signing == "port toggled" else url
+    signature = twilio_signature(token, signed_url, signed)
+    if signing == "bad header":
+        signature = signature[:-2] + "A="
+    if signing != "none":
+        headers["X-Twilio-Signature"] = signature
+        headers["Authorization"] = "Basic " + base64.b64encode(b"u:p").decode()
+    return method, url, headers, body
+
+
+@given(st.lists(_webhooks, max_size=6), st.booleans())
+def test_verifying_by_parts_is_verifying_the_request(webhooks, per_account):
+    # The handler hands a signature (or Basic auth) the request's parts, not a
+    # WebhookRequest: every answer is the one the request would have had.
+    secrets = {"AC1": ["t1", "t0"], "AC2": ["t2"]} if per_account else ["t1", "t0"]
+    verifiers = [TwilioSignature(secrets=secrets), BasicAuth(credentials={"u": "p"}), Unverified()]
+    for verifier in verifiers:
+        fast = WebhookHandler(CallBook(), verifier=verifier)
+        slow = WebhookHandler(CallBook(), verifier=_ThroughRequest(verifier))
+        assert fast._check is not None and slow._check is None
+        for webhook in webhooks:
+            answer = fast(*_webhook(*webhook), NOW)
+            assert answer == slow(*_webhook(*webhook), NOW)
+            event(f"{type(verifier).__name__} {answer.status}")
+
+
+@given(
+    st.lists(
+        st.tuples(st.text(max_size=4), st.text(max_size=4)), max_size=8, unique_by=lambda p: p[0]
+    )
+)
+def test_signing_pairs_known_distinct_is_signing_them(pairs):
+    assert signed_params(tuple(pairs), distinct=True) == signed_params(pairs)
+
+
+def test_the_small_numbers_are_the_numbers():
+    from callstate._core._parse import _SMALL_NUMBERS, _number
+
+    assert all(_number("SequenceNumber", text) == n for text, n in _SMALL_NUMBERS.items())

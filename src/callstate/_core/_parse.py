@@ -29,8 +29,10 @@ __all__ = [
     "normalize_status",
     "parse_callback",
     "parse_form",
+    "parse_known",
     "parse_split",
     "split_form",
+    "split_known",
     "unquote_ascii",
 ]
 
@@ -57,6 +59,9 @@ DEFAULT_LIMITS: Final = Limits()
 #: Largest SequenceNumber or CallDuration accepted (fits a signed 32-bit column).
 MAX_NUMBER: Final = 2**31 - 1
 _SID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}", re.ASCII)
+_sid_matches: Final = _SID.fullmatch
+#: ``_number`` of the numbers a callback usually carries (sequence, seconds).
+_SMALL_NUMBERS: Final = {str(n): n for n in range(4_096)}
 _STATUS: Final = {s.value: s for s in CallbackStatus}
 _STATUS_CODE: Final = {s.value: code for code, s in enumerate(CallbackStatus)}
 _FIELDS: Final = frozenset(
@@ -167,6 +172,19 @@ def split_form(body: bytes | str, limits: Limits = DEFAULT_LIMITS) -> list[tuple
     return _split(_text_of(body, limits), limits)
 
 
+def split_known(
+    body: bytes | str, limits: Limits = DEFAULT_LIMITS
+) -> tuple[tuple[tuple[str, str], ...], dict[str, str] | None]:
+    """``split_form``'s pairs, and the same pairs as a dict when no name repeats (else None).
+
+    The dict is what ``parse_known`` reads the known fields from; a
+    signature reads it too (no name repeats: no pair does).
+    """
+    pairs = tuple(_split(_text_of(body, limits), limits))
+    by_name = dict(pairs)
+    return pairs, by_name if len(by_name) == len(pairs) else None
+
+
 def _split(text: str, limits: Limits) -> list[tuple[str, str]]:
     parts = text.split("&")
     if len(parts) > limits.max_fields:
@@ -247,6 +265,13 @@ def parse_split(pairs: Sequence[tuple[str, str]]) -> Delivery:
     return _delivery(pairs)
 
 
+def parse_known(pairs: Sequence[tuple[str, str]], by_name: dict[str, str] | None) -> Delivery:
+    """``parse_split(pairs)``, given the dict ``split_known`` returned with them."""
+    if by_name is None:
+        return _delivery(pairs)
+    return _build(by_name, CallbackParams(pairs), encoded=False)
+
+
 def _delivery(pairs: Sequence[tuple[str, str]]) -> Delivery:
     found: dict[str, str] = {}
     for name, value in pairs:
@@ -289,16 +314,26 @@ def _build(found: dict[str, str], params: CallbackParams, *, encoded: bool) -> D
     timestamp, at = None, _NAN
     ts_text = get("Timestamp")
     if ts_text:
-        timestamp, at = _timestamp(ts_text, encoded)
+        cached = (_timestamp_cache if encoded else _decoded_timestamp_cache).get(ts_text)
+        timestamp, at = _timestamp(ts_text, encoded) if cached is None else cached
+    # The checks in the order the fields are named below; the usual values pass
+    # a quick test, the others get the full one (which names what is wrong).
+    if _sid_matches(call_sid) is None:
+        _sid("CallSid", call_sid)
+    sequence_number = _SMALL_NUMBERS.get(seq_text)
+    if sequence_number is None:
+        sequence_number = _number("SequenceNumber", seq_text)
+    duration = None
+    if duration_text:
+        duration = _SMALL_NUMBERS.get(duration_text)
+        if duration is None:
+            duration = _number("CallDuration", duration_text)
+    if not account_sid:
+        account_sid = None
+    elif _sid_matches(account_sid) is None:
+        _sid("AccountSid", account_sid)
     return Delivery._make(
-        _sid("CallSid", call_sid),
-        _number("SequenceNumber", seq_text),
-        code,
-        timestamp,
-        at,
-        None if not duration_text else _number("CallDuration", duration_text),
-        None if not account_sid else _sid("AccountSid", account_sid),
-        params,
+        call_sid, sequence_number, code, timestamp, at, duration, account_sid, params
     )
 
 
