@@ -38,6 +38,7 @@ from callstate.web import (
     WebhookHandler,
     WebhookRequest,
 )
+from callstate.web._environ import _UNPREFIXED, headers_of
 from callstate.web._url import port_variants
 
 KNOWN = ("CallSid", "CallStatus", "SequenceNumber", "Timestamp", "CallDuration", "AccountSid")
@@ -224,6 +225,47 @@ def test_an_outcome_is_a_frozen_value():
     again = book.handle(RecordDelivery(delivery=delivery, received_at=NOW))
     assert again.duplicate and again.changes == ()
     assert outcome.after.duplicates == 0 and again.after.duplicates == 1
+
+
+def _reference_headers(environ: dict[str, str]) -> dict[str, str]:
+    # Every key of every environ tested, as the WSGI adapters did before planning.
+    headers: dict[str, str] = {}
+    items = [
+        (key[5:].replace("_", "-").lower(), value)
+        for key, value in environ.items()
+        if key.startswith("HTTP_")
+    ]
+    items += [(name, environ[key]) for key, name in _UNPREFIXED.items() if key in environ]
+    for name, value in items:
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    return headers
+
+
+_environ_keys = st.sampled_from(
+    [
+        "HTTP_HOST",
+        "HTTP_X_TWILIO_SIGNATURE",
+        "HTTP_CONTENT_TYPE",
+        "HTTP_X-TWILIO-SIGNATURE",
+        "HTTP_x_twilio_signature",
+        "HTTP_",
+        "HTTP",
+        "CONTENT_TYPE",
+        "CONTENT_LENGTH",
+        "REQUEST_METHOD",
+        "wsgi.input",
+        "",
+    ]
+) | st.text(max_size=8)
+
+
+@given(st.lists(st.dictionaries(_environ_keys, st.text(max_size=5), max_size=8), max_size=4))
+def test_planned_environ_headers_are_every_key_tested(environs):
+    # The same keys again (the plan remembered), then other values, other orders.
+    for environ in [*environs, *environs, *(dict(reversed(e.items())) for e in environs)]:
+        assert headers_of(environ) == _reference_headers(environ)
+        same = dict.fromkeys(environ, "v")
+        assert headers_of(same) == _reference_headers(same)
 
 
 class _ThroughRequest:
