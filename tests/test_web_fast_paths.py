@@ -8,6 +8,7 @@ result is what the straightforward computation gives.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -39,6 +40,8 @@ from callstate.web import (
     WebhookRequest,
 )
 from callstate.web._environ import _UNPREFIXED, headers_of
+from callstate.web._scope import body_of as scope_body_of
+from callstate.web._scope import headers_of as scope_headers_of
 from callstate.web._url import port_variants
 
 KNOWN = ("CallSid", "CallStatus", "SequenceNumber", "Timestamp", "CallDuration", "AccountSid")
@@ -347,3 +350,62 @@ def test_the_small_numbers_are_the_numbers():
     from callstate._core._parse import _SMALL_NUMBERS, _number
 
     assert all(_number("SequenceNumber", text) == n for text, n in _SMALL_NUMBERS.items())
+
+
+def _reference_scope_headers(raw: list[tuple[bytes, bytes]]) -> tuple[dict[str, str], str | None]:
+    headers: dict[str, str] = {}
+    host = None
+    for name, value in raw:
+        key, text = name.decode("latin-1").lower(), value.decode("latin-1")
+        if key in headers:
+            headers[key] = f"{headers[key]}, {text}"
+        else:
+            headers[key] = text
+            host = text if key == "host" else host
+    return headers, host
+
+
+_raw_names = st.sampled_from([b"host", b"Host", b"HOST", b"content-type", b"x-a", b"\xe9"])
+
+
+@given(st.lists(st.lists(st.tuples(_raw_names | st.binary(max_size=3), st.binary(max_size=4)))))
+def test_remembered_header_names_are_the_names(requests):
+    for raw in [*requests, *requests]:
+        assert scope_headers_of({"headers": raw}) == _reference_scope_headers(raw)
+
+
+async def _reference_body(messages: list[dict[str, object]], limit: int) -> bytes:
+    chunks, size = [], 0
+    for message in messages:
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)  # type: ignore[arg-type]
+        if size > limit or not message.get("more_body", False):
+            break
+    return b"".join(chunks)  # type: ignore[arg-type]
+
+
+_messages = st.lists(
+    st.fixed_dictionaries(
+        {"type": st.sampled_from(["http.request", "http.request", "http.disconnect"])},
+        optional={"body": st.binary(max_size=6), "more_body": st.booleans()},
+    ),
+    min_size=1,
+    max_size=5,
+).map(lambda ms: [*ms, {"type": "http.disconnect"}])
+
+
+@given(_messages, st.integers(0, 12))
+def test_reading_an_asgi_body_is_reading_its_messages(messages, limit):
+    async def read() -> tuple[bytes, bytes]:
+        pending = iter(messages)
+
+        async def receive() -> dict[str, object]:
+            return next(pending)
+
+        return await scope_body_of(receive, limit), await _reference_body(messages, limit)
+
+    body, expected = asyncio.run(read())
+    assert body == expected and type(body) is bytes

@@ -224,7 +224,11 @@ class AsyncWebhookHandler(_Base):
             return command
         try:
             result: Outcome | Awaitable[Outcome] = self.sink.handle(command)
-            outcome = await result if inspect.isawaitable(result) else result
+            # A CallBook's outcome is no awaitable: no need to ask.
+            if type(result) is Outcome:
+                outcome = result
+            else:
+                outcome = await result if inspect.isawaitable(result) else result
         except StoreError:
             return UNAVAILABLE
         except Exception:
