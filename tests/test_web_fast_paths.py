@@ -23,7 +23,13 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 
 from callstate import CallBook, Decider, InvalidCallback, Limits, Outcome, parse_form
-from callstate._core._parse import parse_known, parse_split, split_form, split_known
+from callstate._core._parse import (
+    _pair_cache,
+    parse_known,
+    parse_split,
+    split_form,
+    split_known,
+)
 from callstate._core._values import (
     DeliveryAccepted,
     Reconcile,
@@ -115,6 +121,26 @@ def test_parsing_the_split_pairs_is_parsing_the_form(raw, limits):
     assert known == tuple(pairs)
     assert by_name == (dict(pairs) if len(dict(pairs)) == len(pairs) else None)
     assert _result(lambda k: parse_known(k, by_name), known) == expected
+
+
+def _split_result(raw: object, limits: Limits) -> object:
+    try:
+        return split_form(raw, limits)  # type: ignore[arg-type]
+    except InvalidCallback as exc:
+        return str(exc)
+
+
+@given(_raw_forms, st.sampled_from([Limits(max_name_length=4, max_value_length=5), Limits()]))
+def test_a_remembered_field_is_read_as_it_was_first(raw, limits):
+    # Fields read once are remembered: read again, under other limits or in
+    # another body, they give what reading them afresh gives.
+    _pair_cache.clear()
+    fresh = _split_result(raw, limits)
+    for other in (Limits(), Limits(max_name_length=4, max_value_length=5)):
+        _pair_cache.clear()
+        _split_result(raw, other)
+        _split_result(raw + b"&" if isinstance(raw, bytes) else raw + "&", other)
+        assert _split_result(raw, limits) == fresh
 
 
 @given(cst.deliveries())

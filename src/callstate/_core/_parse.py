@@ -75,10 +75,12 @@ _FIELDS: Final = frozenset(
 _TIMESTAMP_CACHE_SIZE: Final = 4_096
 _timestamp_cache: dict[str, tuple[datetime, float]] = {}
 _decoded_timestamp_cache: dict[str, tuple[datetime, float]] = {}
-# The same goes for the values that need percent-decoding (Timestamp, From,
-# To: a call's callbacks repeat them): encoded text -> ``unquote_ascii`` of it.
-_DECODED_CACHE_SIZE: Final = 4_096
-_decoded_cache: dict[str, str] = {}
+# The same goes for whole fields: a call's callbacks repeat most of them
+# (AccountSid, From, To, Timestamp, CallSid...), and the few values of
+# CallStatus and SequenceNumber recur across calls. A field as received
+# ("name=value") -> its decoded (name, value); only fields read without error.
+_PAIR_CACHE_SIZE: Final = 4_096
+_pair_cache: dict[str, tuple[str, str]] = {}
 _NAN: Final = math.nan
 
 
@@ -117,15 +119,6 @@ def _decode(field: str, text: str) -> str:
 
 # The fast path: an ASCII body whose names need no decoding and whose escapes
 # are all ASCII cannot fail to decode, so only the known fields are decoded now.
-def _decode_ascii(text: str) -> str:
-    """``unquote_ascii(text)``, remembered (the text must meet its precondition)."""
-    decoded = unquote_ascii(text)
-    if len(_decoded_cache) >= _DECODED_CACHE_SIZE:
-        _decoded_cache.clear()
-    _decoded_cache[text] = decoded
-    return decoded
-
-
 def _fast_fields(text: str, limits: Limits) -> dict[str, str] | None:
     """The known fields of a plain body, still encoded; None when it needs care."""
     if len(text) > limits.max_value_length or not decodes_plainly(text):
@@ -191,13 +184,25 @@ def _split(text: str, limits: Limits) -> list[tuple[str, str]]:
         raise InvalidCallback("body", f"has more than {limits.max_fields} fields")
     pairs = []
     max_name, max_value = limits.max_name_length, limits.max_value_length
-    # Without an escape of a non-ASCII byte, decoding cannot fail: the fast decoder.
-    plain = decodes_plainly(text)
-    cache = _decoded_cache
+    plain = None
+    cache = _pair_cache
     for part in parts:
+        pair = cache.get(part)
+        if pair is not None:
+            # Read before: only the limits, this caller's, are left to check.
+            name, value = pair
+            if len(name) > max_name:
+                raise InvalidCallback(name[:max_name], f"has a name longer than {max_name}")
+            if len(value) > max_value:
+                raise InvalidCallback(name, f"is longer than {max_value} characters")
+            pairs.append(pair)
+            continue
         if not part:
             continue
         name, _, value = part.partition("=")
+        if plain is None and ("%" in part or "+" in part):
+            # Without an escape of a non-ASCII byte, decoding cannot fail: the fast decoder.
+            plain = decodes_plainly(text)
         if "%" in name or "+" in name:
             name = unquote_ascii(name) if plain else _decode("body", name)
         if not name:
@@ -205,16 +210,16 @@ def _split(text: str, limits: Limits) -> list[tuple[str, str]]:
         if len(name) > max_name:
             raise InvalidCallback(name[:max_name], f"has a name longer than {max_name}")
         if "%" in value or "+" in value:
-            if plain:
-                decoded = cache.get(value)
-                if decoded is None:
-                    decoded = _decode_ascii(value)
-                value = decoded
-            else:
-                value = _decode(name, value)
+            value = unquote_ascii(value) if plain else _decode(name, value)
         if len(value) > max_value:
             raise InvalidCallback(name, f"is longer than {max_value} characters")
-        pairs.append((name, value))
+        pair = (name, value)
+        pairs.append(pair)
+        # The same field decodes the same in any body (unquote_ascii is
+        # unquote_plus for the field of a plain body): keep it for the next.
+        if len(cache) >= _PAIR_CACHE_SIZE:
+            cache.clear()
+        cache[part] = pair
     return pairs
 
 
