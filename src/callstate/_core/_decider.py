@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 import attrs
 
@@ -178,7 +178,6 @@ class Decider:
 
 
 _new = object.__new__
-_set = object.__setattr__
 
 
 class Outcome(KeyedValue):
@@ -195,13 +194,13 @@ class Outcome(KeyedValue):
     first read: most outcomes are answered without anyone reading them.
     """
 
-    __slots__ = ("_after", "_before", "_duplicate", "_events", "changes")
+    __slots__ = ("_parts",)
 
-    changes: tuple[StatusChange, ...]
-    _events: tuple[Event, ...] | RecordDelivery
-    _duplicate: bool
-    _before: CallState | Record
-    _after: CallState | Record
+    #: [events, duplicate, changes, before, after] in one list, set once: a
+    #: CallBook outcome is made for every delivery and most are never read.
+    #: From CallBook, events may still be the delivery command they are made
+    #: from, and before and after the records the states are made from.
+    _parts: list[Any]
 
     def __init__(
         self,
@@ -211,11 +210,7 @@ class Outcome(KeyedValue):
         before: CallState,
         after: CallState,
     ) -> None:
-        _set(self, "_events", events)
-        _set(self, "_duplicate", _only_duplicates(events))
-        _set(self, "changes", changes)
-        _set(self, "_before", before)
-        _set(self, "_after", after)
+        _set_parts(self, [events, _only_duplicates(events), changes, before, after])
 
     @classmethod
     def _of_records(
@@ -226,12 +221,8 @@ class Outcome(KeyedValue):
         after: Record,
     ) -> Outcome:
         """An outcome over snapshots that nothing else holds or changes."""
-        self = cls.__new__(cls)
-        _set(self, "_events", events)
-        _set(self, "_duplicate", _only_duplicates(events))
-        _set(self, "changes", changes)
-        _set(self, "_before", before)
-        _set(self, "_after", after)
+        self = _new(cls)
+        _set_parts(self, [events, _only_duplicates(events), changes, before, after])
         return self
 
     @classmethod
@@ -245,39 +236,34 @@ class Outcome(KeyedValue):
     ) -> Outcome:
         """``_of_records`` for a delivery, its one event made from ``command`` when read."""
         self = _new(cls)
-        _set_events(self, command)
-        _set_duplicate(self, duplicate)
-        _set_changes(self, changes)
-        _set_before(self, before)
-        _set_after(self, after)
+        _set_parts(self, [command, duplicate, changes, before, after])
         return self
 
     @property
     def events(self) -> tuple[Event, ...]:
         """The events the command caused: what to persist."""
-        events = self._events
+        parts = self._parts
+        events = parts[0]
         if isinstance(events, RecordDelivery):
-            events = _delivery_events(events, self._duplicate)
-            _set(self, "_events", events)
-        return events
+            events = parts[0] = _delivery_events(events, parts[1])
+        made: tuple[Event, ...] = events
+        return made
+
+    @property
+    def changes(self) -> tuple[StatusChange, ...]:
+        """The status changes the events made, in order."""
+        changes: tuple[StatusChange, ...] = self._parts[2]
+        return changes
 
     @property
     def before(self) -> CallState:
         """The call's state before the command."""
-        state = self._before
-        if type(state) is Record:
-            state = CallState.of(state)
-            _set(self, "_before", state)
-        return state  # type: ignore[return-value]
+        return _state(self._parts, 3)
 
     @property
     def after(self) -> CallState:
         """The call's state after the command."""
-        state = self._after
-        if type(state) is Record:
-            state = CallState.of(state)
-            _set(self, "_after", state)
-        return state  # type: ignore[return-value]
+        return _state(self._parts, 4)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise attrs.exceptions.FrozenInstanceError()
@@ -300,7 +286,8 @@ class Outcome(KeyedValue):
     @property
     def duplicate(self) -> bool:
         """The command only repeated something already recorded."""
-        return self._duplicate
+        duplicate: bool = self._parts[1]
+        return duplicate
 
     @property
     def new_anomalies(self) -> tuple[Anomaly, ...]:
@@ -309,9 +296,16 @@ class Outcome(KeyedValue):
         return tuple(a for a in self.after.anomalies if a not in seen)
 
 
-_set_events, _set_duplicate, _set_changes, _set_before, _set_after = slot_setters(
-    Outcome, "_events", "_duplicate", "changes", "_before", "_after"
-)
+(_set_parts,) = slot_setters(Outcome, "_parts")
+
+
+def _state(parts: list[Any], index: int) -> CallState:
+    """The state at ``parts[index]``, made from its record when first read."""
+    state = parts[index]
+    if type(state) is Record:
+        state = parts[index] = CallState.of(state)
+    made: CallState = state
+    return made
 
 
 def _only_duplicates(events: tuple[Event, ...]) -> bool:

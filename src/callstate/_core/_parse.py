@@ -184,17 +184,20 @@ def _split(text: str, limits: Limits) -> list[tuple[str, str]]:
         raise InvalidCallback("body", f"has more than {limits.max_fields} fields")
     pairs = []
     max_name, max_value = limits.max_name_length, limits.max_value_length
+    shorter = min(max_name, max_value)
     plain = None
     cache = _pair_cache
     for part in parts:
         pair = cache.get(part)
         if pair is not None:
-            # Read before: only the limits, this caller's, are left to check.
-            name, value = pair
-            if len(name) > max_name:
-                raise InvalidCallback(name[:max_name], f"has a name longer than {max_name}")
-            if len(value) > max_value:
-                raise InvalidCallback(name, f"is longer than {max_value} characters")
+            # Read before: only the limits, this caller's, are left to check
+            # (a decoded name or value is no longer than the field was).
+            if len(part) > shorter:
+                name, value = pair
+                if len(name) > max_name:
+                    raise InvalidCallback(name[:max_name], f"has a name longer than {max_name}")
+                if len(value) > max_value:
+                    raise InvalidCallback(name, f"is longer than {max_value} characters")
             pairs.append(pair)
             continue
         if not part:

@@ -33,6 +33,7 @@ from callstate._core._values import RecordDelivery
 from callstate._errors import CredentialsRequired, InvalidInput, StoreError
 from callstate.web._hooks import LOGGER, Hooks
 from callstate.web._request import (
+    NormalizedHeaders,
     WebhookRequest,
     WebhookResponse,
     normalize_headers,
@@ -104,8 +105,10 @@ class _Base:
             if method not in ("POST", "GET"):
                 return NOT_ALLOWED
         try:
-            fields = normalize_headers(headers)
-            url = self.proxy.public_url(url, fields)
+            fields = headers if type(headers) is NormalizedHeaders else normalize_headers(headers)
+            proxy = self.proxy
+            if proxy.trust:
+                url = proxy.public_url(url, fields)
             params, form, by_name = params_of(method, url, fields, body, self.limits)
             check = self._check
             if check is not None:
@@ -134,10 +137,6 @@ class _Base:
             LOGGER.exception("reading or verifying a webhook failed unexpectedly; answered 503")
             return UNAVAILABLE
         return RecordDelivery._make(delivery, received_at)
-
-
-def _stored(outcome: Outcome) -> WebhookResponse:
-    return DUPLICATE if outcome.duplicate else ACCEPTED
 
 
 class WebhookHandler(_Base):
@@ -186,7 +185,7 @@ class WebhookHandler(_Base):
                 self.hooks.run(outcome)
             except Exception:  # pragma: no cover - run() reports each hook itself
                 LOGGER.exception("running hooks failed (the event is stored)")
-        return _stored(outcome)
+        return DUPLICATE if outcome.duplicate else ACCEPTED
 
 
 class AsyncWebhookHandler(_Base):
@@ -239,4 +238,4 @@ class AsyncWebhookHandler(_Base):
                 await self.hooks.run_async(outcome)
             except Exception:  # pragma: no cover - run_async() reports each hook itself
                 LOGGER.exception("running hooks failed (the event is stored)")
-        return _stored(outcome)
+        return DUPLICATE if outcome.duplicate else ACCEPTED
