@@ -8,23 +8,47 @@ result is what the straightforward computation gives.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
+import json
 import pickle
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, urlencode
 
 import attrs
 import pytest
-from hypothesis import given
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from callstate import CallBook, Decider, InvalidCallback, Limits, Outcome, parse_form
-from callstate._core._parse import parse_split, split_form
-from callstate._core._values import RecordDelivery
-from callstate._signature import sign, signed_params, twilio_signature
+from callstate._core._parse import (
+    _pair_cache,
+    parse_known,
+    parse_split,
+    split_form,
+    split_known,
+)
+from callstate._core._values import (
+    DeliveryAccepted,
+    Reconcile,
+    RecordDelivery,
+    RegisterCall,
+)
+from callstate._signature import body_sha256, sign, signed_params, twilio_signature
 from callstate.testing import strategies as cst
+from callstate.web import (
+    BasicAuth,
+    TwilioSignature,
+    Unverified,
+    WebhookHandler,
+    WebhookRequest,
+)
+from callstate.web._environ import _UNPREFIXED, headers_of
+from callstate.web._scope import body_of as scope_body_of
+from callstate.web._scope import headers_of as scope_headers_of
+from callstate.web._url import port_variants
 
 KNOWN = ("CallSid", "CallStatus", "SequenceNumber", "Timestamp", "CallDuration", "AccountSid")
 NOW = datetime(2026, 11, 24, 10, 15, 33, tzinfo=UTC)
@@ -92,6 +116,31 @@ def test_parsing_the_split_pairs_is_parsing_the_form(raw, limits):
     expected = _result(lambda r: parse_form(r, limits=limits), raw)
     assert _result(parse_split, pairs) == expected
     assert _result(parse_split, tuple(pairs)) == expected
+    # The handler's way: the pairs and, when no name repeats, the pairs by name.
+    known, by_name = split_known(raw, limits)
+    assert known == tuple(pairs)
+    assert by_name == (dict(pairs) if len(dict(pairs)) == len(pairs) else None)
+    assert _result(lambda k: parse_known(k, by_name), known) == expected
+
+
+def _split_result(raw: object, limits: Limits) -> object:
+    try:
+        return split_form(raw, limits)  # type: ignore[arg-type]
+    except InvalidCallback as exc:
+        return str(exc)
+
+
+@given(_raw_forms, st.sampled_from([Limits(max_name_length=4, max_value_length=5), Limits()]))
+def test_a_remembered_field_is_read_as_it_was_first(raw, limits):
+    # Fields read once are remembered: read again, under other limits or in
+    # another body, they give what reading them afresh gives.
+    _pair_cache.clear()
+    fresh = _split_result(raw, limits)
+    for other in (Limits(), Limits(max_name_length=4, max_value_length=5)):
+        _pair_cache.clear()
+        _split_result(raw, other)
+        _split_result(raw + b"&" if isinstance(raw, bytes) else raw + "&", other)
+        assert _split_result(raw, limits) == fresh
 
 
 @given(cst.deliveries())
@@ -139,6 +188,56 @@ def test_callbook_outcomes_are_the_deciders_and_stay_put(deliveries):
         assert repr(outcome) == repr(expected)
 
 
+_SIDS = st.sampled_from(["CA1", "CA2"])
+_steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("handle"), cst.deliveries(_SIDS)),
+        st.tuples(st.just("record"), cst.deliveries(_SIDS)),
+        st.tuples(st.just("apply"), cst.deliveries(_SIDS)),
+        st.tuples(st.just("reconcile"), cst.call_resources("CA1") | cst.call_resources("CA2")),
+        st.tuples(st.just("register"), _SIDS),
+        st.tuples(st.just("tick"), st.integers(0, 30)),
+    ),
+    max_size=14,
+)
+
+
+@given(_steps)
+def test_outcomes_stay_put_whatever_changes_the_book_next(steps):
+    # CallBook hands an outcome the call's record itself as its "after" and
+    # copies it before the next change, however the book is changed next.
+    book, reference = CallBook(), CallBook()
+    outcomes = []
+    for how, value in steps:
+        if how == "tick":
+            now = datetime(2026, 11, 24, 10, 0, tzinfo=UTC) + timedelta(hours=value)
+            assert book.tick(now) == reference.tick(now)
+            continue
+        if how in ("record", "apply"):
+            if how == "record":
+                assert book.record(value, NOW) == reference.record(value, NOW)
+            else:
+                event = DeliveryAccepted(delivery=value, received_at=NOW)
+                assert book.apply(event) == reference.apply(event)
+            continue
+        command: RecordDelivery | Reconcile | RegisterCall
+        if how == "handle":
+            command, sid = RecordDelivery(delivery=value, received_at=NOW), value.call_sid
+        elif how == "reconcile":
+            command, sid = Reconcile(resource=value, observed_at=NOW), value.sid
+        else:
+            command, sid = RegisterCall(call_sid=value, placed_at=NOW), value
+        before = reference.get(sid) or reference.decider.initial_state(sid)
+        expected = reference.handle(command)
+        outcomes.append((book.handle(command), expected, before, reference.state(sid)))
+    # Read only now: each outcome still shows its own moment.
+    for outcome, expected, before, after in outcomes:
+        assert outcome.before == before and outcome.after == after
+        assert outcome.events == expected.events and outcome.changes == expected.changes
+        assert outcome.duplicate == expected.duplicate
+    assert list(book.states()) == list(reference.states())
+
+
 def test_an_outcome_is_a_frozen_value():
     book = CallBook()
     delivery = parse_form(
@@ -155,3 +254,184 @@ def test_an_outcome_is_a_frozen_value():
     again = book.handle(RecordDelivery(delivery=delivery, received_at=NOW))
     assert again.duplicate and again.changes == ()
     assert outcome.after.duplicates == 0 and again.after.duplicates == 1
+
+
+def _reference_headers(environ: dict[str, str]) -> dict[str, str]:
+    # Every key of every environ tested, as the WSGI adapters did before planning.
+    headers: dict[str, str] = {}
+    items = [
+        (key[5:].replace("_", "-").lower(), value)
+        for key, value in environ.items()
+        if key.startswith("HTTP_")
+    ]
+    items += [(name, environ[key]) for key, name in _UNPREFIXED.items() if key in environ]
+    for name, value in items:
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    return headers
+
+
+_environ_keys = st.sampled_from(
+    [
+        "HTTP_HOST",
+        "HTTP_X_TWILIO_SIGNATURE",
+        "HTTP_CONTENT_TYPE",
+        "HTTP_X-TWILIO-SIGNATURE",
+        "HTTP_x_twilio_signature",
+        "HTTP_",
+        "HTTP",
+        "CONTENT_TYPE",
+        "CONTENT_LENGTH",
+        "REQUEST_METHOD",
+        "wsgi.input",
+        "",
+    ]
+) | st.text(max_size=8)
+
+
+@given(st.lists(st.dictionaries(_environ_keys, st.text(max_size=5), max_size=8), max_size=4))
+def test_planned_environ_headers_are_every_key_tested(environs):
+    # The same keys again (the plan remembered), then other values, other orders.
+    for environ in [*environs, *environs, *(dict(reversed(e.items())) for e in environs)]:
+        assert headers_of(environ) == _reference_headers(environ)
+        same = dict.fromkeys(environ, "v")
+        assert headers_of(same) == _reference_headers(same)
+
+
+class _ThroughRequest:
+    """A verifier the handler must hand a WebhookRequest: the one path there was."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+
+    def verify(self, request: WebhookRequest) -> None:
+        self.inner.verify(request)  # type: ignore[attr-defined]
+
+
+_CALLBACK = [("CallSid", "CA1"), ("CallStatus", "ringing"), ("SequenceNumber", "1")]
+_params = st.lists(
+    st.tuples(
+        st.sampled_from(["AccountSid", "CallSid", "SequenceNumber", "To"]),
+        st.sampled_from(["AC1", "AC2", "CA2", "2", "+1 2"]),
+    ),
+    max_size=3,
+).flatmap(lambda extra: st.permutations(_CALLBACK + extra))
+_webhooks = st.tuples(
+    st.sampled_from(["POST", "GET", "json", "post"]),
+    st.sampled_from(["https://h.example/s", "https://h.example:443/s?x=1", "http://h:8080/s"]),
+    _params,
+    st.sampled_from(["right", "other token", "bad header", "none", "port toggled"]),
+)
+
+
+def _webhook(
+    kind: str, base: str, params: list[tuple[str, str]], signing: str
+) -> tuple[str, str, dict[str, str], bytes]:
+    """A webhook's method, URL, headers and body, signed as ``signing`` says."""
+    method, url, body, signed = kind, base, urlencode(params).encode(), params
+    headers: dict[str, str] = {}
+    joiner = "&" if "?" in base else "?"
+    if kind == "GET":
+        url, body, signed = f"{base}{joiner}{urlencode(params)}", b"", []
+    elif kind == "json":
+        method, body, signed = "POST", json.dumps(dict(params)).encode(), []
+        url = f"{base}{joiner}bodySHA256={body_sha256(body)}"
+        headers["Content-Type"] = "application/json"
+    token = "t9" if signing == "other token" else "t2" if ("AccountSid", "AC2") in params else "t1"
+    signed_url = port_variants(url)[-1] if signing == "port toggled" else url
+    signature = twilio_signature(token, signed_url, signed)
+    if signing == "bad header":
+        signature = signature[:-2] + "A="
+    if signing != "none":
+        headers["X-Twilio-Signature"] = signature
+        headers["Authorization"] = "Basic " + base64.b64encode(b"u:p").decode()
+    return method, url, headers, body
+
+
+@given(st.lists(_webhooks, max_size=6), st.booleans())
+def test_verifying_by_parts_is_verifying_the_request(webhooks, per_account):
+    # The handler hands a signature (or Basic auth) the request's parts, not a
+    # WebhookRequest: every answer is the one the request would have had.
+    secrets = {"AC1": ["t1", "t0"], "AC2": ["t2"]} if per_account else ["t1", "t0"]
+    verifiers = [TwilioSignature(secrets=secrets), BasicAuth(credentials={"u": "p"}), Unverified()]
+    for verifier in verifiers:
+        fast = WebhookHandler(CallBook(), verifier=verifier)
+        slow = WebhookHandler(CallBook(), verifier=_ThroughRequest(verifier))
+        assert fast._check is not None and slow._check is None
+        for webhook in webhooks:
+            answer = fast(*_webhook(*webhook), NOW)
+            assert answer == slow(*_webhook(*webhook), NOW)
+            event(f"{type(verifier).__name__} {answer.status}")
+
+
+@given(
+    st.lists(
+        st.tuples(st.text(max_size=4), st.text(max_size=4)), max_size=8, unique_by=lambda p: p[0]
+    )
+)
+def test_signing_pairs_known_distinct_is_signing_them(pairs):
+    assert signed_params(tuple(pairs), distinct=True) == signed_params(pairs)
+
+
+def test_the_small_numbers_are_the_numbers():
+    from callstate._core._parse import _SMALL_NUMBERS, _number
+
+    assert all(_number("SequenceNumber", text) == n for text, n in _SMALL_NUMBERS.items())
+
+
+def _reference_scope_headers(raw: list[tuple[bytes, bytes]]) -> tuple[dict[str, str], str | None]:
+    headers: dict[str, str] = {}
+    host = None
+    for name, value in raw:
+        key, text = name.decode("latin-1").lower(), value.decode("latin-1")
+        if key in headers:
+            headers[key] = f"{headers[key]}, {text}"
+        else:
+            headers[key] = text
+            host = text if key == "host" else host
+    return headers, host
+
+
+_raw_names = st.sampled_from([b"host", b"Host", b"HOST", b"content-type", b"x-a", b"\xe9"])
+
+
+@given(st.lists(st.lists(st.tuples(_raw_names | st.binary(max_size=3), st.binary(max_size=4)))))
+def test_remembered_header_names_are_the_names(requests):
+    for raw in [*requests, *requests]:
+        assert scope_headers_of({"headers": raw}) == _reference_scope_headers(raw)
+
+
+async def _reference_body(messages: list[dict[str, object]], limit: int) -> bytes:
+    chunks, size = [], 0
+    for message in messages:
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)  # type: ignore[arg-type]
+        if size > limit or not message.get("more_body", False):
+            break
+    return b"".join(chunks)  # type: ignore[arg-type]
+
+
+_messages = st.lists(
+    st.fixed_dictionaries(
+        {"type": st.sampled_from(["http.request", "http.request", "http.disconnect"])},
+        optional={"body": st.binary(max_size=6), "more_body": st.booleans()},
+    ),
+    min_size=1,
+    max_size=5,
+).map(lambda ms: [*ms, {"type": "http.disconnect"}])
+
+
+@given(_messages, st.integers(0, 12))
+def test_reading_an_asgi_body_is_reading_its_messages(messages, limit):
+    async def read() -> tuple[bytes, bytes]:
+        pending = iter(messages)
+
+        async def receive() -> dict[str, object]:
+            return next(pending)
+
+        return await scope_body_of(receive, limit), await _reference_body(messages, limit)
+
+    body, expected = asyncio.run(read())
+    assert body == expected and type(body) is bytes

@@ -36,11 +36,14 @@ def _keyed(token: str) -> tuple[Any, Any]:
     return hashlib.sha1(key.translate(_IPAD)), hashlib.sha1(key.translate(_OPAD))
 
 
-def signed_params(params: Iterable[tuple[str, str]]) -> str:
-    """What the parameters add to the signed text: each name then its value, sorted."""
+def signed_params(params: Iterable[tuple[str, str]], *, distinct: bool = False) -> str:
+    """What the parameters add to the signed text: each name then its value, sorted.
+
+    ``distinct`` says no pair repeats (as when no name does): no need to drop copies.
+    """
     # Sorting (name, value) pairs orders by name, then a repeated name's values:
     # exactly the order signed; a value repeated under one name counts once.
-    return "".join(chain.from_iterable(sorted(set(params))))
+    return "".join(chain.from_iterable(sorted(params if distinct else set(params))))
 
 
 def sign(token: str, message: bytes) -> bytes:

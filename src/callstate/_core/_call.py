@@ -71,6 +71,7 @@ class Record:
         "resources",
         "ring_timeout",
         "seen",
+        "shared",
         "stale_at",
         "status",
         "times",
@@ -90,6 +91,8 @@ class Record:
         self.stale_at = _NAN
         self.placed_at = _NAN
         self.ring_timeout = _NAN
+        # Handed out as a snapshot (an outcome's): its holder copies before changing it.
+        self.shared = False
 
     def copy(self) -> Record:
         new = Record.__new__(Record)
@@ -106,6 +109,7 @@ class Record:
         new.stale_at = self.stale_at
         new.placed_at = self.placed_at
         new.ring_timeout = self.ring_timeout
+        new.shared = False
         return new
 
     @property

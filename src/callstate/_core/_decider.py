@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 import attrs
 
@@ -38,6 +38,7 @@ from callstate._core._values import (
     ResourceObserved,
     StatusChange,
     Tick,
+    slot_setters,
 )
 from callstate._errors import UnknownCall, UsageError
 
@@ -121,17 +122,10 @@ class Decider:
             delivery = command.delivery
             known = record.seen.get(delivery.sequence_number)
             fingerprint = delivery.fingerprint
-            if known is not None and (
+            duplicate = known is not None and (
                 known == fingerprint or (type(known) is frozenset and fingerprint in known)
-            ):
-                return (
-                    DuplicateIgnored(
-                        call_sid=delivery.call_sid,
-                        sequence_number=delivery.sequence_number,
-                        received_at=command.received_at,
-                    ),
-                )
-            return (DeliveryAccepted(delivery=delivery, received_at=command.received_at),)
+            )
+            return _delivery_events(command, duplicate)
         if isinstance(command, Reconcile):
             return (ResourceObserved(resource=command.resource, observed_at=command.observed_at),)
         if isinstance(command, RegisterCall):
@@ -183,7 +177,7 @@ class Decider:
         raise UsageError(f"not an event: {event!r}")
 
 
-_set = object.__setattr__
+_new = object.__new__
 
 
 class Outcome(KeyedValue):
@@ -195,16 +189,18 @@ class Outcome(KeyedValue):
     call, whatever the order of the deliveries.
 
     A frozen value. ``CallBook`` hands it private snapshots of the call's
-    record, and ``before`` and ``after`` are made from them when first read:
-    most outcomes are answered without anyone reading them.
+    record, and ``before`` and ``after`` are made from them when first read;
+    for a delivery it hands the command, and ``events`` are made from it when
+    first read: most outcomes are answered without anyone reading them.
     """
 
-    __slots__ = ("_after", "_before", "changes", "events")
+    __slots__ = ("_parts",)
 
-    events: tuple[Event, ...]
-    changes: tuple[StatusChange, ...]
-    _before: CallState | Record
-    _after: CallState | Record
+    #: [events, duplicate, changes, before, after] in one list, set once: a
+    #: CallBook outcome is made for every delivery and most are never read.
+    #: From CallBook, events may still be the delivery command they are made
+    #: from, and before and after the records the states are made from.
+    _parts: list[Any]
 
     def __init__(
         self,
@@ -214,10 +210,7 @@ class Outcome(KeyedValue):
         before: CallState,
         after: CallState,
     ) -> None:
-        _set(self, "events", events)
-        _set(self, "changes", changes)
-        _set(self, "_before", before)
-        _set(self, "_after", after)
+        _set_parts(self, [events, _only_duplicates(events), changes, before, after])
 
     @classmethod
     def _of_records(
@@ -228,30 +221,49 @@ class Outcome(KeyedValue):
         after: Record,
     ) -> Outcome:
         """An outcome over snapshots that nothing else holds or changes."""
-        self = cls.__new__(cls)
-        _set(self, "events", events)
-        _set(self, "changes", changes)
-        _set(self, "_before", before)
-        _set(self, "_after", after)
+        self = _new(cls)
+        _set_parts(self, [events, _only_duplicates(events), changes, before, after])
         return self
+
+    @classmethod
+    def _of_delivery(
+        cls,
+        command: RecordDelivery,
+        duplicate: bool,
+        changes: tuple[StatusChange, ...],
+        before: Record,
+        after: Record,
+    ) -> Outcome:
+        """``_of_records`` for a delivery, its one event made from ``command`` when read."""
+        self = _new(cls)
+        _set_parts(self, [command, duplicate, changes, before, after])
+        return self
+
+    @property
+    def events(self) -> tuple[Event, ...]:
+        """The events the command caused: what to persist."""
+        parts = self._parts
+        events = parts[0]
+        if isinstance(events, RecordDelivery):
+            events = parts[0] = _delivery_events(events, parts[1])
+        made: tuple[Event, ...] = events
+        return made
+
+    @property
+    def changes(self) -> tuple[StatusChange, ...]:
+        """The status changes the events made, in order."""
+        changes: tuple[StatusChange, ...] = self._parts[2]
+        return changes
 
     @property
     def before(self) -> CallState:
         """The call's state before the command."""
-        state = self._before
-        if type(state) is Record:
-            state = CallState.of(state)
-            _set(self, "_before", state)
-        return state  # type: ignore[return-value]
+        return _state(self._parts, 3)
 
     @property
     def after(self) -> CallState:
         """The call's state after the command."""
-        state = self._after
-        if type(state) is Record:
-            state = CallState.of(state)
-            _set(self, "_after", state)
-        return state  # type: ignore[return-value]
+        return _state(self._parts, 4)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise attrs.exceptions.FrozenInstanceError()
@@ -274,16 +286,46 @@ class Outcome(KeyedValue):
     @property
     def duplicate(self) -> bool:
         """The command only repeated something already recorded."""
-        events = self.events
-        if len(events) == 1:  # what a delivery causes
-            return isinstance(events[0], DuplicateIgnored)
-        return bool(events) and all(isinstance(e, DuplicateIgnored) for e in events)
+        duplicate: bool = self._parts[1]
+        return duplicate
 
     @property
     def new_anomalies(self) -> tuple[Anomaly, ...]:
         """Anomalies the after-state shows that the before-state did not."""
         seen = set(self.before.anomalies)
         return tuple(a for a in self.after.anomalies if a not in seen)
+
+
+(_set_parts,) = slot_setters(Outcome, "_parts")
+
+
+def _state(parts: list[Any], index: int) -> CallState:
+    """The state at ``parts[index]``, made from its record when first read."""
+    state = parts[index]
+    if type(state) is Record:
+        state = parts[index] = CallState.of(state)
+    made: CallState = state
+    return made
+
+
+def _only_duplicates(events: tuple[Event, ...]) -> bool:
+    if len(events) == 1:  # what a delivery causes
+        return isinstance(events[0], DuplicateIgnored)
+    return bool(events) and all(isinstance(e, DuplicateIgnored) for e in events)
+
+
+def _delivery_events(command: RecordDelivery, duplicate: bool) -> tuple[Event, ...]:
+    """What ``Decider._decide`` makes of a delivery, told whether it is a duplicate."""
+    delivery = command.delivery
+    if duplicate:
+        return (
+            DuplicateIgnored(
+                call_sid=delivery.call_sid,
+                sequence_number=delivery.sequence_number,
+                received_at=command.received_at,
+            ),
+        )
+    return (DeliveryAccepted(delivery=delivery, received_at=command.received_at),)
 
 
 def _outcome(
@@ -324,26 +366,44 @@ class CallBook:
         self, delivery: Delivery, received_at: datetime | None = None
     ) -> tuple[StatusChange, ...] | None:
         """Record a delivery: the status changes it made, or None for a duplicate."""
-        sid = delivery.call_sid
-        record = self._calls.get(sid)
-        if record is None:
-            record = self._calls[sid] = Record(sid)
         received = _NAN if received_at is None else received_at.timestamp()
-        return fold_delivery(record, delivery, received, self._dialect)
+        return fold_delivery(self._live(delivery.call_sid), delivery, received, self._dialect)
 
     def handle(self, command: RecordDelivery | Reconcile | RegisterCall) -> Outcome:
         """Decide and apply a command about one call: what it caused and changed."""
+        # The command is applied to a copy of the call's record, which then
+        # replaces it: the record it replaced is the outcome's "before" and
+        # nothing changes it any more; the copy, its "after", is shared.
+        if type(command) is RecordDelivery:
+            # The hot path: a delivery's one event, folded as ``_evolve`` folds it.
+            delivery = command.delivery
+            sid = delivery.call_sid
+            calls = self._calls
+            before = calls.get(sid)
+            if before is None:
+                before = Record(sid)
+            record = calls[sid] = before.copy()
+            received_at = command.received_at
+            received = _NAN if received_at is None else received_at.timestamp()
+            folded = fold_delivery(record, delivery, received, self._dialect)
+            record.shared = True
+            if folded is None:
+                return Outcome._of_delivery(command, True, (), before, record)
+            return Outcome._of_delivery(command, False, folded, before, record)
         if isinstance(command, Tick):
             raise UsageError("a Tick concerns every call: use CallBook.tick")
-        record = self._record_for(_call_sid_of(command))
-        before = record.copy()
+        sid = _call_sid_of(command)
+        before = self._calls.get(sid)
+        if before is None:
+            before = Record(sid)
+        record = self._calls[sid] = before.copy()
         decider = self._decider
         caused = decider._decide(command, record)
         changes: tuple[StatusChange, ...] = ()
         for event in caused:
             changes += decider._evolve(record, event)
-        # Snapshots of the record; the states are made only if someone reads them.
-        return Outcome._of_records(caused, changes, before, record.copy())
+        record.shared = True
+        return Outcome._of_records(caused, changes, before, record)
 
     def apply(self, event: Event) -> tuple[StatusChange, ...]:
         """Fold an event already decided (loaded from a store, say)."""
@@ -353,20 +413,30 @@ class CallBook:
         """Flag every call overdue at ``now``; returns the requests made."""
         command = Tick(now=now)
         requests = []
-        for record in self._calls.values():
-            for event in self._decider._decide(command, record):
-                self._decider._evolve(record, event)
+        decider = self._decider
+        calls = self._calls
+        for sid, found in calls.items():
+            events = decider._decide(command, found)
+            if not events:
+                continue
+            # Replacing a value is no change of the dict's size: iterating goes on.
+            record = calls[sid] = found.copy() if found.shared else found
+            for event in events:
+                decider._evolve(record, event)
                 if isinstance(event, ReconciliationRequested):
                     requests.append(event)
         return tuple(requests)
 
     def _evolve(self, event: Event) -> tuple[StatusChange, ...]:
-        return self._decider._evolve(self._record_for(_call_sid_of(event)), event)
+        return self._decider._evolve(self._live(_call_sid_of(event)), event)
 
-    def _record_for(self, call_sid: str) -> Record:
+    def _live(self, call_sid: str) -> Record:
+        """The call's record, to change in place (a copy if an outcome holds it)."""
         record = self._calls.get(call_sid)
         if record is None:
             record = self._calls[call_sid] = Record(call_sid)
+        elif record.shared:
+            record = self._calls[call_sid] = record.copy()
         return record
 
     def state(self, call_sid: str) -> CallState:

@@ -29,8 +29,10 @@ __all__ = [
     "normalize_status",
     "parse_callback",
     "parse_form",
+    "parse_known",
     "parse_split",
     "split_form",
+    "split_known",
     "unquote_ascii",
 ]
 
@@ -57,6 +59,8 @@ DEFAULT_LIMITS: Final = Limits()
 #: Largest SequenceNumber or CallDuration accepted (fits a signed 32-bit column).
 MAX_NUMBER: Final = 2**31 - 1
 _SID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}", re.ASCII)
+#: ``_number`` of the numbers a callback usually carries (sequence, seconds).
+_SMALL_NUMBERS: Final = {str(n): n for n in range(4_096)}
 _STATUS: Final = {s.value: s for s in CallbackStatus}
 _STATUS_CODE: Final = {s.value: code for code, s in enumerate(CallbackStatus)}
 _FIELDS: Final = frozenset(
@@ -70,17 +74,17 @@ _FIELDS: Final = frozenset(
 _TIMESTAMP_CACHE_SIZE: Final = 4_096
 _timestamp_cache: dict[str, tuple[datetime, float]] = {}
 _decoded_timestamp_cache: dict[str, tuple[datetime, float]] = {}
-# The same goes for the values that need percent-decoding (Timestamp, From,
-# To: a call's callbacks repeat them): encoded text -> ``unquote_ascii`` of it.
-_DECODED_CACHE_SIZE: Final = 4_096
-_decoded_cache: dict[str, str] = {}
+# The same goes for whole fields: a call's callbacks repeat most of them
+# (AccountSid, From, To, Timestamp, CallSid...), and the few values of
+# CallStatus and SequenceNumber recur across calls. A field as received
+# ("name=value") -> its decoded (name, value); only fields read without error.
+_PAIR_CACHE_SIZE: Final = 4_096
+_pair_cache: dict[str, tuple[str, str]] = {}
 # CallSids and AccountSids recently found well formed (an account's callbacks
 # all carry its AccountSid; a call's, its CallSid): a set lookup instead of
 # the pattern. Like the caches above, it only remembers and never decides.
 _SID_CACHE_SIZE: Final = 4_096
 _valid_sids: set[str] = set()
-# The numbers callbacks carry are mostly small: their text, parsed once.
-_SMALL_NUMBERS: Final = {str(n): n for n in range(1_000)}
 _NAN: Final = math.nan
 
 
@@ -127,15 +131,6 @@ def _decode(field: str, text: str) -> str:
 
 # The fast path: an ASCII body whose names need no decoding and whose escapes
 # are all ASCII cannot fail to decode, so only the known fields are decoded now.
-def _decode_ascii(text: str) -> str:
-    """``unquote_ascii(text)``, remembered (the text must meet its precondition)."""
-    decoded = unquote_ascii(text)
-    if len(_decoded_cache) >= _DECODED_CACHE_SIZE:
-        _decoded_cache.clear()
-    _decoded_cache[text] = decoded
-    return decoded
-
-
 def _fast_fields(text: str, limits: Limits) -> dict[str, str] | None:
     """The known fields of a plain body, still encoded; None when it needs care."""
     if len(text) > limits.max_value_length or not decodes_plainly(text):
@@ -182,19 +177,47 @@ def split_form(body: bytes | str, limits: Limits = DEFAULT_LIMITS) -> list[tuple
     return _split(_text_of(body, limits), limits)
 
 
+def split_known(
+    body: bytes | str, limits: Limits = DEFAULT_LIMITS
+) -> tuple[tuple[tuple[str, str], ...], dict[str, str] | None]:
+    """``split_form``'s pairs, and the same pairs as a dict when no name repeats (else None).
+
+    The dict is what ``parse_known`` reads the known fields from; a
+    signature reads it too (no name repeats: no pair does).
+    """
+    pairs = tuple(_split(_text_of(body, limits), limits))
+    by_name = dict(pairs)
+    return pairs, by_name if len(by_name) == len(pairs) else None
+
+
 def _split(text: str, limits: Limits) -> list[tuple[str, str]]:
     parts = text.split("&")
     if len(parts) > limits.max_fields:
         raise InvalidCallback("body", f"has more than {limits.max_fields} fields")
     pairs = []
     max_name, max_value = limits.max_name_length, limits.max_value_length
-    # Without an escape of a non-ASCII byte, decoding cannot fail: the fast decoder.
-    plain = decodes_plainly(text)
-    cache = _decoded_cache
+    shorter = min(max_name, max_value)
+    plain = None
+    cache = _pair_cache
     for part in parts:
+        pair = cache.get(part)
+        if pair is not None:
+            # Read before: only the limits, this caller's, are left to check
+            # (a decoded name or value is no longer than the field was).
+            if len(part) > shorter:
+                name, value = pair
+                if len(name) > max_name:
+                    raise InvalidCallback(name[:max_name], f"has a name longer than {max_name}")
+                if len(value) > max_value:
+                    raise InvalidCallback(name, f"is longer than {max_value} characters")
+            pairs.append(pair)
+            continue
         if not part:
             continue
         name, _, value = part.partition("=")
+        if plain is None and ("%" in part or "+" in part):
+            # Without an escape of a non-ASCII byte, decoding cannot fail: the fast decoder.
+            plain = decodes_plainly(text)
         if "%" in name or "+" in name:
             name = unquote_ascii(name) if plain else _decode("body", name)
         if not name:
@@ -202,16 +225,16 @@ def _split(text: str, limits: Limits) -> list[tuple[str, str]]:
         if len(name) > max_name:
             raise InvalidCallback(name[:max_name], f"has a name longer than {max_name}")
         if "%" in value or "+" in value:
-            if plain:
-                decoded = cache.get(value)
-                if decoded is None:
-                    decoded = _decode_ascii(value)
-                value = decoded
-            else:
-                value = _decode(name, value)
+            value = unquote_ascii(value) if plain else _decode(name, value)
         if len(value) > max_value:
             raise InvalidCallback(name, f"is longer than {max_value} characters")
-        pairs.append((name, value))
+        pair = (name, value)
+        pairs.append(pair)
+        # The same field decodes the same in any body (unquote_ascii is
+        # unquote_plus for the field of a plain body): keep it for the next.
+        if len(cache) >= _PAIR_CACHE_SIZE:
+            cache.clear()
+        cache[part] = pair
     return pairs
 
 
@@ -262,6 +285,13 @@ def parse_split(pairs: Sequence[tuple[str, str]]) -> Delivery:
     return _delivery(pairs)
 
 
+def parse_known(pairs: Sequence[tuple[str, str]], by_name: dict[str, str] | None) -> Delivery:
+    """``parse_split(pairs)``, given the dict ``split_known`` returned with them."""
+    if by_name is None:
+        return _delivery(pairs)
+    return _build(by_name, CallbackParams(pairs), encoded=False)
+
+
 def _delivery(pairs: Sequence[tuple[str, str]]) -> Delivery:
     found: dict[str, str] = {}
     for name, value in pairs:
@@ -304,16 +334,26 @@ def _build(found: dict[str, str], params: CallbackParams, *, encoded: bool) -> D
     timestamp, at = None, _NAN
     ts_text = get("Timestamp")
     if ts_text:
-        timestamp, at = _timestamp(ts_text, encoded)
+        cached = (_timestamp_cache if encoded else _decoded_timestamp_cache).get(ts_text)
+        timestamp, at = _timestamp(ts_text, encoded) if cached is None else cached
+    # The checks in the order the fields are named below; the usual values pass
+    # a quick test, the others get the full one (which names what is wrong).
+    if call_sid not in _valid_sids:
+        _sid("CallSid", call_sid)
+    sequence_number = _SMALL_NUMBERS.get(seq_text)
+    if sequence_number is None:
+        sequence_number = _number("SequenceNumber", seq_text)
+    duration = None
+    if duration_text:
+        duration = _SMALL_NUMBERS.get(duration_text)
+        if duration is None:
+            duration = _number("CallDuration", duration_text)
+    if not account_sid:
+        account_sid = None
+    elif account_sid not in _valid_sids:
+        _sid("AccountSid", account_sid)
     return Delivery._make(
-        _sid("CallSid", call_sid),
-        _number("SequenceNumber", seq_text),
-        code,
-        timestamp,
-        at,
-        None if not duration_text else _number("CallDuration", duration_text),
-        None if not account_sid else _sid("AccountSid", account_sid),
-        params,
+        call_sid, sequence_number, code, timestamp, at, duration, account_sid, params
     )
 
 

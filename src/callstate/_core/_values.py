@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final, Union
 
@@ -37,6 +37,7 @@ __all__ = [
     "StatusChange",
     "Tick",
     "TimelineEntry",
+    "slot_setters",
 ]
 
 
@@ -176,6 +177,15 @@ _new = object.__new__
 _set = object.__setattr__
 
 
+def slot_setters(cls: type, *names: str) -> tuple[Callable[[Any, Any], None], ...]:
+    """Setters of ``cls``'s slots ``names``, for a frozen class's fast constructor.
+
+    Each is what ``object.__setattr__(obj, name, value)`` finds and calls,
+    found once: setting a slot through it costs about half as much.
+    """
+    return tuple(cls.__dict__[name].__set__ for name in names)
+
+
 def _aware(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is not None and (
         not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None
@@ -239,15 +249,15 @@ class Delivery:
     ) -> Delivery:
         """The parser's constructor: its input is already checked, so skip the checks."""
         self = _new(cls)
-        _set(self, "call_sid", call_sid)
-        _set(self, "sequence_number", sequence_number)
-        _set(self, "call_status", _CALLBACK_STATUSES[code])
-        _set(self, "timestamp", timestamp)
-        _set(self, "call_duration", call_duration)
-        _set(self, "account_sid", account_sid)
-        _set(self, "params", params)
+        _set_call_sid(self, call_sid)
+        _set_sequence_number(self, sequence_number)
+        _set_call_status(self, _CALLBACK_STATUSES[code])
+        _set_timestamp(self, timestamp)
+        _set_call_duration(self, call_duration)
+        _set_account_sid(self, account_sid)
+        _set_params(self, params)
         fingerprint = hash((code, at, call_duration))
-        _set(self, "_hot", (sequence_number, fingerprint, _TRIGGERS[code], at))
+        _set_hot(self, (sequence_number, fingerprint, _TRIGGERS[code], at))
         return self
 
     @property
@@ -273,6 +283,28 @@ class Delivery:
     def get_all(self, name: str) -> list[str]:
         """Every value of parameter ``name``, in order."""
         return self.params.get_all(name)
+
+
+(
+    _set_call_sid,
+    _set_sequence_number,
+    _set_call_status,
+    _set_timestamp,
+    _set_call_duration,
+    _set_account_sid,
+    _set_params,
+    _set_hot,
+) = slot_setters(
+    Delivery,
+    "call_sid",
+    "sequence_number",
+    "call_status",
+    "timestamp",
+    "call_duration",
+    "account_sid",
+    "params",
+    "_hot",
+)
 
 
 @attrs.frozen(kw_only=True)
@@ -369,6 +401,17 @@ class RecordDelivery:
 
     delivery: Delivery
     received_at: datetime | None = None
+
+    @classmethod
+    def _make(cls, delivery: Delivery, received_at: datetime | None) -> RecordDelivery:
+        """The webhook handler's constructor (``RecordDelivery`` checks nothing)."""
+        self = _new(cls)
+        _set_delivery(self, delivery)
+        _set_received_at(self, received_at)
+        return self
+
+
+_set_delivery, _set_received_at = slot_setters(RecordDelivery, "delivery", "received_at")
 
 
 @attrs.frozen(kw_only=True)

@@ -35,14 +35,34 @@ def url_of(environ: Mapping[str, Any], scheme: str | None = None) -> str:
 
 def headers_of(environ: Mapping[str, Any]) -> NormalizedHeaders:
     """The request headers, normalized (names lower-cased, ``_`` read as ``-``)."""
+    keys = tuple(environ)
+    plan = _plans.get(keys)
+    if plan is None:
+        plan = _plan(keys)
     headers = NormalizedHeaders()
-    for key, value in environ.items():
-        if key[:5] == "HTTP_":
-            headers.add(key[5:].replace("_", "-").lower(), value)
-    for key, name in _UNPREFIXED.items():
-        if key in environ:
-            headers.add(name, environ[key])
+    for key, name in plan:
+        value = environ[key]
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
     return headers
+
+
+# A server builds every environ with the same keys in the same order (the
+# headers' values change, rarely which headers there are): which keys are
+# headers, and their names, is worked out once per sequence of keys instead
+# of testing every key of every environ. The plans only spare that work.
+_PLANS_SIZE: Final = 64
+_plans: dict[tuple[str, ...], tuple[tuple[str, str], ...]] = {}
+
+
+def _plan(keys: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """The (environ key, header name) of each header among ``keys``, in the order read."""
+    plan = [(key, key[5:].replace("_", "-").lower()) for key in keys if key[:5] == "HTTP_"]
+    present = set(keys)
+    plan.extend((key, name) for key, name in _UNPREFIXED.items() if key in present)
+    if len(_plans) >= _PLANS_SIZE:
+        _plans.clear()
+    _plans[keys] = found = tuple(plan)
+    return found
 
 
 class Readable(Protocol):

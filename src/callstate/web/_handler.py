@@ -27,19 +27,20 @@ from datetime import datetime
 from typing import Final, Union
 
 from callstate._core._decider import Outcome
-from callstate._core._parse import DEFAULT_LIMITS, Limits, parse_callback, parse_split
+from callstate._core._parse import DEFAULT_LIMITS, Limits, parse_callback, parse_known
 from callstate._core._sink import AsyncSink, Sink
 from callstate._core._values import RecordDelivery
 from callstate._errors import CredentialsRequired, InvalidInput, StoreError
 from callstate.web._hooks import LOGGER, Hooks
 from callstate.web._request import (
+    NormalizedHeaders,
     WebhookRequest,
     WebhookResponse,
     normalize_headers,
     params_of,
 )
-from callstate.web._url import TrustedProxy, query_of
-from callstate.web._verify import Verifier
+from callstate.web._url import TrustedProxy
+from callstate.web._verify import Verifier, check_of
 
 __all__ = [
     "LENGTH_REQUIRED",
@@ -73,7 +74,7 @@ def _refusal(exc: InvalidInput) -> WebhookResponse:
 
 
 class _Base:
-    __slots__ = ("_verifier", "hooks", "limits", "proxy")
+    __slots__ = ("_check", "_verifier", "hooks", "limits", "proxy")
 
     def __init__(
         self,
@@ -84,6 +85,8 @@ class _Base:
         hooks: Hooks | None = None,
     ) -> None:
         self._verifier = verifier
+        # A verifier that reads only the parts is handed them: no WebhookRequest to build.
+        self._check = check_of(verifier)
         self.limits = limits
         self.proxy = _NO_PROXY if proxy is None else proxy
         self.hooks = Hooks() if hooks is None else hooks
@@ -97,29 +100,35 @@ class _Base:
         received_at: datetime,
     ) -> RecordDelivery | WebhookResponse:
         """The command to hand the sink, or the answer if there is none."""
-        method = method.upper()
         if method not in ("POST", "GET"):
-            return NOT_ALLOWED
+            method = method.upper()
+            if method not in ("POST", "GET"):
+                return NOT_ALLOWED
         try:
-            fields = normalize_headers(headers)
-            url = self.proxy.public_url(url, fields)
-            query = query_of(url)
-            split, form = params_of(method, query, fields, body, self.limits)
-            params = tuple(split)
-            request = WebhookRequest(
-                method=method,
-                url=url,
-                headers=fields,
-                body=body,
-                params=params,
-                form=form,
-                received_at=received_at,
-            )
-            self._verifier.verify(request)
+            fields = headers if type(headers) is NormalizedHeaders else normalize_headers(headers)
+            proxy = self.proxy
+            if proxy.trust:
+                url = proxy.public_url(url, fields)
+            params, form, by_name = params_of(method, url, fields, body, self.limits)
+            check = self._check
+            if check is not None:
+                check(method, url, fields, body, params, form, by_name)
+            else:
+                self._verifier.verify(
+                    WebhookRequest(
+                        method=method,
+                        url=url,
+                        headers=fields,
+                        body=body,
+                        params=params,
+                        form=form,
+                        received_at=received_at,
+                    )
+                )
             # The form (or query string) is split once: the signature and the
             # delivery read the same pairs. A JSON body's pairs get the full check.
             if form or method == "GET":
-                delivery = parse_split(params)
+                delivery = parse_known(params, by_name)
             else:
                 delivery = parse_callback(params, limits=self.limits)
         except InvalidInput as exc:
@@ -127,11 +136,7 @@ class _Base:
         except Exception:
             LOGGER.exception("reading or verifying a webhook failed unexpectedly; answered 503")
             return UNAVAILABLE
-        return RecordDelivery(delivery=delivery, received_at=received_at)
-
-
-def _stored(outcome: Outcome) -> WebhookResponse:
-    return DUPLICATE if outcome.duplicate else ACCEPTED
+        return RecordDelivery._make(delivery, received_at)
 
 
 class WebhookHandler(_Base):
@@ -180,7 +185,7 @@ class WebhookHandler(_Base):
                 self.hooks.run(outcome)
             except Exception:  # pragma: no cover - run() reports each hook itself
                 LOGGER.exception("running hooks failed (the event is stored)")
-        return _stored(outcome)
+        return DUPLICATE if outcome.duplicate else ACCEPTED
 
 
 class AsyncWebhookHandler(_Base):
@@ -218,7 +223,11 @@ class AsyncWebhookHandler(_Base):
             return command
         try:
             result: Outcome | Awaitable[Outcome] = self.sink.handle(command)
-            outcome = await result if inspect.isawaitable(result) else result
+            # A CallBook's outcome is no awaitable: no need to ask.
+            if type(result) is Outcome:
+                outcome = result
+            else:
+                outcome = await result if inspect.isawaitable(result) else result
         except StoreError:
             return UNAVAILABLE
         except Exception:
@@ -229,4 +238,4 @@ class AsyncWebhookHandler(_Base):
                 await self.hooks.run_async(outcome)
             except Exception:  # pragma: no cover - run_async() reports each hook itself
                 LOGGER.exception("running hooks failed (the event is stored)")
-        return _stored(outcome)
+        return DUPLICATE if outcome.duplicate else ACCEPTED

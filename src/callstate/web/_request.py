@@ -5,16 +5,18 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Final
+from typing import Final, Union
 
 import attrs
 
-from callstate._core._parse import Limits, split_form
+from callstate._core._parse import Limits, split_known
 from callstate._errors import InvalidCallback, InvalidInput
+from callstate.web._url import query_of
 
 __all__ = [
     "Headers",
     "NormalizedHeaders",
+    "Params",
     "WebhookRequest",
     "WebhookResponse",
     "normalize_headers",
@@ -120,17 +122,25 @@ def _json_pairs(body: bytes, limits: Limits) -> list[tuple[str, str]]:
     return pairs
 
 
-def params_of(
-    method: str, url_query: str, headers: Headers, body: bytes, limits: Limits
-) -> tuple[list[tuple[str, str]], bool]:
-    """The parameters of a callback and whether they came from a form body."""
+#: The parameters of a callback as ``params_of`` reads them: the pairs, whether
+#: they came from a form body, and, from a form or a query string where no
+#: name repeats, the same pairs as a dict (``split_known``'s); else None.
+Params = tuple[tuple[tuple[str, str], ...], bool, Union[dict[str, str], None]]
+
+
+def params_of(method: str, url: str, headers: Headers, body: bytes, limits: Limits) -> Params:
+    """The parameters of a callback to ``url`` (from its query string for a GET)."""
     if method == "GET":
-        return split_form(url_query, limits), False
+        pairs, by_name = split_known(query_of(url), limits)
+        return pairs, False, by_name
     if len(body) > limits.max_body_bytes:
         raise InvalidCallback("body", f"is larger than {limits.max_body_bytes} bytes")
-    media = headers.get("content-type", FORM).partition(";")[0].strip().lower()
-    if media in (FORM, ""):
-        return split_form(body, limits), True
+    media = headers.get("content-type")
+    if media is not None and media != FORM:
+        media = media.partition(";")[0].strip().lower()
+    if media is None or media in (FORM, ""):
+        pairs, by_name = split_known(body, limits)
+        return pairs, True, by_name
     if media == JSON:
-        return _json_pairs(body, limits), False
+        return tuple(_json_pairs(body, limits)), False, None
     raise InvalidInput("Content-Type", f"must be {FORM} or {JSON}")

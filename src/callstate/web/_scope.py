@@ -23,9 +23,12 @@ def headers_of(scope: Mapping[str, Any]) -> tuple[NormalizedHeaders, str | None]
     """The request headers, normalized (names lower-cased, repeats joined), and the first Host."""
     raw: Iterable[tuple[bytes, bytes]] = scope.get("headers", ())
     headers = NormalizedHeaders()
+    names = _names
     host = None
     for name, value in raw:
-        key = name.decode("latin-1").lower()
+        key = names.get(name)
+        if key is None:
+            key = _name(name)
         text = value.decode("latin-1")
         if key in headers:
             headers[key] = f"{headers[key]}, {text}"
@@ -34,6 +37,21 @@ def headers_of(scope: Mapping[str, Any]) -> tuple[NormalizedHeaders, str | None]
             if key == "host":
                 host = text
     return headers, host
+
+
+# Header names repeat from one request to the next: each raw name's text is
+# kept (a bounded number of them), not decoded and lower-cased every time.
+_NAMES_SIZE: Final = 256
+_names: dict[bytes, str] = {}
+
+
+def _name(raw: bytes) -> str:
+    """The header name ``raw`` as text, lower-cased (remembered)."""
+    name = raw.decode("latin-1").lower()
+    if len(_names) >= _NAMES_SIZE:
+        _names.clear()
+    _names[raw] = name
+    return name
 
 
 def url_of(scope: Mapping[str, Any], host: str | None) -> str:
@@ -57,15 +75,22 @@ def url_of(scope: Mapping[str, Any], host: str | None) -> str:
 
 async def body_of(receive: Receive, limit: int) -> bytes:
     """At most a little past ``limit`` bytes of the body: enough to tell it is too large."""
-    chunks = []
-    size = 0
-    while True:
+    message = await receive()
+    if message["type"] != "http.request":
+        return b""
+    chunk = message.get("body", b"")
+    if not message.get("more_body", False):
+        # The whole body in one message, as servers send a small one.
+        return chunk if type(chunk) is bytes else bytes(chunk)
+    chunks = [chunk]
+    size = len(chunk)
+    while size <= limit:
         message = await receive()
         if message["type"] != "http.request":
             break
         chunk = message.get("body", b"")
         chunks.append(chunk)
         size += len(chunk)
-        if size > limit or not message.get("more_body", False):
+        if not message.get("more_body", False):
             break
     return b"".join(chunks)

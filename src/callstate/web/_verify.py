@@ -18,10 +18,20 @@ import attrs
 
 from callstate._errors import CredentialsRequired, UsageError, VerificationFailed
 from callstate._signature import body_sha256, sign, signed_params
-from callstate.web._request import WebhookRequest
+from callstate.web._request import Headers, WebhookRequest
 from callstate.web._url import port_variants, query_of
 
-__all__ = ["AllOf", "AnyOf", "BasicAuth", "Secrets", "TwilioSignature", "Unverified", "Verifier"]
+__all__ = [
+    "AllOf",
+    "AnyOf",
+    "BasicAuth",
+    "Check",
+    "Secrets",
+    "TwilioSignature",
+    "Unverified",
+    "Verifier",
+    "check_of",
+]
 
 #: base64 of a 20-byte HMAC-SHA1: 27 characters and one "=".
 _SIGNATURE: Final = re.compile(r"[A-Za-z0-9+/]{27}=", re.ASCII)
@@ -32,6 +42,55 @@ class Verifier(Protocol):
     """Checks that a webhook comes from the provider; raises ``VerificationFailed``."""
 
     def verify(self, request: WebhookRequest) -> None: ...
+
+
+#: ``verify`` given the request's parts: method, url, headers, body, params,
+#: form, and the params as a dict when it is known that no name repeats (else None).
+Check = Callable[
+    [str, str, Headers, bytes, "tuple[tuple[str, str], ...]", bool, "dict[str, str] | None"],
+    None,
+]
+
+
+class _ByParts:
+    """A verifier that reads the request's parts: the handler hands them over as they are.
+
+    ``verify(request)`` is ``_check`` of the request's fields; a handler that
+    has the fields at hand calls ``_check`` without building the request.
+    """
+
+    __slots__ = ()
+
+    def verify(self, request: WebhookRequest) -> None:
+        self._check(
+            request.method,
+            request.url,
+            request.headers,
+            request.body,
+            request.params,
+            request.form,
+            None,
+        )
+
+    def _check(
+        self,
+        method: str,
+        url: str,
+        headers: Headers,
+        body: bytes,
+        params: tuple[tuple[str, str], ...],
+        form: bool,
+        by_name: dict[str, str] | None,
+    ) -> None:
+        raise NotImplementedError
+
+
+def check_of(verifier: Verifier) -> Check | None:
+    """``verifier``'s check by parts, when its ``verify`` is just that check; else None."""
+    if getattr(type(verifier), "verify", None) is _ByParts.verify:
+        check: Check = verifier._check  # type: ignore[attr-defined]
+        return check
+    return None
 
 
 #: Secrets for every account (a sequence: several while rotating), per
@@ -68,9 +127,9 @@ def _lookup(secrets: Secrets) -> Callable[[str | None], Iterable[str]]:
     return lambda account_sid: shared
 
 
-def _single(request: WebhookRequest, name: str) -> str | None:
+def _single(params: tuple[tuple[str, str], ...], name: str) -> str | None:
     found = None
-    for key, value in request.params:
+    for key, value in params:
         if key == name:
             if found is not None:
                 raise VerificationFailed(name, "is repeated")
@@ -79,7 +138,7 @@ def _single(request: WebhookRequest, name: str) -> str | None:
 
 
 @attrs.frozen(kw_only=True)
-class TwilioSignature:
+class TwilioSignature(_ByParts):
     """``X-Twilio-Signature``: HMAC-SHA1 of the URL (and form parameters).
 
     ``secrets`` are the auth tokens: one sequence for every account (list
@@ -94,44 +153,54 @@ class TwilioSignature:
     secrets: Callable[[str | None], Iterable[str]] = attrs.field(converter=_lookup)
     header: str = "X-Twilio-Signature"
 
-    def verify(self, request: WebhookRequest) -> None:
+    def _check(
+        self,
+        method: str,
+        url: str,
+        headers: Headers,
+        body: bytes,
+        params: tuple[tuple[str, str], ...],
+        form: bool,
+        by_name: dict[str, str] | None,
+    ) -> None:
         header = self.header
-        signature = request.headers.get(header.lower())
+        signature = headers.get(header.lower())
         if signature is None:
             raise VerificationFailed(header, "is missing")
         if _SIGNATURE.fullmatch(signature) is None:
             raise VerificationFailed(header, "is not a base64 HMAC-SHA1 (28 characters)")
-        if request.method != "GET" and not request.form:
-            self._check_body(request)
-        tokens = tuple(self.secrets(_single(request, "AccountSid")))
+        if method != "GET" and not form:
+            _check_body(url, body)
+        account = _single(params, "AccountSid") if by_name is None else by_name.get("AccountSid")
+        tokens = tuple(self.secrets(account))
         if not tokens:
             raise VerificationFailed("AccountSid", "has no secret configured")
-        tail = signed_params(request.params) if request.form else ""
+        tail = signed_params(params, distinct=by_name is not None) if form else ""
         expected = signature.encode("ascii")
         # Each comparison is constant-time; stopping at a match tells only
         # which URL form or which rotated token matched, nothing of a secret.
-        for url in port_variants(request.url):
-            message = (url + tail).encode()
+        for variant in port_variants(url):
+            message = (variant + tail).encode()
             for token in tokens:
                 if hmac.compare_digest(sign(token, message), expected):
                     return
         raise VerificationFailed(header, "does not match the request")
 
-    @staticmethod
-    def _check_body(request: WebhookRequest) -> None:
-        claimed = None
-        for part in query_of(request.url).split("&"):
-            name, _, value = part.partition("=")
-            if name == "bodySHA256":
-                if claimed is not None:
-                    raise VerificationFailed("bodySHA256", "is repeated")
-                claimed = value
-        if claimed is None:
-            raise VerificationFailed("bodySHA256", "is missing: it must cover a non-form body")
-        if _HEX64.fullmatch(claimed) is None:
-            raise VerificationFailed("bodySHA256", "is not a hex SHA-256")
-        if not hmac.compare_digest(claimed.lower().encode(), body_sha256(request.body).encode()):
-            raise VerificationFailed("bodySHA256", "does not match the body")
+
+def _check_body(url: str, body: bytes) -> None:
+    claimed = None
+    for part in query_of(url).split("&"):
+        name, _, value = part.partition("=")
+        if name == "bodySHA256":
+            if claimed is not None:
+                raise VerificationFailed("bodySHA256", "is repeated")
+            claimed = value
+    if claimed is None:
+        raise VerificationFailed("bodySHA256", "is missing: it must cover a non-form body")
+    if _HEX64.fullmatch(claimed) is None:
+        raise VerificationFailed("bodySHA256", "is not a hex SHA-256")
+    if not hmac.compare_digest(claimed.lower().encode(), body_sha256(body).encode()):
+        raise VerificationFailed("bodySHA256", "does not match the body")
 
 
 def _credentials(value: Mapping[str, str | Sequence[str]]) -> tuple[tuple[bytes, bytes], ...]:
@@ -149,7 +218,7 @@ def _credentials(value: Mapping[str, str | Sequence[str]]) -> tuple[tuple[bytes,
 
 
 @attrs.frozen(kw_only=True)
-class BasicAuth:
+class BasicAuth(_ByParts):
     """Credentials in the callback URL (``https://user:password@host/...``).
 
     ``credentials`` maps each user name to its password, or to several
@@ -160,9 +229,18 @@ class BasicAuth:
     credentials: tuple[tuple[bytes, bytes], ...] = attrs.field(converter=_credentials)
     realm: str = "callstate"
 
-    def verify(self, request: WebhookRequest) -> None:
+    def _check(
+        self,
+        method: str,
+        url: str,
+        headers: Headers,
+        body: bytes,
+        params: tuple[tuple[str, str], ...],
+        form: bool,
+        by_name: dict[str, str] | None,
+    ) -> None:
         challenge = f'Basic realm="{self.realm}"'
-        header = request.headers.get("authorization")
+        header = headers.get("authorization")
         if header is None:
             raise CredentialsRequired("Authorization", "is missing", challenge)
         scheme, _, token = header.strip().partition(" ")
@@ -226,8 +304,17 @@ class AnyOf:
 
 
 @attrs.frozen
-class Unverified:
+class Unverified(_ByParts):
     """Accept every webhook unchecked: an explicit choice, for tests or a private network."""
 
-    def verify(self, request: WebhookRequest) -> None:
+    def _check(
+        self,
+        method: str,
+        url: str,
+        headers: Headers,
+        body: bytes,
+        params: tuple[tuple[str, str], ...],
+        form: bool,
+        by_name: dict[str, str] | None,
+    ) -> None:
         return None

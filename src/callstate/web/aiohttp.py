@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable
+from typing import Final
 
 from aiohttp import web
 
@@ -47,17 +48,36 @@ def webhook_view(
             body = b"".join(chunks)
         url = f"{request.scheme}://{request.host}{request.raw_path}"
         headers = NormalizedHeaders()
+        names = _names
         for name, value in request.headers.items():
-            headers.add(name.lower(), value)
+            key = names.get(name)
+            if key is None:
+                key = _name(name)
+            headers[key] = f"{headers[key]}, {value}" if key in headers else value
         result: WebhookResponse | Awaitable[WebhookResponse] = handler(
             method, url, headers, body, received_at
         )
         if type(result) is not WebhookResponse:
             result = await result if inspect.isawaitable(result) else result
         answer: WebhookResponse = result
-        return web.Response(body=answer.body, status=answer.status, headers=dict(answer.headers))
+        # A 204's empty body is no body at all (aiohttp writes the same answer).
+        return web.Response(body=answer.body or None, status=answer.status, headers=answer.headers)
 
     return view
+
+
+# Header names repeat from one request to the next: each one's lower-cased
+# text is kept (a bounded number of them), not made again every time.
+_NAMES_SIZE: Final = 256
+_names: dict[str, str] = {}
+
+
+def _name(name: str) -> str:
+    key = name.lower()
+    if len(_names) >= _NAMES_SIZE:
+        _names.clear()
+    _names[name] = key
+    return key
 
 
 def add_webhook(

@@ -30,10 +30,12 @@ def webhook_view(
 
     def view() -> flask.Response:
         received_at = clock()
-        request = flask.request
+        # The request itself, not the context-local proxy every attribute goes through.
+        request = flask.request._get_current_object()  # type: ignore[attr-defined]
         environ = request.environ
+        method = request.method
         body: bytes | None = b""
-        if request.method != "GET":
+        if method != "GET":
             body = body_of(
                 request.stream,
                 environ.get("CONTENT_LENGTH"),
@@ -43,9 +45,7 @@ def webhook_view(
         if body is None:
             answer = LENGTH_REQUIRED
         else:
-            answer = handler(
-                request.method, url_of(environ), headers_of(environ), body, received_at
-            )
+            answer = handler(method, url_of(environ), headers_of(environ), body, received_at)
         return flask.Response(answer.body, status=answer.status, headers=list(answer.headers))
 
     return view
