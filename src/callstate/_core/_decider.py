@@ -21,6 +21,7 @@ from callstate._core._call import (
     fold_resource,
     start_of,
 )
+from callstate._core._make import slot_setters
 from callstate._core._state import FINAL_CODES
 from callstate._core._values import (
     Anomaly,
@@ -38,7 +39,6 @@ from callstate._core._values import (
     ResourceObserved,
     StatusChange,
     Tick,
-    slot_setters,
 )
 from callstate._errors import UnknownCall, UsageError
 

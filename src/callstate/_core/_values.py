@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final, Union
 
 import attrs
 
 from callstate._core._form import unquote_ascii
+from callstate._core._make import slot_setters
 from callstate._core._state import COMPLETED_EVENT, STATUSES, CallStatus
 
 __all__ = [
@@ -37,7 +38,6 @@ __all__ = [
     "StatusChange",
     "Tick",
     "TimelineEntry",
-    "slot_setters",
 ]
 
 
@@ -175,15 +175,6 @@ _CALLBACK_STATUSES: Final = tuple(CallbackStatus)
 _TRIGGERS: Final = tuple(TRIGGER_OF[s] for s in _CALLBACK_STATUSES)
 _new = object.__new__
 _set = object.__setattr__
-
-
-def slot_setters(cls: type, *names: str) -> tuple[Callable[[Any, Any], None], ...]:
-    """Setters of ``cls``'s slots ``names``, for a frozen class's fast constructor.
-
-    Each is what ``object.__setattr__(obj, name, value)`` finds and calls,
-    found once: setting a slot through it costs about half as much.
-    """
-    return tuple(cls.__dict__[name].__set__ for name in names)
 
 
 def _aware(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
