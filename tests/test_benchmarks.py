@@ -87,3 +87,5 @@ def test_webhooks() -> None:
     assert set(adapters) == {"wsgi", "flask", "django", "asgi", "starlette", "aiohttp"}
     for figures in adapters.values():
         assert figures["callstate_rps"] > 0 and figures["bare_rps"] > 0
+        if sys.platform == "linux":  # the server's CPU per request, read from /proc
+            assert figures["callstate_cpu_us"] > 0 and figures["bare_cpu_us"] > 0

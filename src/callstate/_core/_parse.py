@@ -79,6 +79,8 @@ _decoded_timestamp_cache: dict[str, tuple[datetime, float]] = {}
 # CallStatus and SequenceNumber recur across calls. A field as received
 # ("name=value") -> its decoded (name, value); only fields read without error.
 _PAIR_CACHE_SIZE: Final = 4_096
+#: Longer fields are not kept: the table stays small (a few MB at most).
+_PAIR_CACHE_FIELD: Final = 256
 _pair_cache: dict[str, tuple[str, str]] = {}
 # CallSids and AccountSids recently found well formed (an account's callbacks
 # all carry its AccountSid; a call's, its CallSid): a set lookup instead of
@@ -232,9 +234,10 @@ def _split(text: str, limits: Limits) -> list[tuple[str, str]]:
         pairs.append(pair)
         # The same field decodes the same in any body (unquote_ascii is
         # unquote_plus for the field of a plain body): keep it for the next.
-        if len(cache) >= _PAIR_CACHE_SIZE:
-            cache.clear()
-        cache[part] = pair
+        if len(part) <= _PAIR_CACHE_FIELD:
+            if len(cache) >= _PAIR_CACHE_SIZE:
+                cache.clear()
+            cache[part] = pair
     return pairs
 
 

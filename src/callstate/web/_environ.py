@@ -51,6 +51,7 @@ def headers_of(environ: Mapping[str, Any]) -> NormalizedHeaders:
 # headers, and their names, is worked out once per sequence of keys instead
 # of testing every key of every environ. The plans only spare that work.
 _PLANS_SIZE: Final = 64
+_PLAN_KEYS_LENGTH: Final = 4_096
 _plans: dict[tuple[str, ...], tuple[tuple[str, str], ...]] = {}
 
 
@@ -59,9 +60,11 @@ def _plan(keys: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     plan = [(key, key[5:].replace("_", "-").lower()) for key in keys if key[:5] == "HTTP_"]
     present = set(keys)
     plan.extend((key, name) for key, name in _UNPREFIXED.items() if key in present)
-    if len(_plans) >= _PLANS_SIZE:
-        _plans.clear()
-    _plans[keys] = found = tuple(plan)
+    found = tuple(plan)
+    if sum(map(len, keys)) <= _PLAN_KEYS_LENGTH:  # unusually many or long names: not kept
+        if len(_plans) >= _PLANS_SIZE:
+            _plans.clear()
+        _plans[keys] = found
     return found
 
 

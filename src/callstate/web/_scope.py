@@ -42,15 +42,17 @@ def headers_of(scope: Mapping[str, Any]) -> tuple[NormalizedHeaders, str | None]
 # Header names repeat from one request to the next: each raw name's text is
 # kept (a bounded number of them), not decoded and lower-cased every time.
 _NAMES_SIZE: Final = 256
+_NAME_LENGTH: Final = 64  # longer names are not kept
 _names: dict[bytes, str] = {}
 
 
 def _name(raw: bytes) -> str:
     """The header name ``raw`` as text, lower-cased (remembered)."""
     name = raw.decode("latin-1").lower()
-    if len(_names) >= _NAMES_SIZE:
-        _names.clear()
-    _names[raw] = name
+    if len(raw) <= _NAME_LENGTH:
+        if len(_names) >= _NAMES_SIZE:
+            _names.clear()
+        _names[raw] = name
     return name
 
 

@@ -69,14 +69,16 @@ def webhook_view(
 # Header names repeat from one request to the next: each one's lower-cased
 # text is kept (a bounded number of them), not made again every time.
 _NAMES_SIZE: Final = 256
+_NAME_LENGTH: Final = 64  # longer names are not kept
 _names: dict[str, str] = {}
 
 
 def _name(name: str) -> str:
     key = name.lower()
-    if len(_names) >= _NAMES_SIZE:
-        _names.clear()
-    _names[name] = key
+    if len(name) <= _NAME_LENGTH:
+        if len(_names) >= _NAMES_SIZE:
+            _names.clear()
+        _names[name] = key
     return key
 
 
