@@ -349,6 +349,9 @@ class CallBook:
 
     The fast path is ``record``; ``handle`` takes any command and returns the
     events it caused (to persist) with the status changes they made.
+
+    Not thread-safe: use it from one thread at a time (``WebhookHandler``
+    does so for a ``CallBook`` sink).
     """
 
     __slots__ = ("_calls", "_decider", "_dialect")

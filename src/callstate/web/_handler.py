@@ -22,11 +22,12 @@ answer.
 from __future__ import annotations
 
 import inspect
+import threading
 from collections.abc import Awaitable, Iterable, Mapping
 from datetime import datetime
 from typing import Final, Union
 
-from callstate._core._decider import Outcome
+from callstate._core._decider import CallBook, Outcome
 from callstate._core._parse import DEFAULT_LIMITS, Limits, parse_callback, parse_known
 from callstate._core._sink import AsyncSink, Sink
 from callstate._core._values import RecordDelivery
@@ -145,9 +146,13 @@ class WebhookHandler(_Base):
     ``verifier`` is required (``Unverified()`` says you mean it); ``limits``
     bound the input; ``proxy`` names the forwarded headers to trust;
     ``hooks`` run after the sink stored the delivery.
+
+    Threaded servers call one handler from several threads. A ``CallBook``
+    sink is not thread-safe, so the handler gives it one command at a time;
+    other sinks (``Runner`` over a store) are called concurrently.
     """
 
-    __slots__ = ("sink",)
+    __slots__ = ("_serial", "sink")
 
     def __init__(
         self,
@@ -160,6 +165,7 @@ class WebhookHandler(_Base):
     ) -> None:
         super().__init__(verifier=verifier, limits=limits, proxy=proxy, hooks=hooks)
         self.sink = sink
+        self._serial = threading.Lock() if isinstance(sink, CallBook) else None
 
     def __call__(
         self,
@@ -174,7 +180,11 @@ class WebhookHandler(_Base):
         if isinstance(command, WebhookResponse):
             return command
         try:
-            outcome = self.sink.handle(command)
+            if self._serial is None:
+                outcome = self.sink.handle(command)
+            else:
+                with self._serial:
+                    outcome = self.sink.handle(command)
         except StoreError:
             return UNAVAILABLE
         except Exception:
