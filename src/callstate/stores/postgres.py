@@ -293,9 +293,10 @@ class PostgresStore:
         pinned = self._pinned.get(id(conn))
         if pinned is None or pinned.cursor.connection is not conn:
             # Forget the connections the pool has closed (their ids may come back).
+            # Threads may purge at once: an entry already gone is no error.
             for key, old in list(self._pinned.items()):
-                if old.cursor.connection.closed:
-                    del self._pinned[key]
+                if old.cursor.connection.closed and self._pinned.get(key) is old:
+                    self._pinned.pop(key, None)
             pinned = self._pinned[id(conn)] = _Pinned(conn)
         return pinned
 
