@@ -36,7 +36,7 @@ def _positional(value: Any) -> tuple[object, ...]:
 
 @given(call_resources())
 def test_a_made_call_resource_is_the_one_init_builds(resource):
-    made = maker(CallResource)(*_positional(resource))
+    made = maker(CallResource, checked=True)(*_positional(resource))
     _same(made, resource)
     assert made.raw is resource.raw
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
@@ -65,7 +65,7 @@ def test_made_requests_answers_and_operations_are_the_ones_init_builds(
 
 
 def test_every_field_is_positional_in_the_class_order():
-    make = maker(CallResource)
+    make = maker(CallResource, checked=True)
     names = [field.name for field in attrs.fields(CallResource)]
     with pytest.raises(TypeError):
         make(*names[:-1])
@@ -108,6 +108,13 @@ def test_a_class_whose_init_checks_converts_or_derives_is_refused():
 
     for cls in (Checked, Converted, Derived, Prepared, CachedHash):
         _refused(cls)
+    _refused(CallResource)  # its status is converted, its dates checked
+    # Told that the caller checks and converts, only the first two are made.
+    assert maker(Checked, checked=True)(-1).x == -1
+    assert maker(Converted, checked=True)("1").x == "1"
+    for cls in (Derived, Prepared, CachedHash):
+        with pytest.raises(TypeError):
+            maker(cls, checked=True)
 
 
 def test_a_class_without_slots_or_attrs_is_refused():

@@ -44,6 +44,7 @@ DOCUMENTED = {
     "InvalidCallback",
     "InvalidInput",
     "InvalidResource",
+    "InvalidValue",
     "Limits",
     "Outcome",
     "Reconcile",

@@ -23,6 +23,7 @@ from callstate._core._decider import CallBook, Decider
 from callstate._core._parse import parse_callback
 from callstate._core._resource import parse_call_resources
 from callstate._core._state import CallStatus
+from callstate._core._time import OUT_OF_RANGE, out_of_range
 from callstate._core._values import Dialect, Reconcile, RecordDelivery
 from callstate._diagram import FORMATS, state_diagram
 from callstate._errors import InvalidInput, StoreError, UsageError
@@ -42,6 +43,8 @@ def _iso(text: str, what: str) -> datetime:
         raise _UsageError(f"{what}: not an ISO 8601 date and time: {text!r}") from None
     if value.tzinfo is None:
         raise _UsageError(f"{what}: has no time zone: {text!r}")
+    if out_of_range(value):
+        raise _UsageError(f"{what}: {OUT_OF_RANGE}: {text!r}")
     return value
 
 
@@ -57,6 +60,8 @@ def _line_time(item: dict[str, Any], key: str) -> datetime | None:
         raise InvalidInput(key, f"is not ISO 8601: {value[:40]!r}") from None
     if parsed.tzinfo is None:
         raise InvalidInput(key, "has no time zone")
+    if out_of_range(parsed):
+        raise InvalidInput(key, OUT_OF_RANGE)
     return parsed
 
 

@@ -7,6 +7,7 @@
     │   ├── InvalidCallback              a status callback that cannot be used
     │   ├── InvalidResource              a Call resource that cannot be used
     │   ├── InvalidParameter             a Calls API parameter breaks its rule; nothing was sent
+    │   ├── InvalidValue                 a value built by hand breaks its field's rule
     │   └── VerificationFailed           a webhook failed its signature or credentials check: 403
     │       └── CredentialsRequired      credentials missing or unreadable: 401 with a challenge
     ├── UnknownCall (KeyError)           no such call is known here
@@ -51,6 +52,7 @@ __all__ = [
     "InvalidInput",
     "InvalidParameter",
     "InvalidResource",
+    "InvalidValue",
     "ModificationRefused",
     "NothingToModify",
     "RequestRejected",
@@ -88,6 +90,10 @@ class InvalidCallback(InvalidInput):
 
 class InvalidResource(InvalidInput):
     """A Call resource (from the Calls API) that cannot be parsed."""
+
+
+class InvalidValue(InvalidInput):
+    """A value built by hand (a ``Delivery``, a command, an event) breaks its field's rule."""
 
 
 class VerificationFailed(InvalidInput):

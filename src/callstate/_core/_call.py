@@ -31,6 +31,7 @@ from callstate._core._state import (
     STATUSES,
     CallStatus,
 )
+from callstate._core._time import EARLIEST, LATEST
 from callstate._core._values import (
     CHANGES,
     SINGLE_CHANGES,
@@ -289,8 +290,22 @@ def fold_resource(
     return _changes(record, before, marks_before, new)
 
 
+_EARLIEST: Final = EARLIEST.timestamp()
+_LATEST: Final = LATEST.timestamp()
+
+
 def _dt(value: float) -> datetime | None:
-    return None if value != value else datetime.fromtimestamp(value, UTC)
+    """Epoch seconds as a UTC datetime (None for NaN, unknown).
+
+    Times come in checked (``_time.EARLIEST`` .. ``LATEST``), but an event
+    stored before they were may hold one past an end: it reads as that end,
+    rather than failing every read of the call.
+    """
+    if value != value:
+        return None
+    if not _EARLIEST <= value <= _LATEST:
+        value = _EARLIEST if value < _EARLIEST else _LATEST
+    return datetime.fromtimestamp(value, UTC)
 
 
 def start_of(record: Record) -> float:

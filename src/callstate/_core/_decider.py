@@ -23,6 +23,7 @@ from callstate._core._call import (
 )
 from callstate._core._make import slot_setters
 from callstate._core._state import FINAL_CODES
+from callstate._core._time import OUT_OF_RANGE, out_of_range
 from callstate._core._values import (
     Anomaly,
     CallRegistered,
@@ -39,8 +40,9 @@ from callstate._core._values import (
     ResourceObserved,
     StatusChange,
     Tick,
+    member_of,
 )
-from callstate._errors import UnknownCall, UsageError
+from callstate._errors import InvalidValue, UnknownCall, UsageError
 
 __all__ = ["CallBook", "Decider", "Outcome"]
 
@@ -49,6 +51,15 @@ _NAN: Final = math.nan
 
 def _epoch(value: datetime | None) -> float:
     return _NAN if value is None else value.timestamp()
+
+
+def _received(value: datetime) -> float:
+    """A ``received_at`` handed to ``CallBook.record``: checked as ``RecordDelivery`` checks it."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidValue("received_at", f"must be an aware datetime, not {value!r}")
+    if out_of_range(value):
+        raise InvalidValue("received_at", OUT_OF_RANGE)
+    return value.timestamp()
 
 
 def _call_sid_of(command: Command | Event) -> str:
@@ -61,6 +72,10 @@ def _call_sid_of(command: Command | Event) -> str:
     return command.call_sid
 
 
+def _dialect(value: object) -> Dialect:
+    return member_of(Dialect, "dialect", value)
+
+
 @attrs.frozen(kw_only=True)
 class Decider:
     """The rules for one call, as pure functions.
@@ -70,7 +85,7 @@ class Decider:
     first sign of life is overdue: a ``Tick`` flags it for reconciliation.
     """
 
-    dialect: Dialect = attrs.field(default=Dialect.AUTO, converter=Dialect)
+    dialect: Dialect = attrs.field(default=Dialect.AUTO, converter=_dialect)
     ring_timeout: timedelta = timedelta(seconds=60)
     max_call_length: timedelta = timedelta(hours=4)
 
@@ -369,7 +384,7 @@ class CallBook:
         self, delivery: Delivery, received_at: datetime | None = None
     ) -> tuple[StatusChange, ...] | None:
         """Record a delivery: the status changes it made, or None for a duplicate."""
-        received = _NAN if received_at is None else received_at.timestamp()
+        received = _NAN if received_at is None else _received(received_at)
         return fold_delivery(self._live(delivery.call_sid), delivery, received, self._dialect)
 
     def handle(self, command: RecordDelivery | Reconcile | RegisterCall) -> Outcome:

@@ -130,7 +130,8 @@ def whole_number(data: Mapping[str, object], name: str) -> int | None:
 _PLAIN_START: Final = frozenset(
     c for c in map(chr, range(128)) if c not in "nN" and not c.isspace()
 )
-_make_resource: Final = maker(CallResource)
+# parse_call_resource checks and converts every field itself (statuses, dates in range).
+_make_resource: Final = maker(CallResource, checked=True)
 
 
 def parse_call_resource(data: object) -> CallResource:

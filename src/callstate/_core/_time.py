@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Final
 from zoneinfo import ZoneInfo
 
-__all__ = ["parse_timestamp"]
+__all__ = ["EARLIEST", "LATEST", "OUT_OF_RANGE", "out_of_range", "parse_timestamp"]
 
 _RFC2822: Final = re.compile(
     r"\s*(?:(?P<wday>[A-Za-z]{3}),?\s+)?"
@@ -48,6 +48,21 @@ _NAMED_OFFSETS: Final = {
     "PST": -8,
     "PDT": -7,
 }
+#: The instants callstate holds: datetime's own range less a day at each end.
+#: Zone offsets are under a day, so an instant inside converts to UTC, to epoch
+#: seconds and back without overflowing (year 1 at +01:00 is year 0 in UTC).
+EARLIEST: Final = datetime(1, 1, 2, tzinfo=UTC)
+LATEST: Final = datetime(9999, 12, 30, tzinfo=UTC)
+OUT_OF_RANGE: Final = "is out of range (0001-01-02 to 9999-12-30 UTC)"
+
+
+def out_of_range(value: datetime) -> bool:
+    """Whether the aware ``value`` lies outside ``EARLIEST`` .. ``LATEST``."""
+    if 1 < value.year < 9999:
+        return False
+    return not EARLIEST <= value <= LATEST
+
+
 _IANA_NAME: Final = re.compile(r"[A-Za-z][A-Za-z0-9_+\-]*(?:/[A-Za-z0-9_+\-]+){0,3}", re.ASCII)
 
 
@@ -115,11 +130,13 @@ def parse_timestamp(text: str) -> datetime | str:
     if len(text) > 100:
         return "is too long to be a timestamp"
     if len(text) >= 10 and text[4] == "-":  # ISO 8601 (start_time, end_time)
-        return _parse_iso(text)
-    fast = _canonical(text)
-    if fast is not None:
-        return fast
-    return _general(text)
+        parsed = _parse_iso(text)
+    else:
+        fast = _canonical(text)
+        parsed = fast if fast is not None else _general(text)
+    if isinstance(parsed, datetime) and out_of_range(parsed):
+        return OUT_OF_RANGE
+    return parsed
 
 
 def _general(text: str) -> datetime | str:

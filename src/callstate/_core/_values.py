@@ -10,13 +10,15 @@ import enum
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Final, Union
+from typing import Any, Final, TypeVar, Union
 
 import attrs
 
 from callstate._core._form import unquote_ascii
 from callstate._core._make import slot_setters
 from callstate._core._state import COMPLETED_EVENT, STATUSES, CallStatus
+from callstate._core._time import OUT_OF_RANGE, out_of_range
+from callstate._errors import InvalidValue
 
 __all__ = [
     "Anomaly",
@@ -177,25 +179,52 @@ _new = object.__new__
 _set = object.__setattr__
 
 
+def _instant(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """An aware datetime that callstate can hold (``_time.EARLIEST`` .. ``LATEST``)."""
+    if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidValue(attribute.name, f"must be an aware datetime, not {value!r}")
+    if out_of_range(value):
+        raise InvalidValue(attribute.name, OUT_OF_RANGE)
+
+
 def _aware(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value is not None and (
-        not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None
-    ):
-        raise ValueError(f"{attribute.name} must be an aware datetime or None, not {value!r}")
+    """``_instant`` or None."""
+    if value is not None:
+        _instant(instance, attribute, value)
 
 
 def _count(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is None and attribute.name == "call_duration":
         return
     if type(value) is not int or not 0 <= value <= 2**31 - 1:
-        raise ValueError(f"{attribute.name} must be an int from 0 to 2**31-1, not {value!r}")
+        raise InvalidValue(attribute.name, f"must be an int from 0 to 2**31-1, not {value!r}")
 
 
 def _nonempty(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is None and attribute.name == "account_sid":
         return
     if not isinstance(value, str) or not value:
-        raise ValueError(f"{attribute.name} must be a non-empty str, not {value!r}")
+        raise InvalidValue(attribute.name, f"must be a non-empty str, not {value!r}")
+
+
+_E = TypeVar("_E", bound=enum.StrEnum)
+
+
+def member_of(kind: type[_E], name: str, value: Any) -> _E:
+    """``kind(value)``, or ``InvalidValue`` naming field ``name`` and the choices."""
+    try:
+        return kind(value)
+    except ValueError:
+        choices = ", ".join(member.value for member in kind)
+        raise InvalidValue(name, f"must be one of {choices}, not {value!r}") from None
+
+
+def _callback_status(value: object) -> CallbackStatus:
+    return member_of(CallbackStatus, "call_status", value)
+
+
+def _call_status(value: object) -> CallStatus:
+    return member_of(CallStatus, "status", value)
 
 
 @attrs.frozen(kw_only=True)
@@ -205,12 +234,13 @@ class Delivery:
     ``params`` holds every parameter exactly as received, known or not, in
     order. Two deliveries with the same ``key`` are the same event; the same
     key with a different ``content`` is a conflict. Built by the parsers;
-    built by hand, its fields are checked (``ValueError`` names the field).
+    built by hand, its fields are checked (``InvalidValue``, a ``ValueError``,
+    names the field and the reason).
     """
 
     call_sid: str = attrs.field(validator=_nonempty)
     sequence_number: int = attrs.field(validator=_count)
-    call_status: CallbackStatus = attrs.field(converter=CallbackStatus)
+    call_status: CallbackStatus = attrs.field(converter=_callback_status)
     timestamp: datetime | None = attrs.field(default=None, validator=_aware)
     call_duration: int | None = attrs.field(default=None, validator=_count)
     account_sid: str | None = attrs.field(default=None, validator=_nonempty)
@@ -303,17 +333,17 @@ class CallResource:
     """The Call resource as the Calls API returns it (GET or the create POST)."""
 
     sid: str
-    status: CallStatus
+    status: CallStatus = attrs.field(converter=_call_status)
     account_sid: str | None = None
     parent_call_sid: str | None = None
     to: str | None = None
     from_: str | None = None
     direction: str | None = None
     answered_by: str | None = None
-    date_created: datetime | None = None
-    date_updated: datetime | None = None
-    start_time: datetime | None = None
-    end_time: datetime | None = None
+    date_created: datetime | None = attrs.field(default=None, validator=_aware)
+    date_updated: datetime | None = attrs.field(default=None, validator=_aware)
+    start_time: datetime | None = attrs.field(default=None, validator=_aware)
+    end_time: datetime | None = attrs.field(default=None, validator=_aware)
     duration: int | None = None
     ring_duration: int | None = None
     price: str | None = None
@@ -391,7 +421,7 @@ class RecordDelivery:
     """Record a status callback, received at ``received_at`` (if known)."""
 
     delivery: Delivery
-    received_at: datetime | None = None
+    received_at: datetime | None = attrs.field(default=None, validator=_aware)
 
     @classmethod
     def _make(cls, delivery: Delivery, received_at: datetime | None) -> RecordDelivery:
@@ -410,7 +440,7 @@ class Reconcile:
     """Fold in the Call resource fetched (or returned by the create POST)."""
 
     resource: CallResource
-    observed_at: datetime | None = None
+    observed_at: datetime | None = attrs.field(default=None, validator=_aware)
 
 
 @attrs.frozen(kw_only=True)
@@ -418,7 +448,7 @@ class RegisterCall:
     """The app placed this call at ``placed_at`` to ring for ``ring_timeout``."""
 
     call_sid: str
-    placed_at: datetime
+    placed_at: datetime = attrs.field(validator=_instant)
     ring_timeout: timedelta | None = None
 
 
@@ -426,7 +456,7 @@ class RegisterCall:
 class Tick:
     """The time is ``now``: flag a call that should have ended by now."""
 
-    now: datetime
+    now: datetime = attrs.field(validator=_instant)
 
 
 Command = Union[RecordDelivery, Reconcile, RegisterCall, Tick]
@@ -441,7 +471,7 @@ class DeliveryAccepted:
     """A delivery not seen before (a conflicting one included)."""
 
     delivery: Delivery
-    received_at: datetime | None = None
+    received_at: datetime | None = attrs.field(default=None, validator=_aware)
 
     @property
     def call_sid(self) -> str:
@@ -454,7 +484,7 @@ class DuplicateIgnored:
 
     call_sid: str
     sequence_number: int
-    received_at: datetime | None = None
+    received_at: datetime | None = attrs.field(default=None, validator=_aware)
 
 
 @attrs.frozen(kw_only=True)
@@ -462,7 +492,7 @@ class ResourceObserved:
     """The Call resource as fetched at ``observed_at``."""
 
     resource: CallResource
-    observed_at: datetime | None = None
+    observed_at: datetime | None = attrs.field(default=None, validator=_aware)
 
     @property
     def call_sid(self) -> str:
@@ -474,7 +504,7 @@ class CallRegistered:
     """The app placed this call."""
 
     call_sid: str
-    placed_at: datetime
+    placed_at: datetime = attrs.field(validator=_instant)
     ring_timeout: timedelta | None = None
 
 
