@@ -3,7 +3,9 @@
 They key on an ``Outcome``, never on a delivery: ``answered`` and ``final``
 flip at most once per call, a status change is reported once, and a new
 anomaly is one the state did not show before. Duplicates change nothing, so
-they fire nothing, and the order of the deliveries does not matter.
+they fire nothing. The order of the deliveries can change which statuses the
+call passes through (an unanswered-looking ``completed`` first makes it
+``ended``, refined later), never the state it ends in.
 """
 
 from __future__ import annotations
