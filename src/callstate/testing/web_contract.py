@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import socket
 import urllib.parse
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -39,6 +40,7 @@ from callstate.web import (
     Hooks,
     TrustedProxy,
     TwilioSignature,
+    Unverified,
     Verifier,
     WebhookHandler,
 )
@@ -390,6 +392,29 @@ class WebhookContract:
         else:  # refused whole, never half stored
             assert response.status == 411, response.status
             assert sink.handled == 0
+
+    def test_a_body_cut_short_is_never_stored(self, sink: SwitchableSink) -> None:
+        # The connection breaks before the body's last bytes. What did arrive
+        # is itself a well-formed callback (unsigned: a signature would not
+        # match it), so only the adapter can tell it is not the whole body.
+        with self.serve(self.handler(sink, verifier=Unverified())) as url:
+            parts = urllib.parse.urlsplit(url)
+            body = urllib.parse.urlencode(callback(status="busy", seq=3, Note="cut-here")).encode()
+            head = (
+                f"POST {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+                "Content-Type: application/x-www-form-urlencoded\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n"
+            ).encode()
+            with socket.create_connection((parts.hostname, parts.port), timeout=30) as raw:
+                raw.sendall(head + body[:-4])
+                raw.shutdown(socket.SHUT_WR)
+                # Whatever the server answers (a 400, or nothing), it is done
+                # with the request once it closes the connection.
+                while raw.recv(65_536):
+                    pass
+            assert sink.handled == 0
+            assert "CA0001" not in sink.book
+            assert result(send(url, callback(status="busy", seq=3))) == (204, "accepted")
 
     def test_method_not_allowed(self, url: str, sink: SwitchableSink) -> None:
         answer = send(url, callback(), method="PUT")

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from typing import Any, Final, Protocol
 from urllib.parse import quote
 
-from callstate.web._request import NormalizedHeaders
+from callstate.web._handler import BODY_CUT_SHORT, LENGTH_REQUIRED
+from callstate.web._request import NormalizedHeaders, WebhookResponse
 from callstate.web._url import DEFAULT_PORTS
 
 __all__ = ["body_of", "headers_of", "url_of"]
@@ -76,17 +77,39 @@ class Readable(Protocol):
 
 def body_of(
     stream: Readable, content_length: str | None, limit: int, *, terminated: bool = False
-) -> bytes | None:
+) -> bytes | WebhookResponse:
     """At most ``limit + 1`` bytes of the body: enough to tell it is too large.
 
     Without a Content-Length, the body is read only from a stream the server
     marks as ending with the body (``wsgi.input_terminated``: a chunked
-    request); otherwise it cannot be read, and the answer is None.
+    request); otherwise it cannot be read: the answer is ``LENGTH_REQUIRED``.
+    A body that ends before its Content-Length (the connection broke) is
+    answered ``BODY_CUT_SHORT``, never handed on.
     """
     try:
         length = int(content_length) if content_length else -1
     except ValueError:
         length = -1
     if length < 0:
-        return stream.read(limit + 1) if terminated else None
-    return stream.read(min(length, limit + 1)) if length else b""
+        return _read(stream, limit + 1) if terminated else LENGTH_REQUIRED
+    if not length:
+        return b""
+    wanted = min(length, limit + 1)
+    body = _read(stream, wanted)
+    return body if len(body) == wanted else BODY_CUT_SHORT
+
+
+def _read(stream: Readable, size: int) -> bytes:
+    """``size`` bytes, or fewer only at the end of the stream (a read may return less)."""
+    body = stream.read(size)
+    if len(body) >= size or not body:
+        return body
+    chunks = [body]
+    missing = size - len(body)
+    while missing > 0:
+        chunk = stream.read(missing)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        missing -= len(chunk)
+    return b"".join(chunks)

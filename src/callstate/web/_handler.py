@@ -44,6 +44,7 @@ from callstate.web._url import TrustedProxy
 from callstate.web._verify import Verifier, check_of
 
 __all__ = [
+    "BODY_CUT_SHORT",
     "LENGTH_REQUIRED",
     "RESULT_HEADER",
     "AsyncSink",
@@ -61,6 +62,9 @@ DUPLICATE: Final = WebhookResponse.no_content((RESULT_HEADER, "duplicate"))
 UNAVAILABLE: Final = WebhookResponse.text(503, "the store is unavailable; retry later")
 #: For an adapter whose server cannot deliver a body sent without a length.
 LENGTH_REQUIRED: Final = WebhookResponse.text(411, "Content-Length: is required")
+#: A body that ended before its Content-Length: the connection broke. What came
+#: may parse, but it is not what was sent; nothing is stored.
+BODY_CUT_SHORT: Final = WebhookResponse.text(400, "body: ended before its Content-Length")
 NOT_ALLOWED: Final = WebhookResponse.text(
     405, "method: must be GET or POST", ("Allow", "GET, POST")
 )

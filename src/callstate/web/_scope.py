@@ -75,11 +75,15 @@ def url_of(scope: Mapping[str, Any], host: str | None) -> str:
     return f"{scheme}://{host}{path}?{query}" if query else f"{scheme}://{host}{path}"
 
 
-async def body_of(receive: Receive, limit: int) -> bytes:
-    """At most a little past ``limit`` bytes of the body: enough to tell it is too large."""
+async def body_of(receive: Receive, limit: int) -> bytes | None:
+    """At most a little past ``limit`` bytes of the body: enough to tell it is too large.
+
+    None when the client went away before the body ended (``http.disconnect``):
+    what came is not what was sent, and there is nobody to answer.
+    """
     message = await receive()
     if message["type"] != "http.request":
-        return b""
+        return None
     chunk = message.get("body", b"")
     if not message.get("more_body", False):
         # The whole body in one message, as servers send a small one.
@@ -89,7 +93,7 @@ async def body_of(receive: Receive, limit: int) -> bytes:
     while size <= limit:
         message = await receive()
         if message["type"] != "http.request":
-            break
+            return None
         chunk = message.get("body", b"")
         chunks.append(chunk)
         size += len(chunk)

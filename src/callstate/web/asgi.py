@@ -48,7 +48,10 @@ class WebhookApp:
         headers, host = headers_of(scope)
         body = b""
         if method != "GET":
-            body = await body_of(receive, self.handler.limits.max_body_bytes)
+            read = await body_of(receive, self.handler.limits.max_body_bytes)
+            if read is None:
+                return  # the client went away mid-body: nothing to store, nobody to answer
+            body = read
         result: WebhookResponse | Awaitable[WebhookResponse] = self.handler(
             method, url_of(scope, host), headers, body, received_at
         )

@@ -38,7 +38,7 @@ def webhook_view(
         received_at = clock()
         method = request.method or "GET"
         meta = request.META
-        body: bytes | None = b""
+        body: bytes | WebhookResponse = b""
         if method != "GET":
             if meta.get("CONTENT_LENGTH"):
                 # Through Django's own stream, which knows the length.
@@ -48,10 +48,12 @@ def webhook_view(
                 stream = meta.get("wsgi.input")
                 terminated = bool(meta.get("wsgi.input_terminated"))
                 body = (
-                    body_of(stream, None, limit, terminated=True) if stream and terminated else None
+                    body_of(stream, None, limit, terminated=True)
+                    if stream and terminated
+                    else LENGTH_REQUIRED
                 )
-        if body is None:
-            return _response(LENGTH_REQUIRED)
+        if isinstance(body, WebhookResponse):
+            return _response(body)  # refused as read: no Content-Length, or cut short
         url = url_of(meta, scheme=request.scheme)
         return _response(handler(method, url, headers_of(meta), body, received_at))
 

@@ -17,7 +17,8 @@ from flask.sansio.scaffold import Scaffold
 
 from callstate.web._clock import Clock, utc_now
 from callstate.web._environ import body_of, headers_of, url_of
-from callstate.web._handler import LENGTH_REQUIRED, WebhookHandler
+from callstate.web._handler import WebhookHandler
+from callstate.web._request import WebhookResponse
 
 __all__ = ["register", "webhook_view"]
 
@@ -34,7 +35,7 @@ def webhook_view(
         request = flask.request._get_current_object()  # type: ignore[attr-defined]
         environ = request.environ
         method = request.method
-        body: bytes | None = b""
+        body: bytes | WebhookResponse = b""
         if method != "GET":
             body = body_of(
                 request.stream,
@@ -42,8 +43,8 @@ def webhook_view(
                 limit,
                 terminated=bool(environ.get("wsgi.input_terminated")),
             )
-        if body is None:
-            answer = LENGTH_REQUIRED
+        if isinstance(body, WebhookResponse):
+            answer = body  # refused as read: no Content-Length, or cut short
         else:
             answer = handler(method, url_of(environ), headers_of(environ), body, received_at)
         return flask.Response(answer.body, status=answer.status, headers=list(answer.headers))

@@ -16,7 +16,8 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from callstate.web._clock import Clock, utc_now
 from callstate.web._environ import body_of, headers_of, url_of
-from callstate.web._handler import LENGTH_REQUIRED, WebhookHandler
+from callstate.web._handler import WebhookHandler
+from callstate.web._request import WebhookResponse
 
 __all__ = ["webhook_app"]
 
@@ -30,7 +31,7 @@ def webhook_app(handler: WebhookHandler, *, clock: Clock = utc_now) -> WSGIAppli
     def application(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         received_at = clock()
         method = environ.get("REQUEST_METHOD", "GET")
-        body: bytes | None = b""
+        body: bytes | WebhookResponse = b""
         if method != "GET":
             body = body_of(
                 environ["wsgi.input"],
@@ -38,8 +39,8 @@ def webhook_app(handler: WebhookHandler, *, clock: Clock = utc_now) -> WSGIAppli
                 limit,
                 terminated=bool(environ.get("wsgi.input_terminated")),
             )
-        if body is None:
-            answer = LENGTH_REQUIRED
+        if isinstance(body, WebhookResponse):
+            answer = body  # refused as read: no Content-Length, or cut short
         else:
             answer = handler(method, url_of(environ), headers_of(environ), body, received_at)
         status = (
