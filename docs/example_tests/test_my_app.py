@@ -2,14 +2,13 @@
 
 The app under test answers status callbacks through callstate and sends a
 thank-you note when a call is answered. The kit's fixtures and strategies
-prove it sends exactly one note per answered call, whatever the network does
-to the callbacks.
+prove it sends exactly one note per answered call, however the network
+repeats, reorders or loses the callbacks.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from urllib.parse import urlencode
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -58,11 +57,12 @@ def test_an_unsigned_callback_is_refused(callstate_book):
 def test_one_note_per_answered_call_whatever_the_network_does(data, life):
     notes: list[str] = []
     app = my_app(CallBook(), notes)
-    for delivery in data.draw(cst.chaotic(life.deliveries, drops=False)):
+    arrived = data.draw(cst.chaotic(life.deliveries, drops=data.draw(st.booleans())))
+    for delivery in arrived:
         request = sign_webhook(URL, list(delivery.params), TOKEN)
         assert app(request.method, URL, dict(request.headers), request.body, NOW).status == 204
     # Twilio style: "in-progress", or "completed" (answered, then ended), says answered.
-    told = any(d.call_status.value in ("in-progress", "completed") for d in life.deliveries)
+    told = any(d.call_status.value in ("in-progress", "completed") for d in arrived)
     assert notes == ([life.call_sid] if told else [])
 
 
@@ -70,4 +70,3 @@ def test_the_fake_provider_is_there(fake_provider, callstate_runner, callstate_s
     assert fake_provider.url.startswith("http://127.0.0.1:")
     assert callstate_runner.get("CAnothing") is None
     assert callstate_runner.store is callstate_store
-    assert urlencode({"a": "b"}) == "a=b"

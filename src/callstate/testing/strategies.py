@@ -1,6 +1,8 @@
 """Hypothesis strategies for callstate's values, shipped for users' own tests.
 
-Every public value type of the core has a strategy here. Two families:
+The inputs of the core have strategies here (CallSids, timestamps, dialects,
+callback statuses, deliveries, Call resources, form bodies); commands and
+events are built from them. Two families:
 
 - *anything goes* (``deliveries``, ``call_resources``, ``form_bodies``):
   for laws that must hold for every input, however odd;
