@@ -400,11 +400,12 @@ def test_remembered_header_names_are_the_names(requests):
         assert scope_headers_of({"headers": raw}) == _reference_scope_headers(raw)
 
 
-async def _reference_body(messages: list[dict[str, object]], limit: int) -> bytes:
+async def _reference_body(messages: list[dict[str, object]], limit: int) -> bytes | None:
+    # None: the client went away before the body ended (or before reading stopped).
     chunks, size = [], 0
     for message in messages:
         if message["type"] != "http.request":
-            break
+            return None
         chunk = message.get("body", b"")
         chunks.append(chunk)
         size += len(chunk)  # type: ignore[arg-type]
@@ -425,7 +426,7 @@ _messages = st.lists(
 
 @given(_messages, st.integers(0, 12))
 def test_reading_an_asgi_body_is_reading_its_messages(messages, limit):
-    async def read() -> tuple[bytes, bytes]:
+    async def read() -> tuple[bytes | None, bytes | None]:
         pending = iter(messages)
 
         async def receive() -> dict[str, object]:
@@ -434,4 +435,5 @@ def test_reading_an_asgi_body_is_reading_its_messages(messages, limit):
         return await scope_body_of(receive, limit), await _reference_body(messages, limit)
 
     body, expected = asyncio.run(read())
-    assert body == expected and type(body) is bytes
+    assert body == expected
+    assert body is None or type(body) is bytes
