@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from itertools import chain
 from typing import Any, Final
 
-__all__ = ["body_sha256", "sign", "signed_params", "twilio_signature"]
+__all__ = ["body_sha256", "keyed", "sign", "signed_params", "twilio_signature"]
 
 _BLOCK: Final = 64  # SHA-1's block size, in bytes
 _IPAD: Final = bytes(x ^ 0x36 for x in range(256))
@@ -27,8 +27,12 @@ _OPAD: Final = bytes(x ^ 0x5C for x in range(256))
 
 
 @functools.lru_cache(maxsize=64)
-def _keyed(token: str) -> tuple[Any, Any]:
-    """SHA-1 states that have read the inner and the outer padded key of ``token``."""
+def keyed(token: str) -> tuple[Any, Any]:
+    """SHA-1 states that have read the inner and the outer padded key of ``token``.
+
+    ``sign`` copies them: a copy of the inner state reads the message, a copy
+    of the outer one the inner digest. Never update them in place.
+    """
     key = token.encode()
     if len(key) > _BLOCK:
         key = hashlib.sha1(key).digest()
@@ -48,7 +52,7 @@ def signed_params(params: Iterable[tuple[str, str]], *, distinct: bool = False) 
 
 def sign(token: str, message: bytes) -> bytes:
     """base64(HMAC-SHA1(token, message)), as ASCII bytes."""
-    inner_key, outer_key = _keyed(token)
+    inner_key, outer_key = keyed(token)
     inner = inner_key.copy()
     inner.update(message)
     outer = outer_key.copy()
