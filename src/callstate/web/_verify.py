@@ -13,13 +13,12 @@ import hmac
 import re
 from binascii import b2a_base64
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from itertools import chain
 from typing import Final, Protocol, Union
 
 import attrs
 
 from callstate._errors import CredentialsRequired, UsageError, VerificationFailed
-from callstate._signature import body_sha256, keyed
+from callstate._signature import body_sha256, keyed, signed_fields, signed_params
 from callstate.web._request import Headers, WebhookRequest
 from callstate.web._url import port_variants, query_of
 
@@ -205,9 +204,9 @@ class TwilioSignature(_ByParts):
             keys = tuple(map(keyed, secrets(account)))
             if not keys:
                 raise VerificationFailed("AccountSid", "has no secret configured")
-        # ``signed_params``, here: each name then its value, sorted (no pair twice).
-        distinct = params if by_name is not None else set(params)
-        tail = "".join(chain.from_iterable(sorted(distinct))) if form else ""
+        tail = ""
+        if form:
+            tail = signed_params(params) if by_name is None else signed_fields(by_name)
         expected = signature.encode("ascii")
         # Each comparison is constant-time; stopping at a match tells only
         # which URL form or which rotated token matched, nothing of a secret.
