@@ -36,19 +36,28 @@ from callstate._core._values import (
     RecordDelivery,
     RegisterCall,
 )
-from callstate._signature import body_sha256, sign, signed_params, twilio_signature
+from callstate._signature import (
+    body_sha256,
+    sign,
+    signed_fields,
+    signed_params,
+    twilio_signature,
+)
 from callstate.testing import strategies as cst
 from callstate.web import (
+    AsyncWebhookHandler,
     BasicAuth,
     TwilioSignature,
     Unverified,
     WebhookHandler,
     WebhookRequest,
+    WebhookResponse,
 )
 from callstate.web._environ import _UNPREFIXED, headers_of
 from callstate.web._scope import body_of as scope_body_of
 from callstate.web._scope import headers_of as scope_headers_of
 from callstate.web._url import port_variants
+from callstate.web.asgi import webhook_app
 
 KNOWN = ("CallSid", "CallStatus", "SequenceNumber", "Timestamp", "CallDuration", "AccountSid")
 NOW = datetime(2026, 11, 24, 10, 15, 33, tzinfo=UTC)
@@ -370,6 +379,28 @@ def test_verifying_by_parts_is_verifying_the_request(webhooks, per_account):
 )
 def test_signing_pairs_known_distinct_is_signing_them(pairs):
     assert signed_params(tuple(pairs), distinct=True) == signed_params(pairs)
+    # The template made for this order of names, then the one remembered.
+    assert signed_fields(dict(pairs)) == signed_params(pairs)
+    assert signed_fields(dict(pairs)) == signed_params(pairs)
+
+
+@given(
+    st.lists(st.tuples(st.text(max_size=4), st.text(max_size=4)), max_size=8),
+    st.sampled_from(["https://h.example/s", "https://h.example:443/s", "http://h:8080/s"]),
+    st.booleans(),
+    st.booleans(),
+)
+def test_a_form_signed_as_the_reference_says_is_accepted(pairs, url, per_account, toggled):
+    # Signed by the reference HMAC (hmac.new), with either token or the other
+    # form of the URL: accepted; the same with a token not configured: refused.
+    params = [("AccountSid", "AC1"), *_CALLBACK, *((f"x{name}", value) for name, value in pairs)]
+    secrets = {"AC1": ["t0", "t1"]} if per_account else ["t0", "t1"]
+    signed_url = port_variants(url)[-1] if toggled else url
+    handler = WebhookHandler(CallBook(), verifier=TwilioSignature(secrets=secrets))
+    for token, status in (("t1", 204), ("t0", 204), ("t9", 403)):
+        headers = {"X-Twilio-Signature": _reference_signature(token, signed_url, params)}
+        answer = handler("POST", url, headers, urlencode(params).encode(), NOW)
+        assert answer.status == status, answer.body
 
 
 def test_the_small_numbers_are_the_numbers():
@@ -437,3 +468,65 @@ def test_reading_an_asgi_body_is_reading_its_messages(messages, limit):
     body, expected = asyncio.run(read())
     assert body == expected
     assert body is None or type(body) is bytes
+
+
+def _through_asgi(app: object, messages: list[dict[str, object]]) -> list[dict[str, object]]:
+    """What ``app`` sends for one POST whose body arrives in ``messages``."""
+    pending, sent = iter(messages), []
+
+    async def receive() -> dict[str, object]:
+        return next(pending)
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/hook",
+        "raw_path": b"/hook",
+        "query_string": b"",
+        "headers": [(b"host", b"h"), (b"content-type", b"application/x-www-form-urlencoded")],
+    }
+    asyncio.run(app(scope, receive, send))  # type: ignore[operator]
+    return sent
+
+
+@given(_messages)
+def test_the_asgi_app_reads_the_body_its_messages_carry(messages):
+    # The app reads the first message in place (the rest through body_of's
+    # loop): the handler gets the body the reference reads.
+    seen: list[bytes] = []
+
+    class Recording(AsyncWebhookHandler):
+        async def __call__(self, method, url, headers, body, received_at):  # type: ignore[override]
+            seen.append(body)
+            return WebhookResponse.no_content()
+
+    limit = 8
+    handler = Recording(CallBook(), verifier=Unverified(), limits=Limits(max_body_bytes=limit))
+    sent = _through_asgi(webhook_app(handler), messages)
+    expected = asyncio.run(_reference_body(messages, limit))
+    if expected is None:  # the client went away mid-body: not handled, not answered
+        assert (seen, sent) == ([], [])
+    else:
+        assert seen == [expected]
+        assert sent[0]["status"] == 204
+
+
+def test_adapters_call_a_subclass_own_call():
+    # An adapter calls the handler's _respond (no coroutine when the sink
+    # answers at once): a subclass that overrides __call__ is still called.
+    class Refusing(AsyncWebhookHandler):
+        async def __call__(self, method, url, headers, body, received_at):  # type: ignore[override]
+            return WebhookResponse.text(418, "teapot")
+
+    class SyncRefusing(WebhookHandler):
+        def __call__(self, method, url, headers, body, received_at):  # type: ignore[override]
+            return WebhookResponse.text(418, "teapot")
+
+    for handler in (Refusing, SyncRefusing):
+        app = webhook_app(handler(CallBook(), verifier=Unverified()))
+        sent = _through_asgi(app, [{"type": "http.request", "body": b"x=1"}])
+        assert sent[0]["status"] == 418

@@ -15,11 +15,12 @@ from __future__ import annotations
 import binascii
 import functools
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import chain
+from operator import itemgetter
 from typing import Any, Final
 
-__all__ = ["body_sha256", "sign", "signed_params", "twilio_signature"]
+__all__ = ["body_sha256", "keyed", "sign", "signed_fields", "signed_params", "twilio_signature"]
 
 _BLOCK: Final = 64  # SHA-1's block size, in bytes
 _IPAD: Final = bytes(x ^ 0x36 for x in range(256))
@@ -27,8 +28,12 @@ _OPAD: Final = bytes(x ^ 0x5C for x in range(256))
 
 
 @functools.lru_cache(maxsize=64)
-def _keyed(token: str) -> tuple[Any, Any]:
-    """SHA-1 states that have read the inner and the outer padded key of ``token``."""
+def keyed(token: str) -> tuple[Any, Any]:
+    """SHA-1 states that have read the inner and the outer padded key of ``token``.
+
+    ``sign`` copies them: a copy of the inner state reads the message, a copy
+    of the outer one the inner digest. Never update them in place.
+    """
     key = token.encode()
     if len(key) > _BLOCK:
         key = hashlib.sha1(key).digest()
@@ -46,9 +51,51 @@ def signed_params(params: Iterable[tuple[str, str]], *, distinct: bool = False) 
     return "".join(chain.from_iterable(sorted(params if distinct else set(params))))
 
 
+def signed_fields(by_name: dict[str, str]) -> str:
+    """``signed_params`` of pairs whose names are distinct, given as a dict.
+
+    A provider sends the same names in the same order from one callback to
+    the next: the text is a template of the sorted names, made once per
+    order of names, filled in with the values.
+    """
+    names = tuple(by_name)
+    found = _templates.get(names)
+    if found is None:
+        found = _template(names)
+    template, values = found
+    return template % values(by_name)
+
+
+_Template = tuple[str, Callable[[dict[str, str]], tuple[str, ...]]]
+# Kept for a bounded number of orders of names, none of them very long.
+_TEMPLATES_SIZE: Final = 64
+_TEMPLATE_NAMES_LENGTH: Final = 2_048
+_templates: dict[tuple[str, ...], _Template] = {}
+
+
+def _template(names: tuple[str, ...]) -> _Template:
+    ordered = sorted(names)
+    template = "".join(name.replace("%", "%%") + "%s" for name in ordered)
+    values: Callable[[dict[str, str]], tuple[str, ...]]
+    if len(ordered) > 1:
+        values = itemgetter(*ordered)
+    else:
+        values = functools.partial(_values_of, tuple(ordered))
+    found = (template, values)
+    if sum(map(len, names)) <= _TEMPLATE_NAMES_LENGTH:
+        if len(_templates) >= _TEMPLATES_SIZE:
+            _templates.clear()
+        _templates[names] = found
+    return found
+
+
+def _values_of(names: tuple[str, ...], by_name: dict[str, str]) -> tuple[str, ...]:
+    return tuple(by_name[name] for name in names)
+
+
 def sign(token: str, message: bytes) -> bytes:
     """base64(HMAC-SHA1(token, message)), as ASCII bytes."""
-    inner_key, outer_key = _keyed(token)
+    inner_key, outer_key = keyed(token)
     inner = inner_key.copy()
     inner.update(message)
     outer = outer_key.copy()

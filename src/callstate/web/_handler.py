@@ -81,6 +81,12 @@ def _refusal(exc: InvalidInput) -> WebhookResponse:
 class _Base:
     __slots__ = ("_check", "_verifier", "hooks", "limits", "proxy")
 
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        # The adapters call ``_respond``: a subclass's own ``__call__`` is what they must call.
+        if "__call__" in vars(cls) and "_respond" not in vars(cls):
+            cls._respond = cls.__call__  # type: ignore[attr-defined]
+
     def __init__(
         self,
         *,
@@ -201,6 +207,9 @@ class WebhookHandler(_Base):
                 LOGGER.exception("running hooks failed (the event is stored)")
         return DUPLICATE if outcome.duplicate else ACCEPTED
 
+    #: What the adapters call: the answer, at once (``AsyncWebhookHandler``'s may be awaitable).
+    _respond = __call__
+
 
 class AsyncWebhookHandler(_Base):
     """The async twin of ``WebhookHandler``: awaits the sink (and async hooks).
@@ -232,24 +241,57 @@ class AsyncWebhookHandler(_Base):
         received_at: datetime,
     ) -> WebhookResponse:
         """Handle one webhook: ``url`` in full (query string included), ``body`` raw."""
+        answer = self._respond(method, url, headers, body, received_at)
+        return answer if isinstance(answer, WebhookResponse) else await answer
+
+    def _respond(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]],
+        body: bytes,
+        received_at: datetime,
+    ) -> WebhookResponse | Awaitable[WebhookResponse]:
+        """``self(...)``'s answer; awaitable only when the sink's outcome or a hook is.
+
+        A ``CallBook`` sink with no hooks answers at once: an adapter that
+        calls this awaits nothing (no coroutine to make and run per webhook).
+        """
         command = self.prepare(method, url, headers, body, received_at)
         if isinstance(command, WebhookResponse):
             return command
         try:
             result: Outcome | Awaitable[Outcome] = self.sink.handle(command)
             # A CallBook's outcome is no awaitable: no need to ask.
-            if type(result) is Outcome:
-                outcome = result
-            else:
-                outcome = await result if inspect.isawaitable(result) else result
+            if type(result) is not Outcome and inspect.isawaitable(result):
+                return self._stored(result)
+        except StoreError:
+            return UNAVAILABLE
+        except Exception:
+            LOGGER.exception("the sink failed unexpectedly; answered 503")
+            return UNAVAILABLE
+        outcome: Outcome = result
+        if self.hooks:
+            return self._after(outcome)
+        return DUPLICATE if outcome.duplicate else ACCEPTED
+
+    async def _stored(self, result: Awaitable[Outcome]) -> WebhookResponse:
+        """The answer once an async sink stored the delivery (then the hooks)."""
+        try:
+            outcome = await result
         except StoreError:
             return UNAVAILABLE
         except Exception:
             LOGGER.exception("the sink failed unexpectedly; answered 503")
             return UNAVAILABLE
         if self.hooks:
-            try:
-                await self.hooks.run_async(outcome)
-            except Exception:  # pragma: no cover - run_async() reports each hook itself
-                LOGGER.exception("running hooks failed (the event is stored)")
+            return await self._after(outcome)
+        return DUPLICATE if outcome.duplicate else ACCEPTED
+
+    async def _after(self, outcome: Outcome) -> WebhookResponse:
+        """Run the hooks due (their failures are logged, never answered), then answer."""
+        try:
+            await self.hooks.run_async(outcome)
+        except Exception:  # pragma: no cover - run_async() reports each hook itself
+            LOGGER.exception("running hooks failed (the event is stored)")
         return DUPLICATE if outcome.duplicate else ACCEPTED

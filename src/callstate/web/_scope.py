@@ -9,7 +9,7 @@ from urllib.parse import quote
 from callstate.web._request import NormalizedHeaders
 from callstate.web._url import DEFAULT_PORTS
 
-__all__ = ["Receive", "Scope", "Send", "body_of", "headers_of", "url_of"]
+__all__ = ["Receive", "Scope", "Send", "body_of", "headers_of", "more_body", "url_of"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -88,8 +88,16 @@ async def body_of(receive: Receive, limit: int) -> bytes | None:
     if not message.get("more_body", False):
         # The whole body in one message, as servers send a small one.
         return chunk if type(chunk) is bytes else bytes(chunk)
-    chunks = [chunk]
-    size = len(chunk)
+    return await more_body(chunk, receive, limit)
+
+
+async def more_body(first: bytes, receive: Receive, limit: int) -> bytes | None:
+    """The body that ``first`` begins (more to come), up to a little past ``limit`` bytes.
+
+    None when the client went away before the body ended.
+    """
+    chunks = [first]
+    size = len(first)
     while size <= limit:
         message = await receive()
         if message["type"] != "http.request":

@@ -11,13 +11,14 @@ import base64
 import binascii
 import hmac
 import re
+from binascii import b2a_base64
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Final, Protocol, Union
 
 import attrs
 
 from callstate._errors import CredentialsRequired, UsageError, VerificationFailed
-from callstate._signature import body_sha256, sign, signed_params
+from callstate._signature import body_sha256, keyed, signed_fields, signed_params
 from callstate.web._request import Headers, WebhookRequest
 from callstate.web._url import port_variants, query_of
 
@@ -111,6 +112,22 @@ def _as_list(value: str | Sequence[str], what: str) -> tuple[str, ...]:
     return items
 
 
+class _Shared:
+    """The same secrets for every account: a function of the AccountSid that ignores it.
+
+    ``keys`` are the secrets' keyed SHA-1 states (see ``keyed``), made once.
+    """
+
+    __slots__ = ("keys", "tokens")
+
+    def __init__(self, tokens: tuple[str, ...]) -> None:
+        self.tokens = tokens
+        self.keys = tuple(map(keyed, tokens))
+
+    def __call__(self, account_sid: str | None) -> Iterable[str]:
+        return self.tokens
+
+
 def _lookup(secrets: Secrets) -> Callable[[str | None], Iterable[str]]:
     if callable(secrets):
         return secrets
@@ -124,7 +141,7 @@ def _lookup(secrets: Secrets) -> Callable[[str | None], Iterable[str]]:
     shared = _as_list(secrets, "secrets")
     if not shared:
         raise UsageError("secrets must hold at least one secret")
-    return lambda account_sid: shared
+    return _Shared(shared)
 
 
 def _single(params: tuple[tuple[str, str], ...], name: str) -> str | None:
@@ -152,6 +169,11 @@ class TwilioSignature(_ByParts):
 
     secrets: Callable[[str | None], Iterable[str]] = attrs.field(converter=_lookup)
     header: str = "X-Twilio-Signature"
+    _key: str = attrs.field(init=False, repr=False, eq=False)
+
+    @_key.default
+    def _lower_header(self) -> str:
+        return self.header.lower()
 
     def _check(
         self,
@@ -163,28 +185,42 @@ class TwilioSignature(_ByParts):
         form: bool,
         by_name: dict[str, str] | None,
     ) -> None:
-        header = self.header
-        signature = headers.get(header.lower())
+        signature = headers.get(self._key)
         if signature is None:
-            raise VerificationFailed(header, "is missing")
+            raise VerificationFailed(self.header, "is missing")
         if _SIGNATURE.fullmatch(signature) is None:
-            raise VerificationFailed(header, "is not a base64 HMAC-SHA1 (28 characters)")
+            raise VerificationFailed(self.header, "is not a base64 HMAC-SHA1 (28 characters)")
         if method != "GET" and not form:
             _check_body(url, body)
-        account = _single(params, "AccountSid") if by_name is None else by_name.get("AccountSid")
-        tokens = tuple(self.secrets(account))
-        if not tokens:
-            raise VerificationFailed("AccountSid", "has no secret configured")
-        tail = signed_params(params, distinct=by_name is not None) if form else ""
+        secrets = self.secrets
+        if type(secrets) is _Shared:
+            if by_name is None:
+                _single(params, "AccountSid")  # refused when repeated, whatever the secrets
+            keys = secrets.keys
+        else:
+            account = (
+                _single(params, "AccountSid") if by_name is None else by_name.get("AccountSid")
+            )
+            keys = tuple(map(keyed, secrets(account)))
+            if not keys:
+                raise VerificationFailed("AccountSid", "has no secret configured")
+        tail = ""
+        if form:
+            tail = signed_params(params) if by_name is None else signed_fields(by_name)
         expected = signature.encode("ascii")
         # Each comparison is constant-time; stopping at a match tells only
         # which URL form or which rotated token matched, nothing of a secret.
+        # ``sign``, here: the HMAC from each secret's keyed states (copied).
         for variant in port_variants(url):
             message = (variant + tail).encode()
-            for token in tokens:
-                if hmac.compare_digest(sign(token, message), expected):
+            for inner_key, outer_key in keys:
+                inner = inner_key.copy()
+                inner.update(message)
+                outer = outer_key.copy()
+                outer.update(inner.digest())
+                if hmac.compare_digest(b2a_base64(outer.digest(), newline=False), expected):
                     return
-        raise VerificationFailed(header, "does not match the request")
+        raise VerificationFailed(self.header, "does not match the request")
 
 
 def _check_body(url: str, body: bytes) -> None:

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Awaitable, Callable
 from typing import Final
 
@@ -29,6 +28,7 @@ def webhook_view(
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
     """An aiohttp request handler that hands the request to ``handler``."""
     limit = handler.limits.max_body_bytes
+    respond = handler._respond
 
     async def view(request: web.Request) -> web.Response:
         received_at = clock()
@@ -54,12 +54,10 @@ def webhook_view(
             if key is None:
                 key = _name(name)
             headers[key] = f"{headers[key]}, {value}" if key in headers else value
-        result: WebhookResponse | Awaitable[WebhookResponse] = handler(
-            method, url, headers, body, received_at
-        )
-        if type(result) is not WebhookResponse:
-            result = await result if inspect.isawaitable(result) else result
-        answer: WebhookResponse = result
+        # An AsyncWebhookHandler answers at once unless its sink or a hook awaits.
+        answer = respond(method, url, headers, body, received_at)
+        if not isinstance(answer, WebhookResponse):
+            answer = await answer
         # A 204's empty body is no body at all (aiohttp writes the same answer).
         return web.Response(body=answer.body or None, status=answer.status, headers=answer.headers)
 

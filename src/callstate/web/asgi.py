@@ -10,13 +10,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from typing import Final
 
 from callstate.web._clock import Clock, utc_now
 from callstate.web._handler import ACCEPTED, DUPLICATE, AsyncWebhookHandler, WebhookHandler
 from callstate.web._request import WebhookResponse
-from callstate.web._scope import Receive, Scope, Send, body_of, headers_of, url_of
+from callstate.web._scope import Receive, Scope, Send, headers_of, more_body, url_of
 
 __all__ = ["WebhookApp", "webhook_app"]
 
@@ -33,34 +32,45 @@ class WebhookApp:
         self.clock = clock
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        if scope["type"] != "http":
+        kind = scope["type"]
+        if kind != "http":
+            if kind == "lifespan":
+                await _lifespan(receive, send)
             return
         received_at = self.clock()
         method = scope["method"]
         headers, host = headers_of(scope)
         body = b""
         if method != "GET":
-            read = await body_of(receive, self.handler.limits.max_body_bytes)
-            if read is None:
-                return  # the client went away mid-body: nothing to store, nobody to answer
-            body = read
-        result: WebhookResponse | Awaitable[WebhookResponse] = self.handler(
-            method, url_of(scope, host), headers, body, received_at
-        )
-        # An AsyncWebhookHandler answers with a coroutine, a WebhookHandler at once.
-        answer = result if isinstance(result, WebhookResponse) else await result
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away: nothing to store, nobody to answer
+            body = message.get("body", b"")
+            if message.get("more_body", False):
+                read = await more_body(body, receive, self.handler.limits.max_body_bytes)
+                if read is None:
+                    return  # the client went away mid-body: what came is not what was sent
+                body = read
+            elif type(body) is not bytes:
+                body = bytes(body)
+        # An AsyncWebhookHandler answers at once unless its sink or a hook awaits.
+        answer = self.handler._respond(method, url_of(scope, host), headers, body, received_at)
+        if not isinstance(answer, WebhookResponse):
+            answer = await answer
         prebuilt = _PREBUILT.get(id(answer))
         raw_headers = list(prebuilt) if prebuilt is not None else _raw_headers(answer)
         await send({"type": "http.response.start", "status": answer.status, "headers": raw_headers})
         await send({"type": "http.response.body", "body": answer.body})
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
 
 
 def _raw_headers(answer: WebhookResponse) -> list[tuple[bytes, bytes]]:

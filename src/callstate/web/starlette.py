@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
@@ -32,6 +31,7 @@ def webhook_endpoint(
 ) -> Callable[[Request], Awaitable[Response]]:
     """A Starlette endpoint that hands the request to ``handler``."""
     limit = handler.limits.max_body_bytes
+    respond = handler._respond
 
     async def endpoint(request: Request) -> Response:
         received_at = clock()
@@ -48,12 +48,10 @@ def webhook_endpoint(
             body = b"".join(chunks)
         scope = request.scope
         headers, host = headers_of(scope)
-        result: WebhookResponse | Awaitable[WebhookResponse] = handler(
-            method, url_of(scope, host), headers, body, received_at
-        )
-        if type(result) is not WebhookResponse:
-            result = await result if inspect.isawaitable(result) else result
-        answer: WebhookResponse = result
+        # An AsyncWebhookHandler answers at once unless its sink or a hook awaits.
+        answer = respond(method, url_of(scope, host), headers, body, received_at)
+        if not isinstance(answer, WebhookResponse):
+            answer = await answer
         return Response(answer.body, status_code=answer.status, headers=dict(answer.headers))
 
     return endpoint
