@@ -7,6 +7,9 @@ its arguments.
 
 from __future__ import annotations
 
+import copy
+import pickle
+import weakref
 from typing import Any
 
 import attrs
@@ -15,6 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from callstate._core._make import maker
+from callstate._core._state import CallStatus
 from callstate._core._values import CallResource
 from callstate.client._api import Operation
 from callstate.client._http import Request, Response
@@ -147,3 +151,41 @@ def test_a_slotted_subclass_sets_its_base_fields_too():
         y: int
 
     _same(maker(Child)(1, 2), Child(x=1, y=2))
+
+
+def test_a_made_value_is_of_the_class_itself_and_behaves_as_one():
+    make = maker(CallResource)
+    resource = CallResource(sid="CA1", status=CallStatus.QUEUED, to="+1555")
+    made = make(*_positional(resource))
+    assert type(made) is CallResource
+    assert weakref.ref(made)() is made
+    assert copy.copy(made) == resource
+    assert pickle.loads(pickle.dumps(made)) == resource
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        del made.sid
+    assert attrs.evolve(made, to="+1666") == attrs.evolve(resource, to="+1666")
+
+
+def test_a_class_that_cannot_be_staged_is_made_slot_by_slot():
+    class Meta(type):
+        pass
+
+    @attrs.frozen
+    class WithMeta(metaclass=Meta):
+        x: int
+        y: str
+
+    @attrs.frozen
+    class WithHook:
+        x: int
+        y: str
+
+        def __init_subclass__(cls) -> None:
+            raise AssertionError("no subclass may be made")
+
+    for cls in (WithMeta, WithHook):
+        made = maker(cls)(1, "a")
+        _same(made, cls(x=1, y="a"))
+        assert cls.__subclasses__() == []
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            made.x = 2  # type: ignore[misc]
