@@ -7,13 +7,19 @@ JSON is reported with that message.
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import json
 
+import aiohttp
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from callstate import ApiTimeout
+from callstate.client import AsyncCalls, CallParams, CallsApi, Retry
 from callstate.client._answers import _loads
+from callstate.testing.fake_provider import FakeProvider, Fault
 
 JSON_VALUES = st.recursive(
     st.none()
@@ -85,3 +91,30 @@ def test_loads_is_json_loads_at_the_edges():
         '{"a": 1}',
     ):
         assert outcome(_loads, body) == outcome(json.loads, body), body[:20]
+
+
+def test_aiohttp_bounds_a_fetch_through_a_session_of_yours_by_its_own_timeout():
+    # An owned session is made with the transport's timeout, so its GETs need
+    # none of their own; a session of yours has its own default, so ours is
+    # sent with each request.
+    from callstate.client.aiohttp import AiohttpTransport
+
+    async def fetch_slowly(provider: FakeProvider) -> None:
+        api = CallsApi(
+            account_sid=provider.account_sid, token=provider.token, profile=provider.profile()
+        )
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+            calls = AsyncCalls(
+                api, AiohttpTransport(timeout=0.2, session=session), retry=Retry(attempts=1)
+            )
+            (placed,) = await calls.create(
+                CallParams(to="+1555", from_="+1556", url="https://a.example/")
+            )
+            provider.inject(Fault(status=200, body=b"{}", delay=1.0))
+            with pytest.raises(ApiTimeout):
+                await calls.fetch(placed.sid)
+            await calls.aclose()
+            assert not session.closed  # yours: left open
+
+    with FakeProvider(pace=None) as provider:
+        asyncio.run(fetch_slowly(provider))

@@ -53,16 +53,26 @@ class AiohttpTransport:
         if headers is not self._headers_of and headers != self._headers_of:
             self._headers = CIMultiDictProxy(CIMultiDict(headers))
             self._headers_of = headers
+        # An owned session has our timeout already; a GET has no body to send.
+        # Redirects are never followed: the answer is the provider's own.
+        data = request.body or None
+        per_request = data is not None or not self._owned
         # The one place aiohttp's errors become callstate's.
         try:
-            async with self._session.request(
-                request.method,
-                request.url,
-                headers=self._headers,
-                data=request.body or None,
-                allow_redirects=False,
-                timeout=self._timeout,
-            ) as answer:
+            if per_request:
+                sending = self._session.request(
+                    request.method,
+                    request.url,
+                    headers=self._headers,
+                    data=data,
+                    allow_redirects=False,
+                    timeout=self._timeout,
+                )
+            else:
+                sending = self._session.request(
+                    request.method, request.url, headers=self._headers, allow_redirects=False
+                )
+            async with sending as answer:
                 length = answer.content_length
                 if length is not None and length <= limit:
                     body = await answer.read()
