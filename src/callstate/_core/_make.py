@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import MemberDescriptorType
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import attrs
 
@@ -58,10 +58,11 @@ def _staging_class(cls: type) -> type | None:
     an attribute straight into the slot (a specialised instruction), and since
     it adds nothing to ``cls``'s layout, CPython lets an instance's
     ``__class__`` be set to ``cls``. None where that would not hold: a
-    metaclass or an ``__init_subclass__`` of its own, or a class that refuses
-    the switch.
+    metaclass or an ``__init_subclass__`` (other than ``Generic``'s, which only
+    notes type parameters), or a class that refuses the switch.
     """
-    if type(cls) is not type or any("__init_subclass__" in k.__dict__ for k in cls.__mro__[:-1]):
+    hooked = (k for k in cls.__mro__[:-1] if k is not Generic and "__init_subclass__" in k.__dict__)
+    if type(cls) is not type or any(hooked):
         return None
     staging = type(
         f"_Making{cls.__name__}",
