@@ -10,8 +10,11 @@ from __future__ import annotations
 import asyncio
 import codecs
 import json
+import pickle
+from collections.abc import Iterator
 
 import aiohttp
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -19,6 +22,7 @@ from hypothesis import strategies as st
 from callstate import ApiTimeout
 from callstate.client import AsyncCalls, CallParams, CallsApi, Retry
 from callstate.client._answers import _loads
+from callstate.client._http import Response, new_response, response_later
 from callstate.testing.fake_provider import FakeProvider, Fault
 
 JSON_VALUES = st.recursive(
@@ -118,3 +122,38 @@ def test_aiohttp_bounds_a_fetch_through_a_session_of_yours_by_its_own_timeout():
 
     with FakeProvider(pace=None) as provider:
         asyncio.run(fetch_slowly(provider))
+
+
+HEADERS = st.lists(st.tuples(st.text(max_size=8), st.text(max_size=8)), max_size=4).map(tuple)
+
+
+@given(st.integers(100, 599), HEADERS, st.binary(max_size=10))
+def test_an_answer_whose_headers_are_made_later_is_the_answer_made_at_once(status, headers, body):
+    calls: list[int] = []
+
+    def headers_from() -> Iterator[tuple[str, str]]:
+        calls.append(1)
+        return iter(headers)
+
+    later = response_later(status, headers_from, body)
+    at_once = Response(status=status, headers=headers, body=body)
+    assert type(later) is Response
+    assert calls == []  # nothing made until read
+    assert later.status == status and later.body == body
+    assert later.headers == headers and type(later.headers) is tuple
+    assert later.headers is later.headers  # made once, then kept
+    assert calls == [1]
+    for read in (repr, hash, attrs.asdict, lambda r: pickle.loads(pickle.dumps(r))):
+        fresh = response_later(status, lambda: iter(headers), body)
+        assert read(fresh) == read(at_once)
+    assert response_later(status, lambda: iter(headers), body) == at_once
+    assert at_once == response_later(status, lambda: iter(headers), body)
+    assert attrs.evolve(response_later(status, lambda: iter(headers), body), status=599) == (
+        attrs.evolve(at_once, status=599)
+    )
+    for name, _ in headers:
+        fresh = response_later(status, lambda: iter(headers), body)
+        assert fresh.header(name) == at_once.header(name)
+    with pytest.raises(AttributeError, match="'Response' object has no attribute 'nope'"):
+        later.nope  # type: ignore[attr-defined]  # noqa: B018
+    assert new_response(status, headers, body) == at_once

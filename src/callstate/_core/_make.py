@@ -30,7 +30,7 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
-__all__ = ["maker", "slot_setters"]
+__all__ = ["maker", "slot_setters", "staging_class"]
 
 T = TypeVar("T")
 
@@ -51,7 +51,7 @@ def slot_setters(cls: type, *names: str) -> tuple[Callable[[Any, Any], None], ..
     return tuple(setters)
 
 
-def _staging_class(cls: type) -> type | None:
+def staging_class(cls: type) -> type | None:
     """A private subclass of ``cls`` that adds no slot and lets its instances be written.
 
     Its ``__setattr__`` and ``__delattr__`` are ``object``'s, so CPython stores
@@ -104,7 +104,7 @@ def maker(cls: type[T], *, checked: bool = False) -> Callable[..., T]:
     slots = {name for klass in cls.__mro__ for name in klass.__dict__.get("__slots__", ())}
     if slots - {"__weakref__"} != set(names):
         raise TypeError(f"{cls.__name__} has slots that are not fields")
-    staging = _staging_class(cls)
+    staging = staging_class(cls)
     args = ", ".join(f"v{i}" for i in range(len(names)))
     namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls, "_staging": staging}
     if staging is not None:

@@ -8,7 +8,7 @@ import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from callstate._errors import ApiConnectionError, ApiTimeout
-from callstate.client._http import Request, Response, new_response
+from callstate.client._http import Request, Response, response_later
 
 __all__ = ["AiohttpTransport"]
 
@@ -78,7 +78,7 @@ class AiohttpTransport:
                     body = await answer.read()
                 else:
                     body = await _read_bounded(answer.content, limit)
-                return new_response(answer.status, tuple(answer.headers.items()), body)
+                return response_later(answer.status, answer.headers.items, body)
         except TimeoutError as exc:
             raise ApiTimeout(f"no answer from {request.url} within {self.timeout}s") from exc
         except aiohttp.ClientError as exc:
