@@ -152,7 +152,7 @@ def test_a_slotted_subclass_sets_its_base_fields_too():
 
 
 def test_a_made_value_is_of_the_class_itself_and_behaves_as_one():
-    make = maker(CallResource)
+    make = maker(CallResource, checked=True)
     resource = CallResource(sid="CA1", status=CallStatus.QUEUED, to="+1555")
     made = make(*_positional(resource))
     assert type(made) is CallResource
@@ -193,7 +193,7 @@ def test_the_hot_path_classes_are_made_through_a_staging_subclass():
     # Not made slot by slot: Generic's __init_subclass__ (Operation) only notes
     # type parameters and does not stop it. The staging class never leaks.
     for cls in (CallResource, Request, Operation):
-        make = maker(cls)
+        make = maker(cls, checked=True)
         staged = [k for k in cls.__subclasses__() if k.__name__ == f"_Making{cls.__name__}"]
         assert staged, cls
         assert "_staging" in make.__globals__ and make.__globals__["_staging"] in staged
