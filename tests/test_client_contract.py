@@ -412,6 +412,23 @@ def test_a_slow_answer_times_out(adapter, provider):
         calls.close()
 
 
+def test_a_slow_answer_to_a_fetch_times_out_and_is_repeated(adapter, provider):
+    # A GET: the transports may send it without a body or a per-request timeout
+    # when their own client already has theirs; the bound must hold all the same.
+    slept: list[float] = []
+    calls = calls_for(adapter, provider, timeout=0.2, retry=Retry(attempts=2), slept=slept)
+    try:
+        placed = calls.create(PARAMS)[0]
+        slow = Fault(status=200, body=b"{}", delay=1.0)
+        provider.inject(slow, slow)
+        with pytest.raises(ApiTimeout):
+            calls.fetch(placed.sid)
+        assert slept == [0.1]
+        assert provider.requests_seen == 3
+    finally:
+        calls.close()
+
+
 def test_connection_refused(adapter):
     profile = Profile.api19(f"http://127.0.0.1:{closed_port()}/call/2012-04-24")
     slept: list[float] = []

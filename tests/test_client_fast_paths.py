@@ -7,13 +7,23 @@ JSON is reported with that message.
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import json
+import pickle
+from collections.abc import Iterator
 
+import aiohttp
+import attrs
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from callstate import ApiTimeout
+from callstate.client import AsyncCalls, CallParams, CallsApi, Retry
 from callstate.client._answers import _loads
+from callstate.client._http import Response, new_response, response_later
+from callstate.testing.fake_provider import FakeProvider, Fault
 
 JSON_VALUES = st.recursive(
     st.none()
@@ -85,3 +95,65 @@ def test_loads_is_json_loads_at_the_edges():
         '{"a": 1}',
     ):
         assert outcome(_loads, body) == outcome(json.loads, body), body[:20]
+
+
+def test_aiohttp_bounds_a_fetch_through_a_session_of_yours_by_its_own_timeout():
+    # An owned session is made with the transport's timeout, so its GETs need
+    # none of their own; a session of yours has its own default, so ours is
+    # sent with each request.
+    from callstate.client.aiohttp import AiohttpTransport
+
+    async def fetch_slowly(provider: FakeProvider) -> None:
+        api = CallsApi(
+            account_sid=provider.account_sid, token=provider.token, profile=provider.profile()
+        )
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+            calls = AsyncCalls(
+                api, AiohttpTransport(timeout=0.2, session=session), retry=Retry(attempts=1)
+            )
+            (placed,) = await calls.create(
+                CallParams(to="+1555", from_="+1556", url="https://a.example/")
+            )
+            provider.inject(Fault(status=200, body=b"{}", delay=1.0))
+            with pytest.raises(ApiTimeout):
+                await calls.fetch(placed.sid)
+            await calls.aclose()
+            assert not session.closed  # yours: left open
+
+    with FakeProvider(pace=None) as provider:
+        asyncio.run(fetch_slowly(provider))
+
+
+HEADERS = st.lists(st.tuples(st.text(max_size=8), st.text(max_size=8)), max_size=4).map(tuple)
+
+
+@given(st.integers(100, 599), HEADERS, st.binary(max_size=10))
+def test_an_answer_whose_headers_are_made_later_is_the_answer_made_at_once(status, headers, body):
+    calls: list[int] = []
+
+    def headers_from() -> Iterator[tuple[str, str]]:
+        calls.append(1)
+        return iter(headers)
+
+    later = response_later(status, headers_from, body)
+    at_once = Response(status=status, headers=headers, body=body)
+    assert type(later) is Response
+    assert calls == []  # nothing made until read
+    assert later.status == status and later.body == body
+    assert later.headers == headers and type(later.headers) is tuple
+    assert later.headers is later.headers  # made once, then kept
+    assert calls == [1]
+    for read in (repr, hash, attrs.asdict, lambda r: pickle.loads(pickle.dumps(r))):
+        fresh = response_later(status, lambda: iter(headers), body)
+        assert read(fresh) == read(at_once)
+    assert response_later(status, lambda: iter(headers), body) == at_once
+    assert at_once == response_later(status, lambda: iter(headers), body)
+    assert attrs.evolve(response_later(status, lambda: iter(headers), body), status=599) == (
+        attrs.evolve(at_once, status=599)
+    )
+    for name, _ in headers:
+        fresh = response_later(status, lambda: iter(headers), body)
+        assert fresh.header(name) == at_once.header(name)
+    with pytest.raises(AttributeError, match="'Response' object has no attribute 'nope'"):
+        later.nope  # type: ignore[attr-defined]  # noqa: B018
+    assert new_response(status, headers, body) == at_once

@@ -8,7 +8,7 @@ import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from callstate._errors import ApiConnectionError, ApiTimeout
-from callstate.client._http import Request, Response, new_response
+from callstate.client._http import Request, Response, response_later
 
 __all__ = ["AiohttpTransport"]
 
@@ -53,22 +53,32 @@ class AiohttpTransport:
         if headers is not self._headers_of and headers != self._headers_of:
             self._headers = CIMultiDictProxy(CIMultiDict(headers))
             self._headers_of = headers
+        # An owned session has our timeout already; a GET has no body to send.
+        # Redirects are never followed: the answer is the provider's own.
+        data = request.body or None
+        per_request = data is not None or not self._owned
         # The one place aiohttp's errors become callstate's.
         try:
-            async with self._session.request(
-                request.method,
-                request.url,
-                headers=self._headers,
-                data=request.body or None,
-                allow_redirects=False,
-                timeout=self._timeout,
-            ) as answer:
+            if per_request:
+                sending = self._session.request(
+                    request.method,
+                    request.url,
+                    headers=self._headers,
+                    data=data,
+                    allow_redirects=False,
+                    timeout=self._timeout,
+                )
+            else:
+                sending = self._session.request(
+                    request.method, request.url, headers=self._headers, allow_redirects=False
+                )
+            async with sending as answer:
                 length = answer.content_length
                 if length is not None and length <= limit:
                     body = await answer.read()
                 else:
                     body = await _read_bounded(answer.content, limit)
-                return new_response(answer.status, tuple(answer.headers.items()), body)
+                return response_later(answer.status, answer.headers.items, body)
         except TimeoutError as exc:
             raise ApiTimeout(f"no answer from {request.url} within {self.timeout}s") from exc
         except aiohttp.ClientError as exc:

@@ -7,7 +7,7 @@ from typing import Any, NoReturn
 import httpx
 
 from callstate._errors import ApiConnectionError, ApiTimeout
-from callstate.client._http import Request, Response, new_response
+from callstate.client._http import Request, Response, response_later
 
 __all__ = ["HttpxAsyncTransport", "HttpxTransport"]
 
@@ -20,7 +20,7 @@ def _raise_mapped(exc: httpx.TransportError, url: str, timeout: float) -> NoRetu
 
 
 def _answer(answer: httpx.Response, body: bytes) -> Response:
-    return new_response(answer.status_code, tuple(answer.headers.items()), body)
+    return response_later(answer.status_code, answer.headers.items, body)
 
 
 class _Builder:

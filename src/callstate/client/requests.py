@@ -6,7 +6,7 @@ import requests
 import urllib3
 
 from callstate._errors import ApiConnectionError, ApiTimeout
-from callstate.client._http import Request, Response, new_response
+from callstate.client._http import Request, Response, response_later
 
 __all__ = ["RequestsTransport"]
 
@@ -37,7 +37,7 @@ class RequestsTransport:
             ) as answer:
                 # One bounded read from the connection: as fast as ``.content``.
                 body = answer.raw.read(limit + 1, decode_content=True)
-                return new_response(answer.status_code, tuple(answer.headers.items()), body)
+                return response_later(answer.status_code, answer.headers.items, body)
         except (requests.Timeout, urllib3.exceptions.TimeoutError) as exc:
             raise ApiTimeout(f"no answer from {request.url} within {self.timeout}s") from exc
         except requests.ConnectionError as exc:
