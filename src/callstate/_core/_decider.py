@@ -23,7 +23,6 @@ from callstate._core._call import (
 )
 from callstate._core._make import slot_setters
 from callstate._core._state import FINAL_CODES
-from callstate._core._time import OUT_OF_RANGE, out_of_range
 from callstate._core._values import (
     Anomaly,
     CallRegistered,
@@ -40,9 +39,10 @@ from callstate._core._values import (
     ResourceObserved,
     StatusChange,
     Tick,
+    check_instant,
     member_of,
 )
-from callstate._errors import InvalidValue, UnknownCall, UsageError
+from callstate._errors import UnknownCall, UsageError
 
 __all__ = ["CallBook", "Decider", "Outcome"]
 
@@ -55,10 +55,7 @@ def _epoch(value: datetime | None) -> float:
 
 def _received(value: datetime) -> float:
     """A ``received_at`` handed to ``CallBook.record``: checked as ``RecordDelivery`` checks it."""
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidValue("received_at", f"must be an aware datetime, not {value!r}")
-    if out_of_range(value):
-        raise InvalidValue("received_at", OUT_OF_RANGE)
+    check_instant("received_at", value)
     return value.timestamp()
 
 

@@ -179,12 +179,19 @@ _new = object.__new__
 _set = object.__setattr__
 
 
-def _instant(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    """An aware datetime that callstate can hold (``_time.EARLIEST`` .. ``LATEST``)."""
+def check_instant(name: str, value: Any) -> None:
+    """``value`` is an aware datetime callstate can hold (``_time.EARLIEST`` .. ``LATEST``).
+
+    Else ``InvalidValue`` naming field ``name``.
+    """
     if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidValue(attribute.name, f"must be an aware datetime, not {value!r}")
+        raise InvalidValue(name, f"must be an aware datetime, not {value!r}")
     if out_of_range(value):
-        raise InvalidValue(attribute.name, OUT_OF_RANGE)
+        raise InvalidValue(name, OUT_OF_RANGE)
+
+
+def _instant(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    check_instant(attribute.name, value)
 
 
 def _aware(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
