@@ -15,7 +15,7 @@ from typing import Final
 from callstate.web._clock import Clock, utc_now
 from callstate.web._handler import ACCEPTED, DUPLICATE, AsyncWebhookHandler, WebhookHandler
 from callstate.web._request import WebhookResponse
-from callstate.web._scope import Receive, Scope, Send, headers_of, more_body, url_of
+from callstate.web._scope import Receive, Scope, Send, body_of, headers_of, url_of
 
 __all__ = ["WebhookApp", "webhook_app"]
 
@@ -42,17 +42,10 @@ class WebhookApp:
         headers, host = headers_of(scope)
         body = b""
         if method != "GET":
-            message = await receive()
-            if message["type"] != "http.request":
-                return  # the client went away: nothing to store, nobody to answer
-            body = message.get("body", b"")
-            if message.get("more_body", False):
-                read = await more_body(body, receive, self.handler.limits.max_body_bytes)
-                if read is None:
-                    return  # the client went away mid-body: what came is not what was sent
-                body = read
-            elif type(body) is not bytes:
-                body = bytes(body)
+            read = await body_of(receive, self.handler.limits.max_body_bytes)
+            if read is None:
+                return  # the client went away mid-body: what came is not what was sent
+            body = read
         # An AsyncWebhookHandler answers at once unless its sink or a hook awaits.
         answer = self.handler._respond(method, url_of(scope, host), headers, body, received_at)
         if not isinstance(answer, WebhookResponse):
