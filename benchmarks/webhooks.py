@@ -3,7 +3,10 @@
 For each adapter, one server process (on 127.0.0.1) serves two routes of the
 same application: ``/hook`` (callstate: Twilio signature check, parse, record
 in a ``CallBook``, answer) and ``/bare`` (the framework's own endpoint that
-answers 204 and does nothing). A client process drives both with signed
+answers 204 and does nothing), and ``/naive``: what a team would write by
+hand for the same job, a stdlib-only baseline (``parse_qsl``, an HMAC-SHA1
+Twilio signature check, the latest status per CallSid in a dict; no
+validation, no event log). A client process drives both with signed
 status callbacks over keep-alive connections, alternating bare and callstate
 rounds so drift hits both alike. Every callback sent to callstate is a new
 one (four per call, made before the round's clock starts; a round that runs
@@ -12,7 +15,7 @@ out of them stops the benchmark); the bare endpoint is sent the same bytes.
     python benchmarks/webhooks.py [--json] [--seconds 2.0] [--adapters flask,asgi]
 
 The target is ``callstate_rps >= 0.8 * bare_rps`` with the in-memory sink.
-Beside the rates, ``callstate_cpu_us`` and ``bare_cpu_us``: the server's CPU
+Beside the rates, ``callstate_cpu_us``, ``bare_cpu_us`` and ``naive_cpu_us``: the server's CPU
 time per request in the same rounds (Linux), which holds whichever side,
 server or client, is the bottleneck.
 """
@@ -21,6 +24,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import hmac
 import itertools
 import json
 import multiprocessing
@@ -30,7 +35,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from callstate import CallBook
 from callstate._signature import twilio_signature
@@ -41,12 +46,37 @@ ADAPTERS = ("wsgi", "flask", "django", "asgi", "starlette", "aiohttp")
 STATUSES = ("initiated", "ringing", "in-progress", "completed")
 
 
+_KEY = TOKEN.encode()
+_latest: dict[str, tuple[str, int]] = {}
+
+
+def _naive(url: str, body: bytes, signature: str) -> int:
+    """The naive baseline's work: the status to answer a form-encoded callback with."""
+    try:
+        params = parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=True)
+    except ValueError:
+        return 400
+    data = url + "".join(name + value for name, value in sorted(params))
+    expected = base64.b64encode(hmac.digest(_KEY, data.encode(), "sha1")).decode()
+    if not hmac.compare_digest(expected, signature):
+        return 403
+    fields = dict(params)
+    try:
+        _latest[fields["CallSid"]] = (fields["CallStatus"], int(fields["SequenceNumber"]))
+    except (KeyError, ValueError):
+        return 400
+    return 204
+
+
 def _sync() -> WebhookHandler:
     return WebhookHandler(CallBook(), verifier=TwilioSignature(secrets=[TOKEN]))
 
 
 def _async() -> AsyncWebhookHandler:
     return AsyncWebhookHandler(CallBook(), verifier=TwilioSignature(secrets=[TOKEN]))
+
+
+_STATUS_LINES = {204: "204 No Content", 400: "400 Bad Request", 403: "403 Forbidden"}
 
 
 def _wsgi() -> tuple[str, Any]:
@@ -58,6 +88,14 @@ def _wsgi() -> tuple[str, Any]:
         if environ["PATH_INFO"] == "/bare":
             environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
             start_response("204 No Content", [])
+            return [b""]
+        if environ["PATH_INFO"] == "/naive":
+            body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            url = f"http://{environ['HTTP_HOST']}/naive"
+            status = _naive(url, body, environ.get("HTTP_X_TWILIO_SIGNATURE", ""))
+            start_response(
+                _STATUS_LINES[status], [] if status == 204 else [("Content-Length", "0")]
+            )
             return [b""]
         return hook(environ, start_response)
 
@@ -76,6 +114,12 @@ def _flask() -> tuple[str, Any]:
     def bare() -> tuple[str, int]:
         flask.request.get_data()
         return "", 204
+
+    @app.post("/naive")
+    def naive() -> tuple[str, int]:
+        request = flask.request
+        signature = request.headers.get("X-Twilio-Signature", "")
+        return "", _naive(request.url, request.get_data(), signature)
 
     return "wsgi", app
 
@@ -97,8 +141,17 @@ def _django() -> tuple[str, Any]:
         request.body  # noqa: B018 - read it, as a real endpoint would
         return HttpResponse(status=204)
 
+    @csrf_exempt
+    def naive(request: HttpRequest) -> HttpResponse:
+        signature = request.headers.get("X-Twilio-Signature", "")
+        return HttpResponse(status=_naive(request.build_absolute_uri(), request.body, signature))
+
     urls = types.ModuleType("bench_urls")
-    urls.urlpatterns = [path("hook", webhook_view(_sync())), path("bare", bare)]  # type: ignore[attr-defined]
+    urls.urlpatterns = [
+        path("hook", webhook_view(_sync())),
+        path("bare", bare),
+        path("naive", naive),
+    ]  # type: ignore[attr-defined]
     sys.modules["bench_urls"] = urls
     settings.configure(
         DEBUG=False,
@@ -124,6 +177,18 @@ def _asgi() -> tuple[str, Any]:
             await send({"type": "http.response.start", "status": 204, "headers": []})
             await send({"type": "http.response.body", "body": b""})
             return
+        if scope["type"] == "http" and scope["path"] == "/naive":
+            body, more = b"", True
+            while more:
+                message = await receive()
+                body += message.get("body", b"")
+                more = message.get("more_body", False)
+            headers = dict(scope["headers"])
+            url = f"http://{headers[b'host'].decode()}/naive"
+            status = _naive(url, body, headers.get(b"x-twilio-signature", b"").decode())
+            await send({"type": "http.response.start", "status": status, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+            return
         await hook(scope, receive, send)
 
     return "asgi", app
@@ -141,8 +206,16 @@ def _starlette() -> tuple[str, Any]:
         await request.body()
         return Response(status_code=204)
 
+    async def naive(request: Request) -> Response:
+        signature = request.headers.get("X-Twilio-Signature", "")
+        return Response(status_code=_naive(str(request.url), await request.body(), signature))
+
     app = Starlette(
-        routes=[webhook_route("/hook", _async()), Route("/bare", bare, methods=["POST"])]
+        routes=[
+            webhook_route("/hook", _async()),
+            Route("/bare", bare, methods=["POST"]),
+            Route("/naive", naive, methods=["POST"]),
+        ]
     )
     return "asgi", app
 
@@ -156,9 +229,15 @@ def _aiohttp() -> tuple[str, Any]:
         await request.read()
         return web.Response(status=204)
 
+    async def naive(request: web.Request) -> web.Response:
+        url = f"{request.scheme}://{request.host}{request.raw_path}"
+        signature = request.headers.get("X-Twilio-Signature", "")
+        return web.Response(status=_naive(url, await request.read(), signature))
+
     app = web.Application()
     add_webhook(app, "/hook", _async())
     app.router.add_post("/bare", bare)
+    app.router.add_post("/naive", naive)
     return "aiohttp", app
 
 
@@ -317,7 +396,7 @@ def _cpu_seconds(pid: int) -> float | None:
 
 
 def measure(name: str, seconds: float, rounds: int, connections: int) -> dict[str, float]:
-    """Webhooks/s through callstate and the bare endpoint's requests/s, alternating rounds.
+    """Webhooks/s through callstate, the bare endpoint and the naive baseline, in turns.
 
     Beside each rate, the server's CPU time per request (user + system, its
     processes together; Linux): unlike a rate, it does not depend on whether
@@ -339,19 +418,18 @@ def measure(name: str, seconds: float, rounds: int, connections: int) -> dict[st
         asyncio.run(_drive(base, bare, 0.3, connections, cycle=True))  # warm both up
         done, took = asyncio.run(_drive(base, hook, 0.3, connections))
         best, offset = done / took, len(hook)
+        kinds = ("bare", "naive", "callstate")
         figures: dict[str, list[float]] = {
-            "callstate_rps": [],
-            "bare_rps": [],
-            "callstate_cpu_us": [],
-            "bare_cpu_us": [],
+            f"{kind}_{unit}": [] for unit in ("rps", "cpu_us") for kind in kinds
         }
         for _ in range(rounds):
-            for kind in ("bare", "callstate"):
+            for kind in kinds:
                 if kind == "bare":
                     requests = bare
                 else:
                     count = int(2 * best * seconds) + 1_000
-                    requests = list(_requests(base, "/hook", offset, count))
+                    path = "/hook" if kind == "callstate" else "/naive"
+                    requests = list(_requests(base, path, offset, count))
                     offset += count
                 cpu_before = _cpu_seconds(pid)
                 done, took = asyncio.run(
@@ -375,7 +453,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print JSON only")
     parser.add_argument("--seconds", type=float, default=2.0, help="length of one round")
-    parser.add_argument("--rounds", type=int, default=2, help="bare/callstate round pairs")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of bare, naive, callstate")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--adapters", default=",".join(ADAPTERS))
     args = parser.parse_args()
@@ -385,7 +463,8 @@ def main() -> None:
         if not args.json:
             figures = results[name]
             ratio = figures["callstate_rps"] / figures["bare_rps"]
-            line = f"{name:10} {figures} ratio {ratio:.2f}"
+            naive = figures["naive_rps"] / figures["bare_rps"]
+            line = f"{name:10} {figures} ratio {ratio:.2f} (naive {naive:.2f})"
             if "bare_cpu_us" in figures and "callstate_cpu_us" in figures:
                 line += f" (server CPU {figures['bare_cpu_us'] / figures['callstate_cpu_us']:.2f})"
             print(line, flush=True)
