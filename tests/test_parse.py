@@ -18,7 +18,7 @@ from callstate import (
     parse_form,
 )
 from callstate._core._form import decodes_plainly
-from callstate._core._parse import _delivery, split_form, unquote_ascii
+from callstate._core._parse import MAX_NUMBER, _delivery, split_form, unquote_ascii
 from callstate.testing import strategies as cst
 
 BASE = {
@@ -301,3 +301,25 @@ def test_split_form_decodes_as_the_standard_library_does(pairs):
     except InvalidCallback:
         return
     assert ours == parse_qsl(raw, keep_blank_values=True)
+
+
+# Digits as a provider might pad them: the number they spell, whatever the zeros in front.
+_DIGITS = st.builds(
+    lambda zeros, n: "0" * zeros + str(n),
+    st.integers(0, 30),
+    st.integers(0, 10**12) | st.sampled_from([MAX_NUMBER, MAX_NUMBER + 1, 0]),
+)
+
+
+@given(st.sampled_from(["SequenceNumber", "CallDuration"]), _DIGITS)
+def test_a_number_is_read_whatever_its_leading_zeros(field, text):
+    number = int(text)
+    if number <= MAX_NUMBER:
+        delivery = parse_form(body(**{field: text}))
+        read = delivery.sequence_number if field == "SequenceNumber" else delivery.call_duration
+        assert read == number
+    else:
+        with pytest.raises(InvalidCallback) as caught:
+            parse_form(body(**{field: text}))
+        assert caught.value.field == field
+        assert "out of range" in caught.value.reason

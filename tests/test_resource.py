@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from callstate import CallStatus, InvalidResource, parse_call_resource, parse_call_resources
+from callstate._core._parse import MAX_NUMBER
 
 TWILIO = {
     "sid": "CA" + "3" * 32,
@@ -109,3 +110,23 @@ def test_counts_out_of_range_are_typed_errors(value):
     with pytest.raises(InvalidResource) as caught:
         whole_number({"page_size": value}, "page_size")
     assert caught.value.field == "page_size"
+
+
+@given(
+    st.builds(
+        lambda zeros, n: "0" * zeros + str(n),
+        st.integers(0, 30),
+        st.integers(0, 10**12) | st.sampled_from([MAX_NUMBER, MAX_NUMBER + 1, 0]),
+    )
+)
+def test_a_count_is_read_whatever_its_leading_zeros(text):
+    from callstate._core._resource import whole_number
+
+    number = int(text)
+    if number <= MAX_NUMBER:
+        assert whole_number({"duration": text}, "duration") == number
+    else:
+        with pytest.raises(InvalidResource) as caught:
+            whole_number({"duration": text}, "duration")
+        assert caught.value.field == "duration"
+        assert f"from 0 to {MAX_NUMBER}" in caught.value.reason

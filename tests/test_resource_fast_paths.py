@@ -87,9 +87,10 @@ def _whole(data: Mapping[str, object], name: str) -> int | None:
         value = int(value)
     if isinstance(value, str):
         text = value.strip()
-        if not (text.isascii() and text.isdigit() and len(text) <= 10):
+        if not (text.isascii() and text.isdigit()):
             raise InvalidResource(name, f"must be a whole number, not {value[:40]!r}")
-        value = int(text)
+        # Leading zeros count for nothing; past ten digits, no int is made at all.
+        value = int(text) if len(text.lstrip("0")) <= 10 else MAX_NUMBER + 1
     if not isinstance(value, int) or not 0 <= value <= MAX_NUMBER:
         raise InvalidResource(name, f"must be a whole number from 0 to {MAX_NUMBER}")
     return value

@@ -106,9 +106,11 @@ def _number(field: str, text: str) -> int:
         raise InvalidCallback(field, "is empty")
     if not (text.isascii() and text.isdigit()):
         raise InvalidCallback(field, f"must be a whole number of ASCII digits, not {text[:40]!r}")
-    if len(text) > 10 or int(text) > MAX_NUMBER:
+    # Leading zeros count for nothing; past ten digits, no int is made at all.
+    number = int(text) if len(text.lstrip("0")) <= 10 else MAX_NUMBER + 1
+    if number > MAX_NUMBER:
         raise InvalidCallback(field, f"is out of range (at most {MAX_NUMBER})")
-    return int(text)
+    return number
 
 
 def _sid(field: str, text: str) -> str:
