@@ -13,6 +13,11 @@ one (four per call, made before the round's clock starts; a round that runs
 out of them stops the benchmark); the bare endpoint is sent the same bytes.
 
     python benchmarks/webhooks.py [--json] [--seconds 2.0] [--adapters flask,asgi]
+                                  [--verifier twilio|basic]
+
+``--verifier basic`` has callstate check Basic-auth credentials (as Restcomm-
+family providers send them) instead of a Twilio signature; the naive baseline
+checks the signature either way.
 
 The target is ``callstate_rps >= 0.8 * bare_rps`` with the in-memory sink.
 Beside the rates, ``callstate_cpu_us``, ``bare_cpu_us`` and ``naive_cpu_us``: the server's CPU
@@ -39,7 +44,13 @@ from urllib.parse import parse_qsl, urlencode
 
 from callstate import CallBook
 from callstate._signature import twilio_signature
-from callstate.web import AsyncWebhookHandler, TwilioSignature, WebhookHandler
+from callstate.web import (
+    AsyncWebhookHandler,
+    BasicAuth,
+    TwilioSignature,
+    Verifier,
+    WebhookHandler,
+)
 
 TOKEN = "bench-token"
 ADAPTERS = ("wsgi", "flask", "django", "asgi", "starlette", "aiohttp")
@@ -68,12 +79,21 @@ def _naive(url: str, body: bytes, signature: str) -> int:
     return 204
 
 
+#: How callstate checks each callback: set in the server process (``--verifier``).
+_verifier: list[Verifier] = [TwilioSignature(secrets=[TOKEN])]
+VERIFIERS: dict[str, Callable[[], Verifier]] = {
+    "twilio": lambda: TwilioSignature(secrets=[TOKEN]),
+    "basic": lambda: BasicAuth(credentials={USER: TOKEN}),
+}
+USER = "bench"
+
+
 def _sync() -> WebhookHandler:
-    return WebhookHandler(CallBook(), verifier=TwilioSignature(secrets=[TOKEN]))
+    return WebhookHandler(CallBook(), verifier=_verifier[0])
 
 
 def _async() -> AsyncWebhookHandler:
-    return AsyncWebhookHandler(CallBook(), verifier=TwilioSignature(secrets=[TOKEN]))
+    return AsyncWebhookHandler(CallBook(), verifier=_verifier[0])
 
 
 _STATUS_LINES = {204: "204 No Content", 400: "400 Bad Request", 403: "403 Forbidden"}
@@ -251,8 +271,9 @@ SERVERS = {
 }
 
 
-def _serve(name: str, ports: Any) -> None:
+def _serve(name: str, ports: Any, verifier: str) -> None:
     """In the server process: run ``name``'s app until terminated (SIGTERM)."""
+    _verifier[0] = VERIFIERS[verifier]()
     kind, app = SERVERS[name]()
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -291,9 +312,19 @@ def _serve(name: str, ports: Any) -> None:
         web.run_app(app, sock=sock, access_log=None, print=None)
 
 
-def _requests(base: str, path: str, first: int, count: int) -> Iterator[bytes]:
-    """``count`` signed status callbacks, four per call, calls numbered from ``first // 4``."""
+def _requests(
+    base: str, path: str, first: int, count: int, verifier: str = "twilio"
+) -> Iterator[bytes]:
+    """``count`` signed status callbacks, four per call, calls numbered from ``first // 4``.
+
+    Each carries its ``X-Twilio-Signature`` (the naive baseline checks it),
+    and with the ``basic`` verifier the credentials as well.
+    """
     host = base.removeprefix("http://")
+    credentials = ""
+    if verifier == "basic":
+        token = base64.b64encode(f"{USER}:{TOKEN}".encode()).decode()
+        credentials = f"Authorization: Basic {token}\r\n"
     url = f"{base}{path}"
     for i in range(first, first + count):
         params = [
@@ -310,7 +341,7 @@ def _requests(base: str, path: str, first: int, count: int) -> Iterator[bytes]:
         signature = twilio_signature(TOKEN, url, params)
         yield (
             f"POST {path} HTTP/1.1\r\nHost: {host}\r\n"
-            f"Content-Type: application/x-www-form-urlencoded\r\n"
+            f"Content-Type: application/x-www-form-urlencoded\r\n{credentials}"
             f"X-Twilio-Signature: {signature}\r\nContent-Length: {len(body)}\r\n\r\n"
         ).encode() + body
 
@@ -395,7 +426,9 @@ def _cpu_seconds(pid: int) -> float | None:
     return total
 
 
-def measure(name: str, seconds: float, rounds: int, connections: int) -> dict[str, float]:
+def measure(
+    name: str, seconds: float, rounds: int, connections: int, verifier: str = "twilio"
+) -> dict[str, float]:
     """Webhooks/s through callstate, the bare endpoint and the naive baseline, in turns.
 
     Beside each rate, the server's CPU time per request (user + system, its
@@ -404,7 +437,7 @@ def measure(name: str, seconds: float, rounds: int, connections: int) -> dict[st
     """
     context = multiprocessing.get_context("spawn")
     ports = context.Queue()
-    server = context.Process(target=_serve, args=(name, ports))
+    server = context.Process(target=_serve, args=(name, ports, verifier))
     server.start()
     try:
         base = ports.get(timeout=60)
@@ -413,8 +446,8 @@ def measure(name: str, seconds: float, rounds: int, connections: int) -> dict[st
         # The bare endpoint is sent the same bytes over and over; callstate is
         # sent new callbacks only (repeats would take its cheaper duplicate path),
         # enough for a round at the best rate seen so far, twice over.
-        bare = list(_requests(base, "/bare", 0, 1_000))
-        hook = list(_requests(base, "/hook", 0, 15_000))
+        bare = list(_requests(base, "/bare", 0, 1_000, verifier))
+        hook = list(_requests(base, "/hook", 0, 15_000, verifier))
         asyncio.run(_drive(base, bare, 0.3, connections, cycle=True))  # warm both up
         done, took = asyncio.run(_drive(base, hook, 0.3, connections))
         best, offset = done / took, len(hook)
@@ -429,7 +462,7 @@ def measure(name: str, seconds: float, rounds: int, connections: int) -> dict[st
                 else:
                     count = int(2 * best * seconds) + 1_000
                     path = "/hook" if kind == "callstate" else "/naive"
-                    requests = list(_requests(base, path, offset, count))
+                    requests = list(_requests(base, path, offset, count, verifier))
                     offset += count
                 cpu_before = _cpu_seconds(pid)
                 done, took = asyncio.run(
@@ -456,10 +489,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="rounds of bare, naive, callstate")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--adapters", default=",".join(ADAPTERS))
+    parser.add_argument(
+        "--verifier",
+        choices=sorted(VERIFIERS),
+        default="twilio",
+        help="callstate's check: an X-Twilio-Signature (HMAC-SHA1), or Basic-auth credentials",
+    )
     args = parser.parse_args()
     results = {}
     for name in args.adapters.split(","):
-        results[name] = measure(name, args.seconds, args.rounds, args.connections)
+        results[name] = measure(name, args.seconds, args.rounds, args.connections, args.verifier)
         if not args.json:
             figures = results[name]
             ratio = figures["callstate_rps"] / figures["bare_rps"]
