@@ -21,7 +21,7 @@ from callstate._core._call import (
     fold_resource,
     start_of,
 )
-from callstate._core._make import slot_setters
+from callstate._core._make import maker, slot_setters
 from callstate._core._state import FINAL_CODES
 from callstate._core._values import (
     Anomaly,
@@ -328,16 +328,15 @@ def _only_duplicates(events: tuple[Event, ...]) -> bool:
 
 def _delivery_events(command: RecordDelivery, duplicate: bool) -> tuple[Event, ...]:
     """What ``Decider._decide`` makes of a delivery, told whether it is a duplicate."""
+    # The command's fields passed the same checks when it was made.
     delivery = command.delivery
     if duplicate:
-        return (
-            DuplicateIgnored(
-                call_sid=delivery.call_sid,
-                sequence_number=delivery.sequence_number,
-                received_at=command.received_at,
-            ),
-        )
-    return (DeliveryAccepted(delivery=delivery, received_at=command.received_at),)
+        return (_ignored(delivery.call_sid, delivery.sequence_number, command.received_at),)
+    return (_accepted(delivery, command.received_at),)
+
+
+_accepted: Final = maker(DeliveryAccepted, checked=True)
+_ignored: Final = maker(DuplicateIgnored, checked=True)
 
 
 def _outcome(
@@ -347,6 +346,21 @@ def _outcome(
     after: CallState,
 ) -> Outcome:
     return Outcome(events=events, changes=changes, before=before, after=after)
+
+
+def deliver(before: Record, command: RecordDelivery, dialect: Dialect) -> tuple[Outcome, Record]:
+    """A delivery's one event folded into a copy of ``before`` (as ``_evolve`` folds it).
+
+    The outcome, and the copy: its "after", which nothing may change any more.
+    """
+    record = before.copy()
+    received_at = command.received_at
+    received = _NAN if received_at is None else received_at.timestamp()
+    folded = fold_delivery(record, command.delivery, received, dialect)
+    record.shared = True
+    if folded is None:
+        return Outcome._of_delivery(command, True, (), before, record), record
+    return Outcome._of_delivery(command, False, folded, before, record), record
 
 
 def _check_call(record: Record, call_sid: str) -> None:
@@ -391,20 +405,13 @@ class CallBook:
         # nothing changes it any more; the copy, its "after", is shared.
         if type(command) is RecordDelivery:
             # The hot path: a delivery's one event, folded as ``_evolve`` folds it.
-            delivery = command.delivery
-            sid = delivery.call_sid
+            sid = command.delivery.call_sid
             calls = self._calls
             before = calls.get(sid)
             if before is None:
                 before = Record(sid)
-            record = calls[sid] = before.copy()
-            received_at = command.received_at
-            received = _NAN if received_at is None else received_at.timestamp()
-            folded = fold_delivery(record, delivery, received, self._dialect)
-            record.shared = True
-            if folded is None:
-                return Outcome._of_delivery(command, True, (), before, record)
-            return Outcome._of_delivery(command, False, folded, before, record)
+            outcome, calls[sid] = deliver(before, command, self._dialect)
+            return outcome
         if isinstance(command, Tick):
             raise UsageError("a Tick concerns every call: use CallBook.tick")
         sid = _call_sid_of(command)

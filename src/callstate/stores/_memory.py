@@ -5,7 +5,9 @@ from __future__ import annotations
 import threading
 from bisect import bisect_right
 from collections.abc import Sequence
+from typing import Final
 
+from callstate._core._make import maker
 from callstate._core._state import CallStatus
 from callstate._core._values import DeliveryAccepted, Event
 from callstate._errors import VersionConflict
@@ -13,6 +15,8 @@ from callstate.stores._codec import delivery_key
 from callstate.stores._port import Append, StoredEvent, check_append
 
 __all__ = ["MemoryStore"]
+
+_stored: Final = maker(StoredEvent)
 
 
 class MemoryStore:
@@ -33,16 +37,37 @@ class MemoryStore:
         *,
         status: CallStatus,
     ) -> tuple[StoredEvent, ...]:
-        return self.append_many(
-            (
-                Append(
-                    call_sid=call_sid,
-                    expected_version=expected_version,
-                    events=tuple(events),
-                    status=status,
-                ),
+        if len(events) != 1 or expected_version < 0 or events[0].call_sid != call_sid:
+            return self.append_many(
+                (
+                    Append(
+                        call_sid=call_sid,
+                        expected_version=expected_version,
+                        events=tuple(events),
+                        status=status,
+                    ),
+                )
             )
-        )
+        # One event, what a webhook worker appends: append_many's checks and
+        # writes without its batch bookkeeping (a test proves they agree).
+        (event,) = events
+        key = None
+        if isinstance(event, DeliveryAccepted):
+            key = (call_sid, delivery_key(event.delivery))
+        with self._lock:
+            log = self._calls.get(call_sid)
+            actual = 0 if log is None else len(log)
+            if actual != expected_version or key in self._keys:
+                raise VersionConflict(call_sid, expected_version, actual)
+            if log is None:
+                log = self._calls[call_sid] = []
+            record = _stored(len(self._log) + 1, call_sid, actual + 1, event)
+            log.append(record)
+            self._log.append(record)
+            self._status[call_sid] = status
+            if key is not None:
+                self._keys.add(key)
+            return (record,)
 
     def append_many(self, appends: Sequence[Append]) -> tuple[StoredEvent, ...]:
         with self._lock:

@@ -10,9 +10,10 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 
-from callstate._core._call import CallState
-from callstate._core._decider import Decider, Outcome
+from callstate._core._call import CallState, Record
+from callstate._core._decider import Decider, Outcome, deliver
 from callstate._core._sink import CallCommand
+from callstate._core._state import STATUSES
 from callstate._core._values import (
     Event,
     Reconcile,
@@ -64,7 +65,11 @@ class Runner:
         self._decider = Decider() if decider is None else decider
         self._retries = retries
         self._cache_size = cache_size
-        self._cache: OrderedDict[str, tuple[int, CallState]] = OrderedDict()
+        # (version, record) per call. A cached record is a snapshot: nothing
+        # changes it any more (a command folds into a copy).
+        self._cache: OrderedDict[str, tuple[int, Record]] = OrderedDict()
+        # A plain Decider's delivery is folded as CallBook folds it (one event).
+        self._plain = type(self._decider) is Decider
         self._lock = threading.Lock()
 
     @property
@@ -77,9 +82,12 @@ class Runner:
 
     def handle(self, command: CallCommand) -> Outcome:
         """Decide ``command`` for its call, store the events: what it caused and changed."""
+        if type(command) is RecordDelivery and self._plain:
+            return self._deliver(command)
         call_sid = _call_sid_of(command)
         decider = self._decider
-        version, before = self._current(call_sid)
+        version, record = self._current(call_sid)
+        before = CallState.of(record)
         attempt = 0
         while True:
             events = decider.decide(command, before)
@@ -87,18 +95,44 @@ class Runner:
             if events:
                 try:
                     self._store.append(call_sid, version, events, status=after.status)
-                except VersionConflict:
+                except VersionConflict as conflict:
                     attempt += 1
-                    if attempt > self._retries:
-                        self._forget(call_sid)
-                        raise
-                    newer = self._catch_up(call_sid, version, before)
-                    if newer[0] == version:  # nothing missed: the cache itself is off
-                        newer = self._catch_up(call_sid, 0, decider.initial_state(call_sid))
-                    version, before = newer
+                    version, record = self._after_conflict(
+                        call_sid, version, record, conflict, attempt
+                    )
+                    before = CallState.of(record)
                     continue
-                self._remember(call_sid, version + len(events), after)
+                self._remember(call_sid, version + len(events), after._record)
             return Outcome(events=events, changes=changes, before=before, after=after)
+
+    def _deliver(self, command: RecordDelivery) -> Outcome:
+        """``handle`` of a delivery: its one event, folded as ``CallBook.handle`` folds it."""
+        call_sid = command.delivery.call_sid
+        dialect = self._decider.dialect
+        version, before = self._current(call_sid)
+        attempt = 0
+        while True:
+            outcome, after = deliver(before, command, dialect)
+            try:
+                self._store.append(call_sid, version, outcome.events, status=STATUSES[after.status])
+            except VersionConflict as conflict:
+                attempt += 1
+                version, before = self._after_conflict(call_sid, version, before, conflict, attempt)
+                continue
+            self._remember(call_sid, version + 1, after)
+            return outcome
+
+    def _after_conflict(
+        self, call_sid: str, version: int, record: Record, conflict: VersionConflict, attempt: int
+    ) -> tuple[int, Record]:
+        """What another writer appended first, read to decide again (or the conflict, let out)."""
+        if attempt > self._retries:
+            self._forget(call_sid)
+            raise conflict
+        newer = self._catch_up(call_sid, version, record)
+        if newer[0] == version:  # nothing missed: the cache itself is off
+            newer = self._catch_up(call_sid, 0, self._initial(call_sid))
+        return newer
 
     def handle_many(self, commands: Iterable[CallCommand]) -> tuple[Outcome, ...]:
         """Handle many commands, storing all their events in one transaction (an import).
@@ -123,7 +157,7 @@ class Runner:
                 continue
             for item in appends:
                 version = item.expected_version + len(item.events)
-                self._remember(item.call_sid, version, states[item.call_sid])
+                self._remember(item.call_sid, version, states[item.call_sid]._record)
             return outcomes
 
     def _decide_batch(
@@ -138,7 +172,8 @@ class Runner:
             sid = _call_sid_of(command)
             before = states.get(sid)
             if before is None:
-                start[sid], before = self._current(sid)
+                start[sid], record = self._current(sid)
+                before = CallState.of(record)
             events = decider.decide(command, before)
             after, changes = decider.advance(before, events)
             states[sid] = after
@@ -160,9 +195,9 @@ class Runner:
         """A call's state as stored now, or None if nothing is stored about it."""
         with self._lock:
             cached = self._cache.get(call_sid)
-        version, state = (0, self._decider.initial_state(call_sid)) if cached is None else cached
-        version, state = self._catch_up(call_sid, version, state)
-        return None if version == 0 else state
+        version, record = (0, self._initial(call_sid)) if cached is None else cached
+        version, record = self._catch_up(call_sid, version, record)
+        return None if version == 0 else CallState.of(record)
 
     def state(self, call_sid: str) -> CallState:
         """A call's state from the store; ``UnknownCall`` if nothing is stored about it."""
@@ -175,28 +210,32 @@ class Runner:
     # state may be stale (another process appended): the append's expected
     # version catches that, and the runner then reads only what it missed.
 
-    def _current(self, call_sid: str) -> tuple[int, CallState]:
+    def _current(self, call_sid: str) -> tuple[int, Record]:
         with self._lock:
             cached = self._cache.get(call_sid)
             if cached is not None:
                 self._cache.move_to_end(call_sid)
                 return cached
-        return self._catch_up(call_sid, 0, self._decider.initial_state(call_sid))
+        return self._catch_up(call_sid, 0, self._initial(call_sid))
 
-    def _catch_up(self, call_sid: str, version: int, state: CallState) -> tuple[int, CallState]:
+    def _initial(self, call_sid: str) -> Record:
+        return Record(call_sid) if self._plain else self._decider.initial_state(call_sid)._record
+
+    def _catch_up(self, call_sid: str, version: int, record: Record) -> tuple[int, Record]:
         newer = self._store.load(call_sid, version)
         if newer:
-            state, _ = self._decider.advance(state, [stored.event for stored in newer])
+            events = [stored.event for stored in newer]
+            record = self._decider.advance(CallState.of(record), events)[0]._record
             version = newer[-1].version
-        self._remember(call_sid, version, state)
-        return version, state
+        self._remember(call_sid, version, record)
+        return version, record
 
-    def _remember(self, call_sid: str, version: int, state: CallState) -> None:
+    def _remember(self, call_sid: str, version: int, record: Record) -> None:
         if self._cache_size == 0:
             return
         with self._lock:
             cache = self._cache
-            cache[call_sid] = (version, state)
+            cache[call_sid] = (version, record)
             cache.move_to_end(call_sid)
             while len(cache) > self._cache_size:
                 cache.popitem(last=False)
