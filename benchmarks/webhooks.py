@@ -1,28 +1,30 @@
 """Webhooks per second through callstate, beside the same framework's bare 204 endpoint.
 
-For each adapter, one server process (on 127.0.0.1) serves two routes of the
-same application: ``/hook`` (callstate: Twilio signature check, parse, record
-in a ``CallBook``, answer) and ``/bare`` (the framework's own endpoint that
-answers 204 and does nothing), and ``/naive``: what a team would write by
-hand for the same job, a stdlib-only baseline (``parse_qsl``, an HMAC-SHA1
-Twilio signature check, the latest status per CallSid in a dict; no
-validation, no event log). A client process drives both with signed
-status callbacks over keep-alive connections, alternating bare and callstate
-rounds so drift hits both alike. Every callback sent to callstate is a new
-one (four per call, made before the round's clock starts; a round that runs
-out of them stops the benchmark); the bare endpoint is sent the same bytes.
+For each adapter, one server process (on 127.0.0.1) serves three routes of
+the same application: ``/hook`` (callstate: Twilio signature check, parse,
+store in the in-memory store, answer), ``/bare`` (the framework's own
+endpoint that answers 204 and does nothing) and ``/naive``: what a team would
+write by hand for the same job, a stdlib-only baseline (``parse_qsl``, an
+HMAC-SHA1 Twilio signature check, the latest status per CallSid in a dict;
+no validation, no event log). A client process drives them in turns with
+signed status callbacks over keep-alive connections, so drift hits all
+alike. Every callback sent to callstate or the baseline is a new one (four
+per call, made before the round's clock starts; a round that runs out of
+them stops the benchmark); the bare endpoint is sent the same bytes.
 
     python benchmarks/webhooks.py [--json] [--seconds 2.0] [--adapters flask,asgi]
-                                  [--verifier twilio|basic]
+                                  [--verifier twilio|basic] [--sink memory|book]
 
-``--verifier basic`` has callstate check Basic-auth credentials (as Restcomm-
-family providers send them) instead of a Twilio signature; the naive baseline
-checks the signature either way.
+The target is ``callstate_rps >= 0.8 * bare_rps`` with the in-memory store:
+by default callstate appends every event to a ``MemoryStore`` through a
+``Runner``. ``--sink book`` has it keep call states in a ``CallBook`` instead
+(no event log). ``--verifier basic`` has it check Basic-auth credentials (as
+Restcomm-family providers send them) instead of a Twilio signature; the
+naive baseline checks the signature either way.
 
-The target is ``callstate_rps >= 0.8 * bare_rps`` with the in-memory sink.
-Beside the rates, ``callstate_cpu_us``, ``bare_cpu_us`` and ``naive_cpu_us``: the server's CPU
-time per request in the same rounds (Linux), which holds whichever side,
-server or client, is the bottleneck.
+Beside the rates, ``callstate_cpu_us``, ``bare_cpu_us`` and ``naive_cpu_us``:
+the server's CPU time per request in the same rounds (Linux), which holds
+whichever side, server or client, is the bottleneck.
 """
 
 from __future__ import annotations
@@ -42,8 +44,9 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from callstate import CallBook
+from callstate import CallBook, Sink
 from callstate._signature import twilio_signature
+from callstate.stores import MemoryStore, Runner
 from callstate.web import (
     AsyncWebhookHandler,
     BasicAuth,
@@ -79,8 +82,14 @@ def _naive(url: str, body: bytes, signature: str) -> int:
     return 204
 
 
-#: How callstate checks each callback: set in the server process (``--verifier``).
+#: How callstate checks and keeps each callback: set in the server process
+#: (``--verifier``, ``--sink``).
 _verifier: list[Verifier] = [TwilioSignature(secrets=[TOKEN])]
+_sink: list[Callable[[], Sink]] = [lambda: Runner(MemoryStore())]
+SINKS: dict[str, Callable[[], Sink]] = {
+    "book": CallBook,
+    "memory": lambda: Runner(MemoryStore()),
+}
 VERIFIERS: dict[str, Callable[[], Verifier]] = {
     "twilio": lambda: TwilioSignature(secrets=[TOKEN]),
     "basic": lambda: BasicAuth(credentials={USER: TOKEN}),
@@ -89,11 +98,11 @@ USER = "bench"
 
 
 def _sync() -> WebhookHandler:
-    return WebhookHandler(CallBook(), verifier=_verifier[0])
+    return WebhookHandler(_sink[0](), verifier=_verifier[0])
 
 
 def _async() -> AsyncWebhookHandler:
-    return AsyncWebhookHandler(CallBook(), verifier=_verifier[0])
+    return AsyncWebhookHandler(_sink[0](), verifier=_verifier[0])
 
 
 _STATUS_LINES = {204: "204 No Content", 400: "400 Bad Request", 403: "403 Forbidden"}
@@ -271,9 +280,10 @@ SERVERS = {
 }
 
 
-def _serve(name: str, ports: Any, verifier: str) -> None:
+def _serve(name: str, ports: Any, verifier: str, sink: str) -> None:
     """In the server process: run ``name``'s app until terminated (SIGTERM)."""
     _verifier[0] = VERIFIERS[verifier]()
+    _sink[0] = SINKS[sink]
     kind, app = SERVERS[name]()
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -427,7 +437,12 @@ def _cpu_seconds(pid: int) -> float | None:
 
 
 def measure(
-    name: str, seconds: float, rounds: int, connections: int, verifier: str = "twilio"
+    name: str,
+    seconds: float,
+    rounds: int,
+    connections: int,
+    verifier: str = "twilio",
+    sink: str = "book",
 ) -> dict[str, float]:
     """Webhooks/s through callstate, the bare endpoint and the naive baseline, in turns.
 
@@ -437,7 +452,7 @@ def measure(
     """
     context = multiprocessing.get_context("spawn")
     ports = context.Queue()
-    server = context.Process(target=_serve, args=(name, ports, verifier))
+    server = context.Process(target=_serve, args=(name, ports, verifier, sink))
     server.start()
     try:
         base = ports.get(timeout=60)
@@ -495,10 +510,19 @@ def main() -> None:
         default="twilio",
         help="callstate's check: an X-Twilio-Signature (HMAC-SHA1), or Basic-auth credentials",
     )
+    parser.add_argument(
+        "--sink",
+        choices=sorted(SINKS),
+        default="memory",
+        help="where callstate keeps what it accepts: a MemoryStore (through a Runner), or a "
+        "CallBook",
+    )
     args = parser.parse_args()
     results = {}
     for name in args.adapters.split(","):
-        results[name] = measure(name, args.seconds, args.rounds, args.connections, args.verifier)
+        results[name] = measure(
+            name, args.seconds, args.rounds, args.connections, args.verifier, args.sink
+        )
         if not args.json:
             figures = results[name]
             ratio = figures["callstate_rps"] / figures["bare_rps"]
