@@ -6,10 +6,13 @@ import sys
 import types
 from collections.abc import Iterator
 from contextlib import contextmanager
+from unittest import mock
 
 import django
 import flask
+from aiohttp import http_parser as aiohttp_http_parser
 from aiohttp import web as aiohttp_web
+from aiohttp import web_protocol as aiohttp_web_protocol
 from django.conf import settings
 from starlette.applications import Starlette
 
@@ -105,3 +108,18 @@ class TestAiohttp(WebhookContract):
         callstate_aiohttp.add_webhook(app, "/calls/status", handler)
         with serve_aiohttp(app) as base:
             yield base + "/calls/status"
+
+
+class TestAiohttpPythonParser(TestAiohttp):
+    """aiohttp with its pure-Python HTTP parser (as on PyPy, or ``AIOHTTP_NO_EXTENSIONS``).
+
+    It hands the body's reader the errors its C parser keeps to itself (a
+    malformed chunk size), so the adapter meets them.
+    """
+
+    @contextmanager
+    def serve(self, handler: WebhookHandler | AsyncWebhookHandler) -> Iterator[str]:
+        parser = aiohttp_http_parser.HttpRequestParserPy
+        patched = mock.patch.object(aiohttp_web_protocol, "HttpRequestParser", parser)
+        with patched, super().serve(handler) as url:
+            yield url

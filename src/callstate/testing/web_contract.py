@@ -23,15 +23,19 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import logging
+import re
 import socket
 import urllib.parse
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
 from typing import ClassVar, Final
 
 import attrs
 import pytest
 
+import callstate
 from callstate import CallBook, CallCommand, CallStatus, Outcome, StoreUnavailable
 from callstate._signature import body_sha256, twilio_signature
 from callstate.web import (
@@ -167,6 +171,67 @@ def send(
         )
     finally:
         connection.close()
+
+
+_OURS: Final = str(Path(callstate.__file__).parent)
+_CHAINED: Final = re.compile(
+    r"\n(?:The above exception was the direct cause of the following exception"
+    r"|During handling of the above exception, another exception occurred):\n"
+)
+
+
+class _Tracebacks(logging.Handler):
+    """Keeps each record whose last traceback (text or ``exc_info``) names a file of ours.
+
+    Only the last of a chain is what the server caught: an earlier one (its
+    cause) may have passed through our code and been handled there.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        last = _CHAINED.split(logging.Formatter().format(record))[-1]
+        if _OURS in last and record not in self.records:
+            self.records.append(record)
+
+
+@contextmanager
+def _tracebacks_through_callstate() -> Iterator[list[logging.LogRecord]]:
+    """The records logged meanwhile, by any logger there is, with a traceback through our code.
+
+    A server logs an exception its application let out (werkzeug in the
+    message's text, uvicorn, aiohttp, Flask and Django as ``exc_info``); a
+    logger that does not propagate is watched too.
+    """
+    handler = _Tracebacks()
+    loggers = [logging.getLogger()]
+    loggers.extend(
+        logger
+        for logger in logging.Logger.manager.loggerDict.values()
+        if isinstance(logger, logging.Logger)
+    )
+    for logger in loggers:
+        logger.addHandler(handler)
+    try:
+        yield handler.records
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)
+
+
+def _final_status(answer: bytes) -> bytes:
+    """The status code of a raw answer, past any interim (1xx) ones; empty when there is none."""
+    while answer:
+        head, _, answer = answer.partition(b"\r\n\r\n")
+        status = head.split(b" ", 2)[1] if head.count(b" ") else head
+        if not status.startswith(b"1"):
+            return status
+    return b""
+
+
+_BROKEN_BODY: Final = urllib.parse.urlencode(callback(status="busy", seq=3)).encode()
 
 
 class WebhookContract:
@@ -405,16 +470,68 @@ class WebhookContract:
                 "Content-Type: application/x-www-form-urlencoded\r\n"
                 f"Content-Length: {len(body)}\r\n\r\n"
             ).encode()
-            with socket.create_connection((parts.hostname, parts.port), timeout=30) as raw:
-                raw.sendall(head + body[:-4])
-                raw.shutdown(socket.SHUT_WR)
-                # Whatever the server answers (a 400, or nothing), it is done
-                # with the request once it closes the connection.
-                while raw.recv(65_536):
-                    pass
-            assert sink.handled == 0
-            assert "CA0001" not in sink.book
-            assert result(send(url, callback(status="busy", seq=3))) == (204, "accepted")
+            with _tracebacks_through_callstate() as tracebacks:
+                with socket.create_connection((parts.hostname, parts.port), timeout=30) as raw:
+                    raw.sendall(head + body[:-4])
+                    raw.shutdown(socket.SHUT_WR)
+                    # Whatever the server answers (a 400, or nothing), it is done
+                    # with the request once it closes the connection.
+                    answer = b""
+                    while data := raw.recv(65_536):
+                        answer += data
+                assert sink.handled == 0
+                assert "CA0001" not in sink.book
+                assert result(send(url, callback(status="busy", seq=3))) == (204, "accepted")
+            assert _final_status(answer) in (b"", b"400"), answer
+            assert tracebacks == [], logging.Formatter().format(tracebacks[0])
+
+    @pytest.mark.parametrize(
+        "chunks",
+        [
+            b"10\r\n" + _BROKEN_BODY[:16] + b"\r\n",
+            b"%x\r\n" % len(_BROKEN_BODY) + _BROKEN_BODY[:16],
+            b"%x\r\n" % len(_BROKEN_BODY) + _BROKEN_BODY + b"\r\n",
+            b"zz\r\n" + _BROKEN_BODY + b"\r\n0\r\n\r\n",
+        ],
+        ids=["gone-after-a-chunk", "gone-mid-chunk", "gone-before-the-last-chunk", "bad-size"],
+    )
+    def test_a_broken_chunked_body_is_never_stored(
+        self, sink: SwitchableSink, chunks: bytes
+    ) -> None:
+        # A chunked body (no Content-Length) that never ends: the client goes
+        # away without the last chunk (even after a whole, well-formed
+        # callback), or a chunk's size is not a number. Nothing is stored;
+        # the answer, if any, is a 400 (the server may just close), never a
+        # 500, and no exception gets out of our code into the server's log.
+        # The client stops sending after its chunks: with a bad size, aiohttp
+        # (its C parser) leaves the body's reader waiting until it does.
+        with self.serve(self.handler(sink, verifier=Unverified())) as url:
+            parts = urllib.parse.urlsplit(url)
+            head = (
+                f"POST {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+                "Content-Type: application/x-www-form-urlencoded\r\n"
+                "Transfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n"
+            ).encode()
+            with _tracebacks_through_callstate() as tracebacks:
+                with socket.create_connection((parts.hostname, parts.port), timeout=30) as raw:
+                    # The body follows the server's go-ahead, as a careful
+                    # client sends it: it breaks while the adapter is reading.
+                    raw.sendall(head)
+                    interim = b""
+                    while b"\r\n\r\n" not in interim and (data := raw.recv(1)):
+                        interim += data
+                    assert interim.startswith(b"HTTP/1.1 100 "), interim
+                    raw.sendall(chunks)
+                    raw.shutdown(socket.SHUT_WR)
+                    answer = b""
+                    while data := raw.recv(65_536):
+                        answer += data
+                # The next request is served once the broken one is done with.
+                assert result(send(url, callback(status="ringing", seq=1))) == (204, "accepted")
+            assert sink.handled == 1
+            assert sink.book.state("CA0001").status is CallStatus.RINGING
+            assert _final_status(answer) in (b"", b"400"), answer
+            assert tracebacks == [], logging.Formatter().format(tracebacks[0])
 
     def test_method_not_allowed(self, url: str, sink: SwitchableSink) -> None:
         answer = send(url, callback(), method="PUT")

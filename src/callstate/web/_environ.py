@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any, Final, Protocol
 from urllib.parse import quote
 
-from callstate.web._handler import BODY_CUT_SHORT, LENGTH_REQUIRED
+from callstate.web._handler import BODY_CUT_SHORT, BODY_UNREADABLE, LENGTH_REQUIRED
 from callstate.web._request import NormalizedHeaders, WebhookResponse
 from callstate.web._url import DEFAULT_PORTS
 
@@ -84,18 +84,23 @@ def body_of(
     marks as ending with the body (``wsgi.input_terminated``: a chunked
     request); otherwise it cannot be read: the answer is ``LENGTH_REQUIRED``.
     A body that ends before its Content-Length (the connection broke) is
-    answered ``BODY_CUT_SHORT``, never handed on.
+    answered ``BODY_CUT_SHORT``, never handed on; so is one whose stream
+    raises ``OSError`` (the server's own reader of a chunked body, when the
+    client went away or the chunks are malformed): ``BODY_UNREADABLE``.
     """
     try:
         length = int(content_length) if content_length else -1
     except ValueError:
         length = -1
-    if length < 0:
-        return _read(stream, limit + 1) if terminated else LENGTH_REQUIRED
-    if not length:
-        return b""
-    wanted = min(length, limit + 1)
-    body = _read(stream, wanted)
+    try:
+        if length < 0:
+            return _read(stream, limit + 1) if terminated else LENGTH_REQUIRED
+        if not length:
+            return b""
+        wanted = min(length, limit + 1)
+        body = _read(stream, wanted)
+    except OSError:
+        return BODY_UNREADABLE
     return body if len(body) == wanted else BODY_CUT_SHORT
 
 

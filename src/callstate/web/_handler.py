@@ -45,6 +45,7 @@ from callstate.web._verify import Verifier, check_of
 
 __all__ = [
     "BODY_CUT_SHORT",
+    "BODY_UNREADABLE",
     "LENGTH_REQUIRED",
     "RESULT_HEADER",
     "AsyncSink",
@@ -65,6 +66,9 @@ LENGTH_REQUIRED: Final = WebhookResponse.text(411, "Content-Length: is required"
 #: A body that ended before its Content-Length: the connection broke. What came
 #: may parse, but it is not what was sent; nothing is stored.
 BODY_CUT_SHORT: Final = WebhookResponse.text(400, "body: ended before its Content-Length")
+#: A body the server could not read whole (its client went away, or its chunks
+#: are malformed): what came is not what was sent; nothing is stored.
+BODY_UNREADABLE: Final = WebhookResponse.text(400, "body: could not be read to its end")
 NOT_ALLOWED: Final = WebhookResponse.text(
     405, "method: must be GET or POST", ("Allow", "GET, POST")
 )

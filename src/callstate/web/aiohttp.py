@@ -15,9 +15,10 @@ from collections.abc import Awaitable, Callable
 from typing import Final
 
 from aiohttp import web
+from aiohttp.http import HttpProcessingError
 
 from callstate.web._clock import Clock, utc_now
-from callstate.web._handler import AsyncWebhookHandler, WebhookHandler
+from callstate.web._handler import BODY_UNREADABLE, AsyncWebhookHandler, WebhookHandler
 from callstate.web._request import NormalizedHeaders, WebhookResponse
 
 __all__ = ["add_webhook", "webhook_view"]
@@ -37,14 +38,17 @@ def webhook_view(
         if method != "GET":
             chunks = []
             size = 0
-            while size <= limit:
-                chunk = await request.content.read(limit + 1 - size)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                size += len(chunk)
-                if request.content.at_eof():
-                    break
+            try:
+                while size <= limit:
+                    chunk = await request.content.read(limit + 1 - size)
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+                    size += len(chunk)
+                    if request.content.at_eof():
+                        break
+            except (OSError, HttpProcessingError):  # the client went away, or bad framing
+                return _unreadable()
             body = b"".join(chunks)
         url = f"{request.scheme}://{request.host}{request.raw_path}"
         headers = NormalizedHeaders()
@@ -62,6 +66,12 @@ def webhook_view(
         return web.Response(body=answer.body or None, status=answer.status, headers=answer.headers)
 
     return view
+
+
+def _unreadable() -> web.Response:
+    """The answer to a body that did not arrive whole; nothing was handed on."""
+    answer = BODY_UNREADABLE
+    return web.Response(body=answer.body, status=answer.status, headers=answer.headers)
 
 
 # Header names repeat from one request to the next: each one's lower-cased

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from callstate.web._clock import Clock, utc_now
-from callstate.web._handler import AsyncWebhookHandler, WebhookHandler
+from callstate.web._handler import BODY_UNREADABLE, AsyncWebhookHandler, WebhookHandler
 from callstate.web._request import WebhookResponse
 from callstate.web._scope import headers_of, url_of
 
@@ -40,11 +40,14 @@ def webhook_endpoint(
         if method != "GET":
             chunks = []
             size = 0
-            async for chunk in request.stream():
-                chunks.append(chunk)
-                size += len(chunk)
-                if size > limit:
-                    break
+            try:
+                async for chunk in request.stream():
+                    chunks.append(chunk)
+                    size += len(chunk)
+                    if size > limit:
+                        break
+            except ClientDisconnect:
+                return _unreadable()  # the client went away mid-body: nobody reads this
             body = b"".join(chunks)
         scope = request.scope
         headers, host = headers_of(scope)
@@ -55,6 +58,12 @@ def webhook_endpoint(
         return Response(answer.body, status_code=answer.status, headers=dict(answer.headers))
 
     return endpoint
+
+
+def _unreadable() -> Response:
+    """The answer to a body that did not arrive whole; nothing was handed on."""
+    answer = BODY_UNREADABLE
+    return Response(answer.body, status_code=answer.status, headers=dict(answer.headers))
 
 
 def webhook_route(
