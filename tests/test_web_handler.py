@@ -7,6 +7,7 @@ import base64
 import json
 import logging
 from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
@@ -26,6 +27,7 @@ from callstate import (
     VersionConflict,
 )
 from callstate._signature import body_sha256, twilio_signature
+from callstate.stores import Runner, SQLiteStore
 from callstate.testing.web_contract import SwitchableSink, callback
 from callstate.web import (
     AllOf,
@@ -369,6 +371,32 @@ def test_a_sink_that_cannot_store_is_a_503(
     answer = handler("POST", URL, FORM, urlencode(callback()).encode(), AT)
     assert answer.status == 503
     assert ("a bug" in caplog.text) == isinstance(exc, RuntimeError)
+
+
+@pytest.mark.parametrize(
+    "received_at",
+    [
+        datetime(2026, 11, 24, 10, 15),  # naive: a clock that forgot its zone
+        datetime(9999, 12, 31, tzinfo=UTC),  # past what callstate can hold
+        "2026-11-24T10:15:00Z",
+    ],
+    ids=["naive", "out-of-range", "text"],
+)
+def test_an_unusable_receive_time_is_a_503_and_nothing_is_stored(
+    received_at: object, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The adapter's clock is at fault, not the provider: retry, and store
+    # nothing that every later read of the call would trip on.
+    with SQLiteStore(tmp_path / "calls.db") as store:
+        for sink in (Runner(store), CallBook()):
+            handler = WebhookHandler(sink, verifier=Unverified())
+            body = urlencode(callback()).encode()
+            answer = handler("POST", URL, FORM, body, received_at)  # type: ignore[arg-type]
+            assert answer.status == 503
+            assert "unusable received_at" in caplog.text
+            assert handler("POST", URL, FORM, body, AT).status == 204
+        assert Runner(store).state("CA0001").status is CallStatus.RINGING
+        assert [s.version for s in store.load("CA0001")] == [1]
 
 
 def test_a_verifier_bug_is_a_503_not_an_exception(caplog: pytest.LogCaptureFixture) -> None:

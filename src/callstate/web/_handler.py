@@ -30,8 +30,8 @@ from typing import Final, Union
 from callstate._core._decider import CallBook, Outcome
 from callstate._core._parse import DEFAULT_LIMITS, Limits, parse_callback, parse_known
 from callstate._core._sink import AsyncSink, Sink
-from callstate._core._values import RecordDelivery
-from callstate._errors import CredentialsRequired, InvalidInput, StoreError
+from callstate._core._values import RecordDelivery, check_instant
+from callstate._errors import CredentialsRequired, InvalidInput, InvalidValue, StoreError
 from callstate.web._hooks import LOGGER, Hooks
 from callstate.web._request import (
     NormalizedHeaders,
@@ -119,6 +119,13 @@ class _Base:
             method = method.upper()
             if method not in ("POST", "GET"):
                 return NOT_ALLOWED
+        # The one check of the adapter's clock (the command is made unchecked below):
+        # an unusable time is no fault of the provider's, so not a 4xx.
+        try:
+            check_instant("received_at", received_at)
+        except InvalidValue:
+            LOGGER.exception("the clock gave an unusable received_at; answered 503")
+            return UNAVAILABLE
         try:
             fields = headers if type(headers) is NormalizedHeaders else normalize_headers(headers)
             proxy = self.proxy
