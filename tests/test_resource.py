@@ -115,14 +115,14 @@ def test_counts_out_of_range_are_typed_errors(value):
 @given(
     st.builds(
         lambda zeros, n: "0" * zeros + str(n),
-        st.integers(0, 30),
+        st.integers(0, 30) | st.integers(4_290, 6_000),  # past int()'s 4,300 digits too
         st.integers(0, 10**12) | st.sampled_from([MAX_NUMBER, MAX_NUMBER + 1, 0]),
     )
 )
 def test_a_count_is_read_whatever_its_leading_zeros(text):
     from callstate._core._resource import whole_number
 
-    number = int(text)
+    number = int(text.lstrip("0") or "0")
     if number <= MAX_NUMBER:
         assert whole_number({"duration": text}, "duration") == number
     else:

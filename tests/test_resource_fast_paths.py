@@ -90,7 +90,8 @@ def _whole(data: Mapping[str, object], name: str) -> int | None:
         if not (text.isascii() and text.isdigit()):
             raise InvalidResource(name, f"must be a whole number, not {value[:40]!r}")
         # Leading zeros count for nothing; past ten digits, no int is made at all.
-        value = int(text) if len(text.lstrip("0")) <= 10 else MAX_NUMBER + 1
+        digits = text.lstrip("0")
+        value = int(digits or "0") if len(digits) <= 10 else MAX_NUMBER + 1
     if not isinstance(value, int) or not 0 <= value <= MAX_NUMBER:
         raise InvalidResource(name, f"must be a whole number from 0 to {MAX_NUMBER}")
     return value

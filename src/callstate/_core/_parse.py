@@ -107,7 +107,8 @@ def _number(field: str, text: str) -> int:
     if not (text.isascii() and text.isdigit()):
         raise InvalidCallback(field, f"must be a whole number of ASCII digits, not {text[:40]!r}")
     # Leading zeros count for nothing; past ten digits, no int is made at all.
-    number = int(text) if len(text.lstrip("0")) <= 10 else MAX_NUMBER + 1
+    digits = text.lstrip("0")
+    number = int(digits or "0") if len(digits) <= 10 else MAX_NUMBER + 1
     if number > MAX_NUMBER:
         raise InvalidCallback(field, f"is out of range (at most {MAX_NUMBER})")
     return number
