@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from callstate import CallStatus, Decider, Dialect, RecordDelivery
+from callstate import CallStatus, Decider, Dialect, RecordDelivery, VersionConflict
 from callstate.stores import MemoryStore, Runner
 from callstate.testing import strategies as cs
 from callstate.testing.store_contract import lifecycle
@@ -68,23 +68,42 @@ def _streams(draw: st.DrawFn) -> list[tuple[bool, RecordDelivery]]:
     ]
 
 
+_SETTINGS = st.tuples(st.sampled_from([0, 1, 2, 10_000]), st.integers(0, 2))
+
+
 @settings(max_examples=300, deadline=None)
-@given(_streams(), cs.dialects())
+@given(_streams(), cs.dialects(), st.lists(_SETTINGS, min_size=2, max_size=2))
 def test_the_delivery_fast_path_is_the_general_path(
-    stream: list[tuple[bool, RecordDelivery]], dialect: Dialect
+    stream: list[tuple[bool, RecordDelivery]],
+    dialect: Dialect,
+    runners: list[tuple[int, int]],
 ) -> None:
     # Two runners over one store each side (a second writer makes version
-    # conflicts and stale caches): the same outcomes, the same logs.
+    # conflicts and stale caches; a small cache forgets, few retries give
+    # up): the same outcomes or conflicts, the same logs.
     fast_store, general_store = MemoryStore(), MemoryStore()
-    fast = [Runner(fast_store, Decider(dialect=dialect)) for _ in range(2)]
-    general = [Runner(general_store, _General(dialect=dialect)) for _ in range(2)]
+    fast = [
+        Runner(fast_store, Decider(dialect=dialect), cache_size=size, retries=retries)
+        for size, retries in runners
+    ]
+    general = [
+        Runner(general_store, _General(dialect=dialect), cache_size=size, retries=retries)
+        for size, retries in runners
+    ]
     for writer, command in stream:
-        assert fast[writer].handle(command) == general[writer].handle(command)
+        assert _handled(fast[writer], command) == _handled(general[writer], command)
     assert _logs(fast_store) == _logs(general_store)
     for sid in {command.delivery.call_sid for _, command in stream}:
         assert fast[0].get(sid) == general[0].get(sid)
     for status in CallStatus:
         assert fast_store.calls_with_status(status) == general_store.calls_with_status(status)
+
+
+def _handled(runner: Runner, command: RecordDelivery) -> object:
+    try:
+        return runner.handle(command)
+    except VersionConflict as conflict:
+        return ("conflict", conflict.call_sid, conflict.expected, conflict.actual)
 
 
 def _logs(store: MemoryStore) -> list[tuple[int, str, int, object]]:

@@ -37,6 +37,8 @@ class MemoryStore:
         *,
         status: CallStatus,
     ) -> tuple[StoredEvent, ...]:
+        if type(events) is not tuple:
+            events = tuple(events)  # any iterable, as a batch takes it
         if len(events) != 1 or expected_version < 0 or events[0].call_sid != call_sid:
             return self.append_many(
                 (

@@ -48,7 +48,10 @@ class Runner:
     On a ``VersionConflict`` the runner reads what the other writer appended
     and decides again, up to ``retries`` times, then lets the conflict out.
     It keeps the folded state of up to ``cache_size`` calls keyed by version,
-    so a handle reads only the events it has not seen (usually none).
+    so a handle reads only the events it has not seen (usually none). The
+    states it hands out are made with ``CallState.of`` from the record it
+    keeps: a ``Decider`` subclass whose ``advance`` returns a ``CallState``
+    subclass gets that type back only as an ``after``.
     """
 
     def __init__(
