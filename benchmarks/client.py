@@ -211,8 +211,10 @@ def main() -> None:
         print(json.dumps(result))
     else:
         for name, row in result["adapters"].items():
-            print(f"{name:12} callstate {row['callstate_rps']:>9} rps   raw {row['raw_rps']:>9} rps"
-                  f"   ratio {row['ratio']}")
+            print(
+                f"{name:12} callstate {row['callstate_rps']:>9} rps   raw {row['raw_rps']:>9} rps"
+                f"   ratio {row['ratio']}"
+            )
 
 
 if __name__ == "__main__":

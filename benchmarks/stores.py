@@ -175,7 +175,8 @@ def _pg_work(job: tuple[str, str, str, int, int, bool], barrier: Any) -> None:
         barrier.wait()
         for kind, data in rows:
             conn.execute(
-                f'INSERT INTO "{schema}".raw (kind, data) VALUES (%s, %s)', (kind, data),
+                f'INSERT INTO "{schema}".raw (kind, data) VALUES (%s, %s)',
+                (kind, data),
                 prepare=True,
             )
         barrier.wait()
@@ -249,13 +250,17 @@ def main() -> None:
             keep("sqlite_raw_insert_eps", sqlite_raw_insert(folder / f"raw{n}", rows))
             keep("sqlite_append_eps", sqlite_append(folder / f"append{n}", commands, args.runner))
             keep("sqlite_import_eps", sqlite_import(folder / f"import{n}", many))
-            keep("memory_append_eps", timed(
-                len(commands), lambda: append_all(MemoryStore(), commands, args.runner)))
+            keep(
+                "memory_append_eps",
+                timed(len(commands), lambda: append_all(MemoryStore(), commands, args.runner)),
+            )
     if args.dsn:
         for _ in range(ROUNDS):
             keep("postgres_8w_raw_insert_eps", postgres_8w(args.dsn, "raw", args.pg_calls, False))
-            keep("postgres_8w_append_eps",
-                 postgres_8w(args.dsn, "append", args.pg_calls, args.runner))
+            keep(
+                "postgres_8w_append_eps",
+                postgres_8w(args.dsn, "append", args.pg_calls, args.runner),
+            )
     else:
         best["postgres_8w_raw_insert_eps"] = best["postgres_8w_append_eps"] = None
     order = (
