@@ -12,7 +12,7 @@ from callstate._core._state import CallStatus
 from callstate._core._values import DeliveryAccepted, Event
 from callstate._errors import VersionConflict
 from callstate.stores._codec import delivery_key
-from callstate.stores._port import Append, StoredEvent, check_append
+from callstate.stores._port import Append, StoredEvent, check_append, one_event
 
 __all__ = ["MemoryStore"]
 
@@ -37,22 +37,11 @@ class MemoryStore:
         *,
         status: CallStatus,
     ) -> tuple[StoredEvent, ...]:
-        if type(events) is not tuple:
-            events = tuple(events)  # any iterable, as a batch takes it
-        if len(events) != 1 or expected_version < 0 or events[0].call_sid != call_sid:
-            return self.append_many(
-                (
-                    Append(
-                        call_sid=call_sid,
-                        expected_version=expected_version,
-                        events=tuple(events),
-                        status=status,
-                    ),
-                )
-            )
+        event = one_event(call_sid, expected_version, events, status)
+        if isinstance(event, Append):
+            return self.append_many((event,))
         # One event, what a webhook worker appends: append_many's checks and
         # writes without its batch bookkeeping (a test proves they agree).
-        (event,) = events
         key = None
         if isinstance(event, DeliveryAccepted):
             key = (call_sid, delivery_key(event.delivery))

@@ -25,7 +25,7 @@ from callstate._core._state import CallStatus
 from callstate._core._values import Event
 from callstate._errors import UsageError
 
-__all__ = ["Append", "EventStore", "StoredEvent", "check_append"]
+__all__ = ["Append", "EventStore", "StoredEvent", "check_append", "one_event"]
 
 
 @attrs.frozen(kw_only=True)
@@ -112,3 +112,21 @@ def check_append(item: Append) -> None:
         sid = event.call_sid
         if sid != item.call_sid:
             raise UsageError(f"an event of call {sid!r} appended to call {item.call_sid!r}")
+
+
+def one_event(
+    call_sid: str, expected_version: int, events: Sequence[Event], status: CallStatus
+) -> Event | Append:
+    """What ``append`` does with its arguments: write one event the short way, or a batch.
+
+    The one event when there is exactly one, of this call, at a version that
+    can be; else the append as a batch of one, for ``append_many`` (which
+    checks it, and refuses or writes it).
+    """
+    if type(events) is not tuple:
+        events = tuple(events)  # any iterable, as a batch takes it
+    if len(events) == 1 and expected_version >= 0 and events[0].call_sid == call_sid:
+        return events[0]
+    return Append(
+        call_sid=call_sid, expected_version=expected_version, events=events, status=status
+    )

@@ -31,7 +31,7 @@ from callstate._core._state import CallStatus
 from callstate._core._values import DeliveryAccepted, Event
 from callstate._errors import StoreUnavailable, UsageError, VersionConflict
 from callstate.stores._codec import decode, delivery_key, encode
-from callstate.stores._port import Append, StoredEvent, check_append
+from callstate.stores._port import Append, StoredEvent, check_append, one_event
 
 __all__ = ["SQLiteStore"]
 
@@ -161,20 +161,11 @@ class SQLiteStore:
         *,
         status: CallStatus,
     ) -> tuple[StoredEvent, ...]:
-        if len(events) != 1 or expected_version < 0 or events[0].call_sid != call_sid:
-            return self.append_many(
-                (
-                    Append(
-                        call_sid=call_sid,
-                        expected_version=expected_version,
-                        events=tuple(events),
-                        status=status,
-                    ),
-                )
-            )
+        event = one_event(call_sid, expected_version, events, status)
+        if isinstance(event, Append):
+            return self.append_many((event,))
         # One event, what a webhook worker appends: the same statements as
         # append_many, without its batch bookkeeping (a test proves they agree).
-        (event,) = events
         kind, data = encode(event)
         key = _key_of(event)
         version = expected_version + 1

@@ -190,6 +190,19 @@ class StoreContract:
             store.append_many([once, again])
         assert store.read_all() == ()
 
+    def test_append_takes_the_events_as_a_list_a_tuple_or_an_iterator(
+        self, store: EventStore
+    ) -> None:
+        # One event and several, each way: the short way for one event and
+        # the batch way agree on what they take.
+        events = [DeliveryAccepted(delivery=d) for d in lifecycle("CA1")]
+        store.append("CA1", 0, events[:1], status=CallStatus.INITIATED)
+        store.append("CA1", 1, tuple(events[1:2]), status=CallStatus.RINGING)
+        store.append("CA1", 2, iter(events[2:3]), status=CallStatus.IN_PROGRESS)  # type: ignore[arg-type]
+        store.append("CA1", 3, (e for e in events[3:]), status=CallStatus.COMPLETED)  # type: ignore[arg-type]
+        assert [s.event for s in store.load("CA1")] == events
+        assert store.calls_with_status(CallStatus.COMPLETED) == ("CA1",)
+
     def test_load_after_a_version(self, store: EventStore) -> None:
         events = [DeliveryAccepted(delivery=d) for d in lifecycle("CA1")]
         store.append("CA1", 0, events, status=CallStatus.COMPLETED)
