@@ -48,7 +48,7 @@ def webhook_view(
                     if request.content.at_eof():
                         break
             except (OSError, HttpProcessingError):  # the client went away, or bad framing
-                return _unreadable()
+                return _response(BODY_UNREADABLE)
             body = b"".join(chunks)
         url = f"{request.scheme}://{request.host}{request.raw_path}"
         headers = NormalizedHeaders()
@@ -62,16 +62,15 @@ def webhook_view(
         answer = respond(method, url, headers, body, received_at)
         if not isinstance(answer, WebhookResponse):
             answer = await answer
-        # A 204's empty body is no body at all (aiohttp writes the same answer).
-        return web.Response(body=answer.body or None, status=answer.status, headers=answer.headers)
+        return _response(answer)
 
     return view
 
 
-def _unreadable() -> web.Response:
-    """The answer to a body that did not arrive whole; nothing was handed on."""
-    answer = BODY_UNREADABLE
-    return web.Response(body=answer.body, status=answer.status, headers=answer.headers)
+def _response(answer: WebhookResponse) -> web.Response:
+    """The handler's answer as aiohttp's."""
+    # A 204's empty body is no body at all (aiohttp writes the same answer).
+    return web.Response(body=answer.body or None, status=answer.status, headers=answer.headers)
 
 
 # Header names repeat from one request to the next: each one's lower-cased

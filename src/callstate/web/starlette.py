@@ -47,7 +47,7 @@ def webhook_endpoint(
                     if size > limit:
                         break
             except ClientDisconnect:
-                return _unreadable()  # the client went away mid-body: nobody reads this
+                return _response(BODY_UNREADABLE)  # the client went away: nobody reads it
             body = b"".join(chunks)
         scope = request.scope
         headers, host = headers_of(scope)
@@ -55,14 +55,13 @@ def webhook_endpoint(
         answer = respond(method, url_of(scope, host), headers, body, received_at)
         if not isinstance(answer, WebhookResponse):
             answer = await answer
-        return Response(answer.body, status_code=answer.status, headers=dict(answer.headers))
+        return _response(answer)
 
     return endpoint
 
 
-def _unreadable() -> Response:
-    """The answer to a body that did not arrive whole; nothing was handed on."""
-    answer = BODY_UNREADABLE
+def _response(answer: WebhookResponse) -> Response:
+    """The handler's answer as Starlette's."""
     return Response(answer.body, status_code=answer.status, headers=dict(answer.headers))
 
 
