@@ -98,6 +98,15 @@ def normalize_status(value: str) -> CallbackStatus | None:
     return found
 
 
+def digits_value(digits: str) -> int:
+    """The number ASCII ``digits`` spell, or ``MAX_NUMBER + 1`` for any above it.
+
+    Leading zeros count for nothing; past ten digits, no int is made at all.
+    """
+    significant = digits.lstrip("0")
+    return int(significant or "0") if len(significant) <= 10 else MAX_NUMBER + 1
+
+
 def _number(field: str, text: str) -> int:
     small = _SMALL_NUMBERS.get(text)
     if small is not None:
@@ -106,9 +115,7 @@ def _number(field: str, text: str) -> int:
         raise InvalidCallback(field, "is empty")
     if not (text.isascii() and text.isdigit()):
         raise InvalidCallback(field, f"must be a whole number of ASCII digits, not {text[:40]!r}")
-    # Leading zeros count for nothing; past ten digits, no int is made at all.
-    digits = text.lstrip("0")
-    number = int(digits or "0") if len(digits) <= 10 else MAX_NUMBER + 1
+    number = digits_value(text)
     if number > MAX_NUMBER:
         raise InvalidCallback(field, f"is out of range (at most {MAX_NUMBER})")
     return number

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Final
 
 from callstate._core._make import maker
-from callstate._core._parse import MAX_NUMBER
+from callstate._core._parse import MAX_NUMBER, digits_value
 from callstate._core._state import CallStatus
 from callstate._core._time import parse_timestamp
 from callstate._core._values import CallResource
@@ -118,9 +118,7 @@ def whole_number(data: Mapping[str, object], name: str) -> int | None:
         text = value.strip()
         if not (text.isascii() and text.isdigit()):
             raise InvalidResource(name, f"must be a whole number, not {value[:40]!r}")
-        # Leading zeros count for nothing; past ten digits, no int is made at all.
-        digits = text.lstrip("0")
-        value = int(digits or "0") if len(digits) <= 10 else MAX_NUMBER + 1
+        value = digits_value(text)
     if not isinstance(value, int) or not 0 <= value <= MAX_NUMBER:
         raise InvalidResource(name, f"must be a whole number from 0 to {MAX_NUMBER}")
     return value
