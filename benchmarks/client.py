@@ -6,7 +6,9 @@ reuse one client/session per side, and decode the JSON (callstate also parses
 it into a ``CallResource``). Each round times a block of each side back to
 back, alternating which goes first, so both see the same machine load. A
 side's rate is its median block; ``ratio`` is the median over rounds of
-callstate's rate / raw rate in the same round (1.0 = no cost). 60 rounds by
+callstate's rate / raw rate in the same round (1.0 = no cost), with
+``ratio_spread`` (min, max); the same two stand at the top level as
+``<adapter>_ratio`` and ``<adapter>_ratio_spread`` (``benchmarks/_rounds.py``). 60 rounds by
 default (about 20 s): with 25, one run's ratio swung by +-4% on a 2-core box.
 ``client_cpu_us`` is the client process's CPU time per request on each side:
 what callstate itself adds, with the server and other processes left out.
@@ -30,6 +32,7 @@ import aiohttp
 import httpx
 import requests
 
+from _rounds import ratio
 from callstate.client import AsyncCalls, Calls, CallsApi, Profile
 from callstate.client.aiohttp import AiohttpTransport
 from callstate.client.httpx import HttpxAsyncTransport, HttpxTransport
@@ -194,10 +197,15 @@ def main() -> None:
             CPU.clear()
             ours, raw = measure(name, api, sid, args.rounds, args.requests)
             total = args.rounds * args.requests
+            figures = ratio(
+                name, [args.requests / t for t in ours], [args.requests / t for t in raw]
+            )
+            result.update(figures)
             result["adapters"][name] = {
                 "callstate_rps": round(args.requests / statistics.median(ours), 1),
                 "raw_rps": round(args.requests / statistics.median(raw), 1),
-                "ratio": round(statistics.median(r / o for o, r in zip(ours, raw, strict=True)), 3),
+                "ratio": figures[f"{name}_ratio"],
+                "ratio_spread": figures[f"{name}_ratio_spread"],
                 "client_cpu_us": {
                     "callstate": round(CPU["ours"] / total * 1e6, 1),
                     "raw": round(CPU["raw"] / total * 1e6, 1),

@@ -3,8 +3,12 @@
     python benchmarks/stores.py [--json] [--dsn DSN] [--runner]
 
 Every figure comes from this one run: each store is measured beside its raw
-driver on the same machine, in alternating rounds (the best round of each is
-kept), so a busy machine weighs on both alike.
+driver on the same machine, in alternating rounds (``benchmarks/_rounds.py``:
+every side once a round, the order rotating), so a busy machine weighs on
+both alike. Each rate is the side's median round; ``sqlite_append_ratio``
+and ``postgres_8w_append_ratio`` are the medians of the per-round ratios to
+the raw insert, with their ``_ratio_spread`` (min, max). The targets: SQLite
+>= 0.35 of its raw insert, PostgreSQL with 8 workers >= 0.6 of its own.
 
 - ``*_append_eps``: deliveries per second, each appended alone in its own
   transaction with every guarantee (expected version, the delivery stored
@@ -24,6 +28,7 @@ without either they are null.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import multiprocessing
 import os
@@ -38,13 +43,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from _rounds import alternate, rates, ratio
 from callstate import CallStatus, DeliveryAccepted, RecordDelivery, parse_form
 from callstate.stores import Append, EventStore, MemoryStore, Runner, SQLiteStore
 from callstate.stores._codec import encode
 
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 STEPS = (("initiated", 0), ("ringing", 1), ("in-progress", 2), ("completed", 3))
-ROUNDS = 2
 
 
 def deliveries(calls: int, prefix: str = "CA") -> list[RecordDelivery]:
@@ -97,7 +102,7 @@ def append_all(store: EventStore, commands: list[RecordDelivery], runner: bool) 
 def timed(count: int, work: Callable[[], object]) -> float:
     start = time.perf_counter()
     work()
-    return round(count / (time.perf_counter() - start), 1)
+    return count / (time.perf_counter() - start)
 
 
 def sqlite_append(path: Path, commands: list[RecordDelivery], runner: bool) -> float:
@@ -221,7 +226,7 @@ def postgres_8w(dsn: str, mode: str, calls: int, runner: bool, workers: int = 8)
             proc.join()
         if any(proc.exitcode for proc in procs):
             raise SystemExit(f"a PostgreSQL {mode} worker failed")
-        return round(workers * calls * 4 / elapsed, 1)
+        return workers * calls * 4 / elapsed
     finally:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
@@ -234,49 +239,66 @@ def main() -> None:
     parser.add_argument("--runner", action="store_true", help="append through Runner.handle")
     parser.add_argument("--calls", type=int, default=2_000, help="calls per SQLite round")
     parser.add_argument("--pg-calls", type=int, default=100, help="calls per PostgreSQL worker")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds of every side")
     args = parser.parse_args()
     commands = deliveries(args.calls)
     rows = [encode(accepted(c)) for c in commands]
     many = deliveries(args.calls * 2)
-    best: dict[str, float | None] = {}
-
-    def keep(key: str, value: float) -> None:
-        old = best.get(key)
-        best[key] = value if old is None else max(old, value)
-
+    fresh = itertools.count()
+    out: dict[str, object] = {"rounds": args.rounds}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        for n in range(ROUNDS):
-            keep("sqlite_raw_insert_eps", sqlite_raw_insert(folder / f"raw{n}", rows))
-            keep("sqlite_append_eps", sqlite_append(folder / f"append{n}", commands, args.runner))
-            keep("sqlite_import_eps", sqlite_import(folder / f"import{n}", many))
-            keep(
-                "memory_append_eps",
-                timed(len(commands), lambda: append_all(MemoryStore(), commands, args.runner)),
-            )
+
+        def path(kind: str) -> Path:
+            return folder / f"{kind}{next(fresh)}"
+
+        local = alternate(
+            {
+                "sqlite_append": lambda: sqlite_append(path("append"), commands, args.runner),
+                "sqlite_raw_insert": lambda: sqlite_raw_insert(path("raw"), rows),
+                "sqlite_import": lambda: sqlite_import(path("import"), many),
+                "memory_append": lambda: timed(
+                    len(commands), lambda: append_all(MemoryStore(), commands, args.runner)
+                ),
+            },
+            args.rounds,
+        )
+    out.update(rates(local))
+    out.update(ratio("sqlite_append", local["sqlite_append"], local["sqlite_raw_insert"]))
     if args.dsn:
-        for _ in range(ROUNDS):
-            keep("postgres_8w_raw_insert_eps", postgres_8w(args.dsn, "raw", args.pg_calls, False))
-            keep(
-                "postgres_8w_append_eps",
-                postgres_8w(args.dsn, "append", args.pg_calls, args.runner),
+        dsn, calls = args.dsn, args.pg_calls
+        remote = alternate(
+            {
+                "postgres_8w_append": lambda: postgres_8w(dsn, "append", calls, args.runner),
+                "postgres_8w_raw_insert": lambda: postgres_8w(dsn, "raw", calls, False),
+            },
+            args.rounds,
+            warmup=0,
+        )
+        out.update(rates(remote))
+        out.update(
+            ratio(
+                "postgres_8w_append", remote["postgres_8w_append"], remote["postgres_8w_raw_insert"]
             )
+        )
     else:
-        best["postgres_8w_raw_insert_eps"] = best["postgres_8w_append_eps"] = None
-    order = (
-        "sqlite_append_eps",
-        "sqlite_raw_insert_eps",
-        "sqlite_import_eps",
-        "postgres_8w_append_eps",
-        "postgres_8w_raw_insert_eps",
-        "memory_append_eps",
-    )
-    out = {key: best[key] for key in order}
+        out["postgres_8w_raw_insert_eps"] = out["postgres_8w_append_eps"] = None
+        out["postgres_8w_append_ratio"] = out["postgres_8w_append_ratio_spread"] = None
+    sqlite_ratio = out["sqlite_append_ratio"]
+    postgres_ratio = out["postgres_8w_append_ratio"]
+    out["targets"] = {
+        "sqlite_append_ge_0_35x_raw": isinstance(sqlite_ratio, float) and sqlite_ratio >= 0.35,
+        "postgres_8w_ge_0_6x_raw": (
+            None
+            if postgres_ratio is None
+            else isinstance(postgres_ratio, float) and postgres_ratio >= 0.6
+        ),
+    }
     if args.json:
         print(json.dumps(out))
     else:
         for key, value in out.items():
-            print(f"{key:28} {value}")
+            print(f"{key:30} {value}")
 
 
 if __name__ == "__main__":

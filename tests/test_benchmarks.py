@@ -17,6 +17,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def assert_ratio(figures: dict[str, Any], name: str) -> None:
+    """``<name>_ratio`` is a median of per-round ratios: inside its ``_ratio_spread``."""
+    median, (low, high) = figures[f"{name}_ratio"], figures[f"{name}_ratio_spread"]
+    assert isinstance(median, float) and median > 0, name
+    assert low <= median <= high, (name, low, median, high)
+
+
 def run(script: str, *args: str) -> dict[str, Any]:
     done = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / script), "--json", *args],
@@ -33,7 +40,7 @@ def run(script: str, *args: str) -> dict[str, Any]:
 
 
 def test_core() -> None:
-    result = run("core.py", "--calls", "300")
+    result = run("core.py", "--calls", "300", "--rounds", "2")
     for key in (
         "apply_in_order_eps",
         "apply_shuffled_eps",
@@ -46,13 +53,22 @@ def test_core() -> None:
     ):
         assert isinstance(result[key], float) and result[key] > 0, key
     assert result["events"] == 1200
+    for name in ("apply_in_order", "apply_shuffled", "parse_apply", "over_machine"):
+        assert_ratio(result, name)
+    assert set(result["targets"]) == {
+        "apply_in_order_ge_0_75x_dict_fsm",
+        "apply_shuffled_ge_0_6x_dict_fsm",
+        "parse_apply_ge_2_5x_stdlib",
+        "apply_ge_100x_machine_per_call",
+        "bytes_per_call_le_1KB",
+    }
 
 
 def test_stores() -> None:
     from tests._store_fixtures import postgres_dsn_or_skip
 
     dsn = postgres_dsn_or_skip()
-    result = run("stores.py", "--calls", "50", "--pg-calls", "5", "--dsn", dsn)
+    result = run("stores.py", "--calls", "50", "--pg-calls", "5", "--dsn", dsn, "--rounds", "2")
     for key in (
         "sqlite_append_eps",
         "sqlite_raw_insert_eps",
@@ -62,6 +78,8 @@ def test_stores() -> None:
         "memory_append_eps",
     ):
         assert isinstance(result[key], float) and result[key] > 0, key
+    assert_ratio(result, "sqlite_append")
+    assert_ratio(result, "postgres_8w_append")
 
 
 def test_serve_loses_nothing() -> None:
@@ -69,6 +87,8 @@ def test_serve_loses_nothing() -> None:
     assert result["sent"] == result["answered_2xx"] == result["stored"] == 300
     assert result["lost"] == 0 and result["failures"] == 0
     assert isinstance(result["ratio"], float) and result["ratio"] > 0
+    assert result["ratio_spread"] == [min(result["ratios"]), max(result["ratios"])]
+    assert result["bare_p99_ms"] > 0 and result["p99_ms"] > 0
 
 
 def test_client() -> None:
@@ -76,8 +96,10 @@ def test_client() -> None:
     adapters = result["adapters"]
     assert isinstance(adapters, dict)
     assert set(adapters) == {"urllib", "requests", "httpx", "httpx-async", "aiohttp"}
-    for figures in adapters.values():
+    for name, figures in adapters.items():
         assert figures["callstate_rps"] > 0 and figures["raw_rps"] > 0
+        assert_ratio(result, name)
+        assert figures["ratio"] == result[f"{name}_ratio"]
 
 
 def test_webhooks() -> None:
@@ -91,6 +113,8 @@ def test_webhooks() -> None:
             assert figures[f"{kind}_rps"] > 0
             if sys.platform == "linux":  # the server's CPU per request, read from /proc
                 assert figures[f"{kind}_cpu_us"] > 0
+        for name in ("callstate", "naive", "callstate_to_naive"):
+            assert_ratio(figures, name)
 
 
 def test_webhooks_with_basic_auth_into_a_call_book() -> None:
@@ -104,3 +128,28 @@ def test_webhooks_with_basic_auth_into_a_call_book() -> None:
     assert set(adapters) == {"wsgi", "asgi"}
     for figures in adapters.values():
         assert figures["callstate_rps"] > 0
+
+
+def test_rounds_alternate_every_side_in_a_rotating_order() -> None:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import _rounds
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    calls: list[str] = []
+
+    def side(name: str, figure: float) -> Any:
+        def run() -> float:
+            calls.append(name)
+            return figure
+
+        return run
+
+    rounds = _rounds.alternate({"a": side("a", 2.0), "b": side("b", 1.0), "c": side("c", 4.0)}, 3)
+    # One warm-up of each, unrecorded; then each round starts one place later.
+    assert calls == ["a", "b", "c", "a", "b", "c", "b", "c", "a", "c", "a", "b"]
+    assert rounds == {"a": [2.0] * 3, "b": [1.0] * 3, "c": [4.0] * 3}
+    assert _rounds.ratio("x", [1.0, 3.0, 2.0], [1.0, 1.0, 1.0]) == {
+        "x_ratio": 2.0,
+        "x_ratio_spread": [1.0, 3.0],
+    }
