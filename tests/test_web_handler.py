@@ -127,7 +127,10 @@ def test_published_vector_rejects_a_changed_parameter() -> None:
 def test_port_variants() -> None:
     assert port_variants("https://a.b/x?y") == ("https://a.b/x?y", "https://a.b:443/x?y")
     assert port_variants("http://a.b:80/x") == ("http://a.b:80/x", "http://a.b/x")
-    assert port_variants("http://a.b:8080/x") == ("http://a.b:8080/x",)
+    # A non-default port: also without it, as Twilio's validator tries (issue 15.2).
+    assert port_variants("http://a.b:8080/x") == ("http://a.b:8080/x", "http://a.b/x")
+    assert port_variants("https://a.b:80/x") == ("https://a.b:80/x", "https://a.b/x")
+    assert port_variants("ftp://a.b:21/x") == ("ftp://a.b:21/x",)
     assert port_variants("https://[::1]/x") == ("https://[::1]/x", "https://[::1]:443/x")
 
 

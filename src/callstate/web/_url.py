@@ -53,10 +53,13 @@ def _join(scheme: str, host: str, port: str, rest: str) -> str:
 
 @functools.lru_cache(maxsize=256)
 def port_variants(url: str) -> tuple[str, ...]:
-    """``url`` as given, then with its default port toggled (added, or removed).
+    """``url`` as given, then its other form: with its port removed, or the default one added.
 
-    Providers sign whichever form they were configured with; a validator
-    tries both. A URL with a non-default port has one form only.
+    Twilio's own validator (twilio-python's ``RequestValidator``) accepts a
+    signature over the URL without any port, or with its port (the default
+    one when it has none), because providers sign whichever form they were
+    configured with: a receiver on ``https://host:8443/`` is called with
+    signatures over ``https://host/`` too. Exactly these two forms are tried.
     """
     scheme, host, port, rest = split_url(url)
     default = DEFAULT_PORTS.get(scheme)
@@ -64,9 +67,7 @@ def port_variants(url: str) -> tuple[str, ...]:
         return (url,)
     if not port:
         return (url, _join(scheme, host, default, rest))
-    if port == default:
-        return (url, _join(scheme, host, "", rest))
-    return (url,)
+    return (url, _join(scheme, host, "", rest))
 
 
 def query_of(url: str) -> str:
