@@ -83,6 +83,7 @@ PUBLIC_MODULES = [
     "callstate.stores",
     "callstate.stores.postgres",
     "callstate.serve",
+    "callstate.testing",
     "callstate.testing.strategies",
     "callstate.testing.fake_provider",
     "callstate.testing.store_contract",

@@ -14,8 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from callstate import CallBook, CallState, CallStatus, Dialect
+from callstate.testing import sign_webhook
 from callstate.testing import strategies as cst
-from callstate.testing.pytest_plugin import sign_webhook
 from callstate.web import TwilioSignature, WebhookHandler
 
 TOKEN = "my-auth-token"

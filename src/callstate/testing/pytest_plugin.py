@@ -8,20 +8,19 @@ Fixtures for testing your own code against callstate:
 - ``fake_provider``: a running ``FakeProvider`` on 127.0.0.1 (no chaos;
   make your own for chaos: ``FakeProvider(chaos=Chaos(seed=1, duplicate=0.3))``);
 - ``signed_webhook``: builds a status-callback request signed the way a
-  Twilio-style provider signs it.
+  Twilio-style provider signs it (``callstate.testing.sign_webhook``, which
+  needs no pytest).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
-from urllib.parse import urlencode
+from collections.abc import Iterator
 
-import attrs
 import pytest
 
 from callstate._core._decider import CallBook
-from callstate._signature import twilio_signature
 from callstate.stores import MemoryStore, Runner
+from callstate.testing._signing import SignedWebhook, sign_webhook
 from callstate.testing.fake_provider import FakeProvider
 
 __all__ = [
@@ -33,43 +32,6 @@ __all__ = [
     "sign_webhook",
     "signed_webhook",
 ]
-
-
-@attrs.frozen(kw_only=True)
-class SignedWebhook:
-    """A status-callback request as the provider would send it."""
-
-    method: str
-    url: str
-    headers: tuple[tuple[str, str], ...]
-    body: bytes
-
-
-def sign_webhook(
-    url: str,
-    params: Mapping[str, str] | Iterable[tuple[str, str]],
-    token: str,
-    *,
-    method: str = "POST",
-) -> SignedWebhook:
-    """Build a form POST (or a GET with the params in the query) signed with ``token``."""
-    pairs = list(params.items()) if isinstance(params, Mapping) else list(params)
-    if method.upper() == "GET":
-        url = f"{url}{'&' if '?' in url else '?'}{urlencode(pairs)}"
-        signature = twilio_signature(token, url)
-        return SignedWebhook(
-            method="GET", url=url, headers=(("X-Twilio-Signature", signature),), body=b""
-        )
-    signature = twilio_signature(token, url, pairs)
-    return SignedWebhook(
-        method="POST",
-        url=url,
-        headers=(
-            ("Content-Type", "application/x-www-form-urlencoded"),
-            ("X-Twilio-Signature", signature),
-        ),
-        body=urlencode(pairs).encode(),
-    )
 
 
 @pytest.fixture
