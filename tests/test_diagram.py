@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import shutil
@@ -41,10 +42,56 @@ def test_the_drawing_lists_exactly_the_states_and_transitions():
     assert edges == declared()
 
 
-def test_the_docs_embed_the_current_drawing():
+#: What each trigger names, written out here as an oracle independent of the code.
+LEADS_TO = {
+    "end": "ended",
+    "complete": "completed",
+    "busy": "busy",
+    "fail": "failed",
+    "no_answer": "no-answer",
+    "cancel": "canceled",
+}
+LIVE = ("queued", "initiated", "ringing", "in-progress")
+KNOWN_FINAL = ("completed", "busy", "failed", "no-answer", "canceled")
+
+
+def read_summary(dot: str) -> set[tuple[str, str, str]]:
+    """The transitions a reader of the summary drawing takes it to show."""
+    shown = set()
+    for source, dest, label, rest in re.findall(
+        r'^\s*"([^"]+)" -> "([^"]+)" \[label="([^"]*)"(.*)\];$', dot, re.M
+    ):
+        if "ltail=cluster_live" in rest:  # from any live status, to what each trigger names
+            for trigger in label.rsplit(":\\n", 1)[1].split(", "):
+                shown |= {(live, trigger, LEADS_TO[trigger]) for live in LIVE}
+            continue
+        for trigger in label.split(" | "):
+            shown.add((source, trigger.removesuffix(" [supersedes]"), dest))
+    if re.search(r"^\s*corrections \[", dot, re.M):  # any known final to any other
+        reverse = {status: trigger for trigger, status in LEADS_TO.items()}
+        shown |= {(a, reverse[b], b) for a in KNOWN_FINAL for b in KNOWN_FINAL if a != b}
+    return shown
+
+
+def test_the_summary_shows_exactly_the_machines_transitions():
+    dot = str(state_diagram("dot", summary=True))
+    assert read_summary(dot) == declared()
+    for status in CallStatus:
+        assert f'"{status.value}"' in dot
+    # It is a summary: far fewer arrows than the machine has transitions.
+    assert dot.count(" -> ") < len(declared()) // 2
+
+
+def test_the_docs_embed_the_drawings_generated_at_build_time():
     text = DOC.read_text(encoding="utf-8")
-    block = text.split("```mermaid\n", 1)[1].split("```", 1)[0]
-    assert block.strip() == str(state_diagram("mermaid")).strip()
+    assert "](assets/state-machine.svg)" in text
+    assert "](assets/state-machine-full.svg)" in text
+    assert "```mermaid" not in text  # raw source, never rendered offline
+
+
+def test_a_summary_is_not_mermaid():
+    with pytest.raises(UsageError, match="summary"):
+        state_diagram("mermaid", summary=True)
 
 
 def test_unknown_formats_are_refused():
@@ -80,12 +127,17 @@ NEED_DOT = pytest.mark.skipif(
 
 
 @NEED_DOT
+@pytest.mark.parametrize("summary", [False, True])
 @pytest.mark.parametrize(("fmt", "magic"), [("svg", b"<?xml"), ("png", b"\x89PNG")])
-def test_cli_renders_images(tmp_path, fmt, magic):
+def test_cli_renders_images(tmp_path, fmt, magic, summary):
     out = tmp_path / f"machine.{fmt}"
-    result = cli("--format", fmt, "-o", str(out))
+    result = cli("--format", fmt, "-o", str(out), *(["--summary"] if summary else []))
     assert result.returncode == 0, result.stderr
     assert out.read_bytes().startswith(magic)
+    if fmt == "svg":  # every status is drawn, in either drawing
+        text = html.unescape(out.read_text())  # dot writes "in&#45;progress"
+        for status in CallStatus:
+            assert f">{status.value}<" in text, status
 
 
 def test_cli_refuses_an_unwritable_output(tmp_path):

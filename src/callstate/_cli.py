@@ -237,12 +237,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     diagram_cmd.add_argument("--format", choices=FORMATS, default="mermaid")
     diagram_cmd.add_argument("-o", "--output", help="write to this file instead of stdout")
+    diagram_cmd.add_argument(
+        "--summary",
+        action="store_true",
+        help="the grouped drawing the docs show (dot, svg or png): final statuses in one box",
+    )
     return parser
 
 
-def _diagram(fmt: str, output: str | None) -> int:
+def _diagram(fmt: str, output: str | None, summary: bool = False) -> int:
     try:
-        drawing = state_diagram(fmt)
+        drawing = state_diagram(fmt, summary=summary)
     except UsageError as exc:
         raise _UsageError(str(exc)) from None
     data = drawing.encode() if isinstance(drawing, str) else drawing
@@ -362,7 +367,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0)
     try:
         if args.command == "diagram":
-            return _diagram(args.format, args.output)
+            return _diagram(args.format, args.output, args.summary)
         if args.command == "serve":
             return _serve(args)
         if args.command == "demo":
