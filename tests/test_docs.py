@@ -38,6 +38,8 @@ def test_page_examples_run(page, tmp_path, monkeypatch):
                 pytest.fail("CALLSTATE_TEST_POSTGRES_DSN is unset, and every test must run")
             pytest.skip("this page's examples need PostgreSQL: set CALLSTATE_TEST_POSTGRES_DSN")
         monkeypatch.setenv("DATABASE_URL", dsn)
+    # The framework pages read the auth token from the environment, as an app should.
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "a-token-from-the-environment")
     monkeypatch.chdir(tmp_path)
     namespace: dict[str, object] = {"__name__": "__docs__"}
     for number, block in enumerate(examples(page), start=1):

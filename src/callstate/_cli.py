@@ -210,12 +210,14 @@ def _parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--host", help="address to listen on (CALLSTATE_HOST, 127.0.0.1)")
     serve_cmd.add_argument("--port", help="port (CALLSTATE_PORT, 8000; 0 picks one)")
     serve_cmd.add_argument(
-        "--store", help="SQLite file or PostgreSQL DSN (CALLSTATE_STORE, callstate.sqlite)"
+        "--store",
+        help="SQLite file or PostgreSQL DSN (CALLSTATE_STORE, callstate.sqlite); "
+        "a DSN's password belongs in CALLSTATE_STORE, PGPASSWORD or ~/.pgpass, not a flag",
     )
     serve_cmd.add_argument(
         "--auth-token",
-        help="Twilio-style signing token; unsigned callbacks are then refused "
-        "(CALLSTATE_AUTH_TOKEN)",
+        help="Twilio-style signing token; unsigned callbacks are then refused. Prefer "
+        "CALLSTATE_AUTH_TOKEN: a flag shows in ps to every user of the machine",
     )
     serve_cmd.add_argument("--dialect", choices=[d.value for d in Dialect])
     serve_cmd.add_argument(

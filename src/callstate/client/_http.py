@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, cast
 
 import attrs
 
+from callstate import _redact as redact
 from callstate._core._make import maker, slot_setters, staging_class
 
 __all__ = ["AsyncTransport", "Request", "Response", "Retry", "Transport"]
@@ -29,9 +30,9 @@ class Request:
     """
 
     method: str
-    url: str
-    headers: tuple[tuple[str, str], ...] = ()
-    body: bytes = b""
+    url: str = attrs.field(repr=redact.urls)
+    headers: tuple[tuple[str, str], ...] = attrs.field(default=(), repr=redact.headers)
+    body: bytes = attrs.field(default=b"", repr=redact.urls)
     max_response_bytes: int = MAX_RESPONSE_BYTES
 
     def header(self, name: str) -> str | None:

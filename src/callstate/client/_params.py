@@ -13,6 +13,7 @@ from typing import Final
 
 import attrs
 
+from callstate import _redact as redact
 from callstate._core._state import CallStatus
 from callstate._errors import InvalidParameter
 from callstate.client._profile import check_http_url
@@ -91,16 +92,16 @@ class CallParams:
 
     to: str
     from_: str
-    url: str
+    url: str = attrs.field(repr=redact.urls)
     method: str | None = attrs.field(default=None, converter=_upper)
-    fallback_url: str | None = None
+    fallback_url: str | None = attrs.field(default=None, repr=redact.urls)
     fallback_method: str | None = attrs.field(default=None, converter=_upper)
-    status_callback: str | None = None
+    status_callback: str | None = attrs.field(default=None, repr=redact.urls)
     status_callback_method: str | None = attrs.field(default=None, converter=_upper)
     status_callback_event: tuple[str, ...] = attrs.field(default=(), converter=_events)
     timeout: int | None = None
     detect_voicemail: bool | None = None
-    extra: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=tuple)
+    extra: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=tuple, repr=redact.urls)
 
     def __attrs_post_init__(self) -> None:
         _text("To", self.to, required=True)

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from callstate import _redact as redact
 from callstate._errors import InvalidParameter
 
 __all__ = ["Profile"]
@@ -47,7 +48,7 @@ class Profile:
     TWILIO_BASE: ClassVar[str] = "https://api.twilio.com/2010-04-01"
 
     name: str
-    base_url: str = attrs.field(converter=_base_url)
+    base_url: str = attrs.field(converter=_base_url, repr=redact.urls)
     repeat_events: bool = False
     follow_next_page_uri: bool = False
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 import attrs
 
+from callstate import _redact as redact
 from callstate._core._values import Dialect
 from callstate._errors import UsageError
 from callstate.stores import EventStore, SQLiteStore
@@ -32,8 +33,8 @@ class ServeConfig:
 
     host: str = "127.0.0.1"
     port: int = attrs.field(default=8000, converter=_port)
-    store: str = "callstate.sqlite"
-    auth_token: str | None = None
+    store: str = attrs.field(default="callstate.sqlite", repr=redact.urls)
+    auth_token: str | None = attrs.field(default=None, repr=redact.hidden)
     dialect: Dialect = attrs.field(default=Dialect.AUTO, converter=Dialect)
     #: Forwarded headers to trust for rebuilding the public URL (e.g. "x-forwarded-proto").
     trusted_proxy_headers: tuple[str, ...] = ()

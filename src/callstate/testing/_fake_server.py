@@ -27,6 +27,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import attrs
 
+from callstate import _redact as redact
 from callstate._signature import twilio_signature
 from callstate.client._profile import Profile
 from callstate.testing._fake_http import Fault, Handler
@@ -57,9 +58,9 @@ class SentCallback:
 
     call_sid: str
     method: str
-    url: str
-    params: tuple[tuple[str, str], ...]
-    headers: tuple[tuple[str, str], ...]
+    url: str = attrs.field(repr=redact.urls)
+    params: tuple[tuple[str, str], ...] = attrs.field(repr=redact.urls)
+    headers: tuple[tuple[str, str], ...] = attrs.field(repr=redact.headers)
     answer: int | None
     error: str | None = None
 
@@ -72,9 +73,9 @@ class FakeCall:
     account_sid: str
     to: str
     from_: str
-    url: str
+    url: str = attrs.field(repr=redact.urls)
     method: str
-    status_callback: str | None
+    status_callback: str | None = attrs.field(repr=redact.urls)
     status_callback_method: str
     events: tuple[str, ...]
     vocabulary: Vocabulary
@@ -90,7 +91,7 @@ class FakeCall:
     generation: int = 0
     early: bool = False
     voicemail: str | None = None
-    redirects: list[tuple[str, str]] = attrs.field(factory=list)
+    redirects: list[tuple[str, str]] = attrs.field(factory=list, repr=redact.urls)
 
     @property
     def is_final(self) -> bool:

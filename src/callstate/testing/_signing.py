@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 
 import attrs
 
+from callstate import _redact as redact
 from callstate._signature import twilio_signature
 
 __all__ = ["SignedWebhook", "sign_webhook"]
@@ -17,9 +18,9 @@ class SignedWebhook:
     """A status-callback request as the provider would send it."""
 
     method: str
-    url: str
-    headers: tuple[tuple[str, str], ...]
-    body: bytes
+    url: str = attrs.field(repr=redact.urls)
+    headers: tuple[tuple[str, str], ...] = attrs.field(repr=redact.headers)
+    body: bytes = attrs.field(repr=redact.urls)
 
 
 def sign_webhook(

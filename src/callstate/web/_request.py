@@ -9,6 +9,7 @@ from typing import Final, Union
 
 import attrs
 
+from callstate import _redact as redact
 from callstate._core._parse import Limits, split_known
 from callstate._errors import InvalidCallback, InvalidInput
 from callstate.web._url import query_of
@@ -66,9 +67,9 @@ class WebhookRequest:
     """
 
     method: str
-    url: str
-    headers: Headers = attrs.field(eq=False)
-    body: bytes
+    url: str = attrs.field(repr=redact.urls)
+    headers: Headers = attrs.field(eq=False, repr=redact.headers)
+    body: bytes = attrs.field(repr=redact.urls)
     params: tuple[tuple[str, str], ...]
     form: bool
     received_at: datetime

@@ -17,6 +17,7 @@ from typing import Final, Protocol, Union
 
 import attrs
 
+from callstate import _redact as redact
 from callstate._errors import CredentialsRequired, UsageError, VerificationFailed
 from callstate._signature import body_sha256, keyed, signed_fields, signed_params
 from callstate.web._request import Headers, WebhookRequest
@@ -169,7 +170,9 @@ class TwilioSignature(_ByParts):
     exactly as Twilio's own validator tries it.
     """
 
-    secrets: Callable[[str | None], Iterable[str]] = attrs.field(converter=_lookup)
+    secrets: Callable[[str | None], Iterable[str]] = attrs.field(
+        converter=_lookup, repr=redact.hidden
+    )
     header: str = "X-Twilio-Signature"
     _key: str = attrs.field(init=False, repr=False, eq=False)
 
@@ -264,7 +267,9 @@ class BasicAuth(_ByParts):
     challenge (providers send them only then); wrong ones answer 403.
     """
 
-    credentials: tuple[tuple[bytes, bytes], ...] = attrs.field(converter=_credentials)
+    credentials: tuple[tuple[bytes, bytes], ...] = attrs.field(
+        converter=_credentials, repr=redact.hidden
+    )
     realm: str = "callstate"
 
     def _check(
