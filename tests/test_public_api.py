@@ -54,6 +54,7 @@ DOCUMENTED = {
     "ResourceObserved",
     "StatusChange",
     "StoreError",
+    "StoreTimeout",
     "StoreUnavailable",
     "Tick",
     "TimelineEntry",

@@ -13,6 +13,7 @@
     ├── UnknownCall (KeyError)           no such call is known here
     ├── StoreError                       an event store could not do what was asked
     │   ├── StoreUnavailable             it cannot be reached now; retrying may work: 503
+    │   │   └── StoreTimeout (TimeoutError)  it did not answer in time: 503
     │   └── VersionConflict              another writer appended first (optimistic concurrency)
     ├── UsageError (TypeError)           you called the API in a way it does not allow
     └── ApiError                         the Calls API could not do what was asked
@@ -58,6 +59,7 @@ __all__ = [
     "RequestRejected",
     "ServerError",
     "StoreError",
+    "StoreTimeout",
     "StoreUnavailable",
     "UnknownCall",
     "UsageError",
@@ -119,6 +121,14 @@ class StoreError(CallstateError):
 
 class StoreUnavailable(StoreError):
     """The store cannot be reached or used now; the same request may work later."""
+
+
+class StoreTimeout(StoreUnavailable, TimeoutError):
+    """The store did not answer within its bound: what was asked may or may not be done.
+
+    A write that timed out may still commit; a retry of the same delivery is
+    then a duplicate, never a second copy.
+    """
 
 
 class VersionConflict(StoreError):

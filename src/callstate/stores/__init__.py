@@ -16,7 +16,7 @@ A subscriber that stored the last position it processed resumes with
 position order. Positions may have gaps (PostgreSQL): never expect ``p + 1``.
 """
 
-from callstate._errors import StoreError, StoreUnavailable, VersionConflict
+from callstate._errors import StoreError, StoreTimeout, StoreUnavailable, VersionConflict
 from callstate.stores._async import AsyncRunner
 from callstate.stores._memory import MemoryStore
 from callstate.stores._port import Append, EventStore, StoredEvent
@@ -31,6 +31,7 @@ __all__ = [
     "Runner",
     "SQLiteStore",
     "StoreError",
+    "StoreTimeout",
     "StoreUnavailable",
     "StoredEvent",
     "VersionConflict",

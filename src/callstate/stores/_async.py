@@ -19,23 +19,31 @@ the busy event loop to hand it back each time (measured with
 ``callstate serve``: about 3 thread switches and 150 us of CPU per webhook).
 The price: while the store waits (for another process's write lock, say)
 the loop waits too. Keep the default for a store across a network.
+
+``timeout`` bounds each call as its caller sees it, the wait behind other
+writes included: past it the caller gets ``StoreTimeout``, while the write
+it queued goes on (it may still be stored: a retry is then a duplicate).
+A write on the loop itself cannot be interrupted: the store's own bound
+(``SQLiteStore(timeout=...)``) is the only one there.
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
 from callstate._core._call import CallState
 from callstate._core._decider import Outcome
 from callstate._core._sink import CallCommand
-from callstate._errors import StoreUnavailable, UsageError
+from callstate._errors import StoreTimeout, StoreUnavailable, UsageError
 from callstate.stores._runner import Runner, _call_sid_of
 
 __all__ = ["AsyncRunner"]
 
 _Waiter = tuple[CallCommand, "asyncio.Future[Outcome]"]
+_T = TypeVar("_T")
 
 
 class AsyncRunner:
@@ -44,7 +52,8 @@ class AsyncRunner:
     A ``callstate.AsyncSink``. At most ``max_concurrency`` store calls run in
     threads at once; concurrent ``handle`` calls share one transaction, at
     most ``max_batch`` commands each (on the loop itself with
-    ``write_in_loop``). Use it from one event loop at a time.
+    ``write_in_loop``). Each call waits at most ``timeout`` seconds (None:
+    as long as the store takes). Use it from one event loop at a time.
     """
 
     def __init__(
@@ -54,9 +63,13 @@ class AsyncRunner:
         max_concurrency: int = 8,
         max_batch: int = 256,
         write_in_loop: bool = False,
+        timeout: float | None = None,
     ) -> None:
         if max_concurrency < 1 or max_batch < 1:
             raise UsageError("max_concurrency and max_batch must be 1 or more")
+        if timeout is not None and not timeout > 0:
+            raise UsageError(f"timeout must be a positive number of seconds, not {timeout!r}")
+        self._timeout = timeout
         self._runner = runner
         self._max = max_concurrency
         self._max_batch = max_batch
@@ -92,7 +105,16 @@ class AsyncRunner:
         self._queue.append((command, future))
         if self._writer is None:
             self._writer = loop.create_task(self._write_queued())
-        return await future
+        if self._timeout is None:
+            return await future
+        return await self._bounded(future)
+
+    async def _bounded(self, waited: Awaitable[_T]) -> _T:
+        """``await waited``, or ``StoreTimeout`` past ``timeout`` (``waited`` is cancelled)."""
+        try:
+            return await asyncio.wait_for(waited, self._timeout)
+        except TimeoutError:
+            raise StoreTimeout(f"the store did not answer within {self._timeout}s") from None
 
     async def _write_queued(self) -> None:
         """Write what is queued, a batch at a time, until nothing is left."""
@@ -148,9 +170,16 @@ class AsyncRunner:
         return results
 
     async def get(self, call_sid: str) -> CallState | None:
-        async with self._semaphore():
-            return await asyncio.to_thread(self._runner.get, call_sid)
+        return await self._read(self._runner.get, call_sid)
 
     async def state(self, call_sid: str) -> CallState:
-        async with self._semaphore():
-            return await asyncio.to_thread(self._runner.state, call_sid)
+        return await self._read(self._runner.state, call_sid)
+
+    async def _read(self, read: Callable[[str], _T], call_sid: str) -> _T:
+        async def in_thread() -> _T:
+            async with self._semaphore():
+                return await asyncio.to_thread(read, call_sid)
+
+        if self._timeout is None:
+            return await in_thread()
+        return await self._bounded(in_thread())

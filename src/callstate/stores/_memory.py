@@ -112,5 +112,8 @@ class MemoryStore:
         with self._lock:
             return tuple(sorted(sid for sid, s in self._status.items() if s in wanted))
 
+    def probe(self) -> None:
+        """A health check's write probe: memory can always be written."""
+
     def close(self) -> None:
         pass

@@ -29,7 +29,7 @@ from typing import Final
 
 from callstate._core._state import CallStatus
 from callstate._core._values import DeliveryAccepted, Event
-from callstate._errors import StoreUnavailable, UsageError, VersionConflict
+from callstate._errors import StoreTimeout, StoreUnavailable, UsageError, VersionConflict
 from callstate.stores._codec import decode, delivery_key, encode
 from callstate.stores._port import Append, StoredEvent, check_append, one_event
 
@@ -53,6 +53,12 @@ _SCHEMA: Final = (
     )""",
     """CREATE UNIQUE INDEX IF NOT EXISTS callstate_events_call
         ON callstate_events (call_id, version)""",
+    # One row that probe() rewrites: a write outside the event log.
+    "CREATE TABLE IF NOT EXISTS callstate_probe (id INTEGER PRIMARY KEY, writes INTEGER NOT NULL)",
+)
+_PROBE: Final = (
+    "INSERT INTO callstate_probe (id, writes) VALUES (1, 1)"
+    " ON CONFLICT (id) DO UPDATE SET writes = writes + 1"
 )
 _CLAIM: Final = (
     "UPDATE callstate_calls SET version = ?, status = ? WHERE call_sid = ? AND version = ?"
@@ -151,6 +157,9 @@ class SQLiteStore:
         try:
             yield conn
         except sqlite3.Error as exc:
+            if getattr(exc, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY:
+                # Another writer held the lock past ``timeout``.
+                raise StoreTimeout(f"SQLite file {self._path!r}: {exc}") from exc
             raise StoreUnavailable(f"SQLite file {self._path!r}: {exc}") from exc
 
     def append(
@@ -235,6 +244,23 @@ class SQLiteStore:
             StoredEvent(position=p, call_sid=sid, version=v, event=decode(kind, data))
             for p, sid, v, kind, data in rows
         )
+
+    def probe(self) -> None:
+        """Commit a write outside the event log, as an append would.
+
+        Raises ``StoreUnavailable`` when a write cannot be done now (the disk
+        is full, the file is read-only, another writer holds the lock past
+        ``timeout``): what a health check asks.
+        """
+        with self._lock, self._translate() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(_PROBE)
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     def calls_with_status(self, *statuses: CallStatus) -> tuple[str, ...]:
         if not statuses:

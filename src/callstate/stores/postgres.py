@@ -24,11 +24,25 @@ seconds) for the transactions writing to the events table to finish, then
 reads again: holes that remain are gaps for good. If they do not
 finish in time it returns only the events before the hole. A subscriber
 that resumes from the last position it processed sees every event once.
+
+Every operation is bounded by ``timeout``, the wait for a connection
+included, so a stalled database costs a caller seconds, never minutes. The
+server bounds each statement a little sooner (``statement_timeout``,
+``lock_timeout``, ``idle_in_transaction_session_timeout``) and TCP finds a dead peer
+(keepalives, ``tcp_user_timeout``); a server that cannot answer at all (a
+frozen host, a network that drops every packet) answers none of that, so a
+watchdog thread shuts the socket of an operation still running at its
+deadline: the operation fails at once with ``StoreTimeout`` and the pool
+replaces the connection. An append that timed out may still have committed;
+its retry is then a duplicate, never a second copy.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
+import os
+import socket
 import threading
 import time
 from collections.abc import Sequence
@@ -37,11 +51,12 @@ from typing import Any, Final
 import psycopg
 import psycopg.errors
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from callstate._core._state import CallStatus
 from callstate._core._values import DeliveryAccepted, Event
-from callstate._errors import StoreUnavailable, UsageError, VersionConflict
+from callstate._errors import StoreTimeout, StoreUnavailable, UsageError, VersionConflict
 from callstate.stores._codec import decode, delivery_key, encode
 from callstate.stores._port import Append, StoredEvent, check_append
 
@@ -64,7 +79,12 @@ _SCHEMA: Final = (
         status TEXT COLLATE "C" NOT NULL
     )""",
     "CREATE INDEX IF NOT EXISTS calls_status ON {schema}.calls (status, call_sid)",
+    # One row that probe() rewrites: a write outside the event log.
+    "CREATE TABLE IF NOT EXISTS {schema}.probe (id INTEGER PRIMARY KEY, writes BIGINT NOT NULL)",
 )
+_PROBE: Final = """
+    INSERT INTO {schema}.probe AS p (id, writes) VALUES (1, 1)
+    ON CONFLICT (id) DO UPDATE SET writes = p.writes + 1"""
 _NEW_CALL: Final = """
     INSERT INTO {schema}.calls (call_sid, version, status)
     VALUES (%(sid)s, %(new)s, %(status)s) ON CONFLICT DO NOTHING RETURNING 1"""
@@ -111,8 +131,12 @@ class PostgresStore:
 
     Give a ``dsn`` (the store opens and owns a pool of ``min_size`` to
     ``max_size`` connections) or your own ``pool`` (``autocommit`` must be on).
-    ``timeout`` bounds the wait for a connection before ``StoreUnavailable``;
-    ``gap_wait`` the wait of ``read_all`` for writers that may fill a hole.
+    ``timeout`` bounds each operation, the wait for a connection included:
+    past it the operation raises ``StoreTimeout`` (a ``StoreUnavailable``).
+    With a ``dsn`` the connections get the same bound on the server's side and
+    on TCP's (see the module's docstring) unless the ``dsn`` sets its own; give
+    your own ``pool`` such settings yourself. ``gap_wait`` bounds the wait of
+    ``read_all`` for writers that may fill a hole.
     """
 
     def __init__(
@@ -128,6 +152,8 @@ class PostgresStore:
     ) -> None:
         if (dsn is None) == (pool is None):
             raise UsageError("give PostgresStore a dsn or a pool, not both or neither")
+        if not (timeout > 0 and math.isfinite(timeout)):
+            raise UsageError(f"timeout must be a positive number of seconds, not {timeout!r}")
         self._schema = schema
         self._timeout = timeout
         self._gap_wait = gap_wait
@@ -137,7 +163,7 @@ class PostgresStore:
                 dsn or "",
                 min_size=min_size,
                 max_size=max_size,
-                kwargs={"autocommit": True},
+                kwargs={"autocommit": True, **_bounds(dsn or "", timeout)},
                 timeout=timeout,
                 open=False,
             )
@@ -145,6 +171,7 @@ class PostgresStore:
         self._pool: ConnectionPool[Any] = pool
         self._closed = False
         self._lock = threading.Lock()
+        self._watchdog = _Watchdog(timeout)
         # Per pooled connection, the cursor the hot statements reuse.
         self._pinned: dict[int, _Pinned] = {}
         ident = sql.Identifier(schema)
@@ -169,6 +196,7 @@ class PostgresStore:
         )
         quoted = '"' + schema.replace('"', '""') + '".events'
         self._q_writers = q(_WRITERS, events=sql.Literal(quoted))
+        self._q_probe = q(_PROBE)
         self._q_status = q(
             "SELECT call_sid FROM {schema}.calls WHERE status = ANY(%s) ORDER BY call_sid"
         )
@@ -186,7 +214,11 @@ class PostgresStore:
     def _translated(self, exc: Exception) -> StoreUnavailable:
         """The one place psycopg's errors become callstate's."""
         if isinstance(exc, PoolTimeout):
-            return StoreUnavailable(f"no PostgreSQL connection within {self._timeout}s")
+            return StoreTimeout(f"no PostgreSQL connection within {self._timeout}s")
+        if isinstance(exc, psycopg.errors.QueryCanceled):  # statement_timeout
+            return StoreTimeout(f"PostgreSQL did not finish a statement within {self._timeout}s")
+        if isinstance(exc, psycopg.errors.LockNotAvailable):  # lock_timeout
+            return StoreTimeout(f"PostgreSQL did not grant a lock within {self._timeout}s")
         if isinstance(exc, (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName)):
             return StoreUnavailable(
                 f"schema {self._schema!r} is not migrated: call PostgresStore.migrate() ({exc})"
@@ -337,6 +369,15 @@ class PostgresStore:
             time.sleep(pause)
             pause = min(pause * 2, 0.05)
 
+    def probe(self) -> None:
+        """Commit a write outside the event log, as an append would.
+
+        Raises ``StoreUnavailable`` (``StoreTimeout`` past ``timeout``) when a
+        write cannot be done now: what a health check asks.
+        """
+        with self._connection() as conn:
+            conn.execute(self._q_probe)
+
     def calls_with_status(self, *statuses: CallStatus) -> tuple[str, ...]:
         if not statuses:
             return ()
@@ -353,6 +394,7 @@ class PostgresStore:
             self._closed = True
         if self._owns_pool:
             self._pool.close()
+        self._watchdog.stop()
 
     def __enter__(self) -> PostgresStore:
         return self
@@ -369,34 +411,126 @@ class _Lease:
 
     Given back as it is: in autocommit mode no transaction is left open, and
     the pool replaces a connection that broke. psycopg's errors raised in the
-    block (or by the pool) leave it as ``StoreUnavailable``.
+    block (or by the pool) leave it as ``StoreUnavailable``. The block runs
+    under the store's watchdog: past the store's ``timeout`` (from the
+    moment the lease was asked for) its connection is cut off.
     """
 
-    __slots__ = ("_conn", "_store")
+    __slots__ = ("_conn", "_cut", "_store")
 
     def __init__(self, store: PostgresStore) -> None:
         self._store = store
+        self._conn: psycopg.Connection[Any] | None = None
+        self._cut = False  # set by the watchdog, under its lock
 
     def __enter__(self) -> psycopg.Connection[Any]:
         store = self._store
+        watchdog = store._watchdog
+        watchdog.arm(self)
         try:
             conn: psycopg.Connection[Any] = store._pool.getconn(timeout=store._timeout)
         except psycopg.Error as exc:  # PoolTimeout, PoolClosed, a failed connect
+            watchdog.disarm(self)
             raise store._translated(exc) from exc
-        self._conn = conn
+        if not watchdog.attach(self, conn):  # its time ran out while it waited
+            store._pool.putconn(conn)
+            raise StoreTimeout(f"no PostgreSQL connection within {store._timeout}s")
         return conn
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
     ) -> None:
         store = self._store
+        cut = not store._watchdog.disarm(self)
+        conn = self._conn
+        assert conn is not None  # attached in __enter__
+        if cut:
+            conn.close()  # its socket is shut: the pool discards it
         try:
-            store._pool.putconn(self._conn)
+            store._pool.putconn(conn)
         except psycopg.Error as error:
             if exc is None:
                 raise store._translated(error) from error
+        if cut and isinstance(exc, psycopg.Error):
+            # The block failed because its socket was shut (a block that
+            # finished first keeps its result: it knows what it did).
+            raise StoreTimeout(f"PostgreSQL did not answer within {store._timeout}s") from exc
         if isinstance(exc, psycopg.Error):
             raise store._translated(exc) from exc
+
+    def cut(self) -> None:
+        """Shut the connection's socket (the watchdog calls this, under its lock)."""
+        self._cut = True
+        conn = self._conn
+        if conn is None or conn.closed:
+            return
+        # shutdown() acts on the socket, not on this duplicate descriptor: the
+        # thread waiting on the connection's own descriptor wakes up.
+        with (
+            contextlib.suppress(OSError, psycopg.Error),
+            socket.socket(fileno=os.dup(conn.pgconn.socket)) as sock,
+        ):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+class _Watchdog:
+    """Cuts off the leases still running ``seconds`` after they were armed.
+
+    Every deadline is its arming time plus the same ``seconds``, so leases
+    fall due in the order they were armed: the first one armed is always the
+    next due. Arming never wakes the watching thread: while nothing is
+    armed it sleeps ``seconds``, which ends before any lease armed meanwhile
+    falls due. Leases are at most one per thread running an operation.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+        self._cond = threading.Condition(threading.Lock())
+        self._armed: dict[_Lease, float] = {}  # lease -> deadline, oldest first
+        self._thread: threading.Thread | None = None
+        self._stopped = False
+
+    def arm(self, lease: _Lease) -> None:
+        deadline = time.monotonic() + self._seconds
+        with self._cond:
+            self._armed[lease] = deadline
+            if self._thread is None and not self._stopped:
+                self._thread = threading.Thread(
+                    target=self._watch, name="callstate-postgres-watchdog", daemon=True
+                )
+                self._thread.start()
+
+    def attach(self, lease: _Lease, conn: psycopg.Connection[Any]) -> bool:
+        """Give ``lease`` its connection; False if the lease was cut off already."""
+        with self._cond:
+            lease._conn = conn
+            return not lease._cut
+
+    def disarm(self, lease: _Lease) -> bool:
+        """Whether ``lease`` was still armed (False: the watchdog cut it off)."""
+        with self._cond:
+            return self._armed.pop(lease, None) is not None
+
+    def _watch(self) -> None:
+        with self._cond:
+            while not self._stopped:
+                now = time.monotonic()
+                pause = self._seconds
+                for lease, deadline in list(self._armed.items()):
+                    if deadline > now:
+                        pause = deadline - now
+                        break
+                    del self._armed[lease]
+                    lease.cut()
+                self._cond.wait(pause)
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            thread, self._thread = self._thread, None
+            self._cond.notify_all()
+        if thread is not None:
+            thread.join()
 
 
 class _Pinned:
@@ -435,6 +569,45 @@ class _Rendered:
 
 class _Rollback(Exception):
     """Leave a transaction block, rolling it back."""
+
+
+def _bounds(dsn: str, timeout: float) -> dict[str, Any]:
+    """Connection parameters that bound each connection's waits by ``timeout``.
+
+    The server's own bounds come first, so a statement that is merely slow
+    is cancelled by the server (the connection stays usable) before the
+    watchdog cuts the connection off at ``timeout``: a lock wait ends at 3/5
+    of it (``lock_timeout``), any statement or idle transaction at 4/5. TCP
+    keepalives and ``tcp_user_timeout`` notice a peer that vanished;
+    ``connect_timeout`` bounds a connection's making (libpq counts whole
+    seconds, at least 2). Parameters the ``dsn`` sets win, and its own
+    ``options`` come after these.
+    """
+    try:
+        given = conninfo_to_dict(dsn)
+    except psycopg.Error:
+        raise UsageError("dsn: is not a PostgreSQL connection string") from None
+    ms = max(1, round(timeout * 1000))
+    seconds = max(1, math.ceil(timeout))
+    bounds: dict[str, Any] = {
+        "connect_timeout": max(2, seconds),
+        "keepalives": 1,
+        "keepalives_idle": seconds,
+        "keepalives_interval": max(1, math.ceil(timeout / 3)),
+        "keepalives_count": 3,
+        "tcp_user_timeout": ms,
+    }
+    out = {key: value for key, value in bounds.items() if key not in given}
+    settings = " ".join(
+        f"-c {name}={max(1, round(timeout * share))}"
+        for name, share in (
+            ("lock_timeout", 600),
+            ("statement_timeout", 800),
+            ("idle_in_transaction_session_timeout", 800),
+        )
+    )
+    out["options"] = f"{settings} {given['options']}" if given.get("options") else settings
+    return out
 
 
 def _first_hole(rows: Sequence[tuple[Any, ...]], after: int) -> int:

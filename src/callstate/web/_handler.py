@@ -11,6 +11,7 @@ missing or unreadable credentials      401 with ``WWW-Authenticate``
 failed signature or credentials        403 ``<field>: <reason>``
 method other than GET or POST          405 with ``Allow``
 the sink cannot store it now           503 (the provider retries)
+the store did not answer in time       503 ``the store did not answer in time``
 =====================================  ======================================
 
 A sink or verifier that fails in any other way (a bug) is logged and answered
@@ -31,7 +32,13 @@ from callstate._core._decider import CallBook, Outcome
 from callstate._core._parse import DEFAULT_LIMITS, Limits, parse_callback, parse_known
 from callstate._core._sink import AsyncSink, Sink
 from callstate._core._values import RecordDelivery, check_instant
-from callstate._errors import CredentialsRequired, InvalidInput, InvalidValue, StoreError
+from callstate._errors import (
+    CredentialsRequired,
+    InvalidInput,
+    InvalidValue,
+    StoreError,
+    StoreTimeout,
+)
 from callstate.web._hooks import LOGGER, Hooks
 from callstate.web._request import (
     NormalizedHeaders,
@@ -61,6 +68,7 @@ RESULT_HEADER: Final = "Callstate-Result"
 ACCEPTED: Final = WebhookResponse.no_content((RESULT_HEADER, "accepted"))
 DUPLICATE: Final = WebhookResponse.no_content((RESULT_HEADER, "duplicate"))
 UNAVAILABLE: Final = WebhookResponse.text(503, "the store is unavailable; retry later")
+TIMED_OUT: Final = WebhookResponse.text(503, "the store did not answer in time; retry later")
 #: For an adapter whose server cannot deliver a body sent without a length.
 LENGTH_REQUIRED: Final = WebhookResponse.text(411, "Content-Length: is required")
 #: A body that ended before its Content-Length: the connection broke. What came
@@ -80,6 +88,10 @@ def _refusal(exc: InvalidInput) -> WebhookResponse:
     if isinstance(exc, CredentialsRequired):
         return WebhookResponse.text(401, text, ("WWW-Authenticate", exc.challenge))
     return WebhookResponse.text(exc.status_code, text)
+
+
+def _unavailable(exc: StoreError) -> WebhookResponse:
+    return TIMED_OUT if isinstance(exc, StoreTimeout) else UNAVAILABLE
 
 
 class _Base:
@@ -206,8 +218,8 @@ class WebhookHandler(_Base):
             else:
                 with self._serial:
                     outcome = self.sink.handle(command)
-        except StoreError:
-            return UNAVAILABLE
+        except StoreError as exc:
+            return _unavailable(exc)
         except Exception:
             LOGGER.exception("the sink failed unexpectedly; answered 503")
             return UNAVAILABLE
@@ -276,8 +288,8 @@ class AsyncWebhookHandler(_Base):
             # A CallBook's outcome is no awaitable: no need to ask.
             if type(result) is not Outcome and inspect.isawaitable(result):
                 return self._stored(result)
-        except StoreError:
-            return UNAVAILABLE
+        except StoreError as exc:
+            return _unavailable(exc)
         except Exception:
             LOGGER.exception("the sink failed unexpectedly; answered 503")
             return UNAVAILABLE
@@ -290,8 +302,8 @@ class AsyncWebhookHandler(_Base):
         """The answer once an async sink stored the delivery (then the hooks)."""
         try:
             outcome = await result
-        except StoreError:
-            return UNAVAILABLE
+        except StoreError as exc:
+            return _unavailable(exc)
         except Exception:
             LOGGER.exception("the sink failed unexpectedly; answered 503")
             return UNAVAILABLE
