@@ -227,6 +227,25 @@ def _parser() -> argparse.ArgumentParser:
         help="a forwarded header your proxy sets, to rebuild the public URL; repeatable",
     )
     serve_cmd.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    serve_cmd.add_argument(
+        "--store-timeout",
+        help="seconds a store operation may take; past it the request gets 503 "
+        "(CALLSTATE_STORE_TIMEOUT, 5)",
+    )
+    serve_cmd.add_argument(
+        "--header-timeout",
+        help="seconds to send a request's headers; past it 408 and closed "
+        "(CALLSTATE_HEADER_TIMEOUT, 10)",
+    )
+    serve_cmd.add_argument(
+        "--body-timeout",
+        help="seconds to send a request's body after its headers; past it 408, nothing stored "
+        "(CALLSTATE_BODY_TIMEOUT, 10)",
+    )
+    serve_cmd.add_argument(
+        "--max-connections",
+        help="connections at once; past it requests get 503 (CALLSTATE_MAX_CONNECTIONS, 1000)",
+    )
     demo_cmd = commands.add_parser(
         "demo", help="place calls on a fake provider with chaos on, and show they all converge"
     )
@@ -276,6 +295,10 @@ def _serve(args: argparse.Namespace) -> int:
         "dialect": args.dialect,
         "trusted_proxy_headers": tuple(args.trusted_proxy_headers or ()) or None,
         "log_level": args.log_level,
+        "store_timeout": args.store_timeout,
+        "header_timeout": args.header_timeout,
+        "body_timeout": args.body_timeout,
+        "max_connections": args.max_connections,
     }
     try:
         return serve(flags)

@@ -6,7 +6,7 @@
 - ``GET /calls?status=&page=&page_size=``: calls by current status, paged;
 - ``GET /calls/{CallSid}``: state, timeline, anomalies;
 - ``GET /calls/{CallSid}/events``: the call's stored events;
-- ``GET /healthz``: the store answers.
+- ``GET /healthz``: whether a delivery can be stored now (the store reads and writes).
 
 ``callstate serve`` runs it on uvicorn with the SQLite store by default.
 """

@@ -16,6 +16,7 @@ from starlette.routing import Route
 from callstate._core._state import CallStatus
 from callstate._errors import StoreError, UnknownCall
 from callstate._report import state_json
+from callstate.serve._health import Health
 from callstate.stores import AsyncRunner, Runner, SQLiteStore
 from callstate.stores._codec import encode
 from callstate.web import AsyncWebhookHandler, Hooks, TrustedProxy, Verifier
@@ -46,16 +47,23 @@ def build_app(
     verifier: Verifier,
     proxy: TrustedProxy | None = None,
     hooks: Hooks | None = None,
+    store_timeout: float | None = None,
 ) -> Starlette:
     """The receiver's ASGI app over ``runner``.
+
+    ``store_timeout`` bounds each webhook's wait for its write and each
+    health check's parts (None: as long as the store takes).
 
     Webhooks are written in batches on the event loop when the store is
     SQLite (a few microseconds a statement: cheaper than a thread), in worker
     threads for any other store; reads always go to threads.
     """
-    sink = AsyncRunner(runner, write_in_loop=isinstance(runner.store, SQLiteStore))
+    sink = AsyncRunner(
+        runner, write_in_loop=isinstance(runner.store, SQLiteStore), timeout=store_timeout
+    )
     handler = AsyncWebhookHandler(sink, verifier=verifier, proxy=proxy, hooks=hooks)
     store = runner.store
+    health = Health(store, store_timeout)
 
     async def list_calls(request: Request) -> Response:
         wanted = request.query_params.getlist("status")
@@ -109,11 +117,12 @@ def build_app(
         return JSONResponse({"call_sid": call_sid, "events": events})
 
     async def healthz(request: Request) -> Response:
-        try:
-            await asyncio.to_thread(store.read_all, 0, 1)
-        except StoreError as exc:
-            return _error(503, f"the store is unavailable: {exc}")
-        return JSONResponse({"status": "ok"})
+        failed = await health.failure()
+        if failed is None:
+            return JSONResponse({"status": "ok"})
+        part, reason = failed
+        body = {"status": "unavailable", "failed": part, "error": reason}
+        return JSONResponse(body, status_code=503)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -27,6 +27,26 @@ def _port(value: object) -> int:
     return port
 
 
+def _seconds(value: object) -> float:
+    try:
+        seconds = float(str(value))
+    except ValueError:
+        raise UsageError(f"a timeout must be a number of seconds, not {value!r}") from None
+    if not 0 < seconds <= 3600:
+        raise UsageError(f"a timeout must be more than 0 and at most 3600 seconds, not {seconds}")
+    return seconds
+
+
+def _count(value: object) -> int:
+    try:
+        count = int(str(value))
+    except ValueError:
+        raise UsageError(f"max_connections must be a whole number, not {value!r}") from None
+    if count < 1:
+        raise UsageError(f"max_connections must be 1 or more, not {count}")
+    return count
+
+
 @attrs.frozen(kw_only=True)
 class ServeConfig:
     """The receiver's settings; each has a ``CALLSTATE_<NAME>`` environment twin."""
@@ -39,6 +59,15 @@ class ServeConfig:
     #: Forwarded headers to trust for rebuilding the public URL (e.g. "x-forwarded-proto").
     trusted_proxy_headers: tuple[str, ...] = ()
     log_level: str = "info"
+    #: Seconds a store operation may take; past it the request is answered 503.
+    store_timeout: float = attrs.field(default=5.0, converter=_seconds)
+    #: Seconds a connection may take to send a request's headers (from its
+    #: opening, or from the previous answer); past it: 408 and closed.
+    header_timeout: float = attrs.field(default=10.0, converter=_seconds)
+    #: Seconds a request's body may take to arrive after its headers: 408, nothing stored.
+    body_timeout: float = attrs.field(default=10.0, converter=_seconds)
+    #: Connections open at once; past it requests are answered 503.
+    max_connections: int = attrs.field(default=1000, converter=_count)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], **flags: object) -> ServeConfig:
@@ -56,15 +85,18 @@ class ServeConfig:
         return cls(**values)  # type: ignore[arg-type]
 
 
-def open_store(target: str) -> EventStore:
-    """A store from ``--store``: a PostgreSQL DSN, or else a SQLite file path."""
+def open_store(target: str, *, timeout: float | None = None) -> EventStore:
+    """A store from ``--store``: a PostgreSQL DSN, or else a SQLite file path.
+
+    ``timeout`` bounds each of its operations (None: the store's default).
+    """
     if target.startswith(("postgresql://", "postgres://")):
         from callstate.stores.postgres import PostgresStore  # noqa: PLC0415 (optional extra)
 
-        store = PostgresStore(target)
+        store = PostgresStore(target) if timeout is None else PostgresStore(target, timeout=timeout)
         store.migrate()
         return store
     folder = os.path.dirname(os.path.abspath(target))
     if not os.path.isdir(folder):
         raise UsageError(f"no folder {folder!r} for the SQLite store {target!r}")
-    return SQLiteStore(target)
+    return SQLiteStore(target) if timeout is None else SQLiteStore(target, timeout=timeout)
