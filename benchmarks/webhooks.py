@@ -501,8 +501,11 @@ def measure(
                 cpu_after = _cpu_seconds(pid)
                 best = max(best, done / took)
                 figures[f"{kind}_rps"].append(done / took)
-                if cpu_before is not None and cpu_after is not None and done:
-                    figures[f"{kind}_cpu_us"].append((cpu_after - cpu_before) / done * 1e6)
+                # /proc counts CPU time in clock ticks (10 ms): a round the server
+                # spent less than a tick on has no figure, rather than a false 0.
+                spent = None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
+                if spent and done:
+                    figures[f"{kind}_cpu_us"].append(spent / done * 1e6)
     finally:
         server.terminate()
         server.join(15)

@@ -107,14 +107,19 @@ def test_webhooks() -> None:
     adapters = result["adapters"]
     assert isinstance(adapters, dict)
     assert set(adapters) == {"wsgi", "flask", "django", "asgi", "starlette", "aiohttp"}
+    cpu = []
     for figures in adapters.values():
         # Every answer was a 2xx (the client stops at any other), in every round.
         for kind in ("callstate", "bare", "naive"):
             assert figures[f"{kind}_rps"] > 0
-            if sys.platform == "linux":  # the server's CPU per request, read from /proc
-                assert figures[f"{kind}_cpu_us"] > 0
+            # The server's CPU per request, read from /proc in clock ticks (10 ms): a
+            # short round on a busy machine may be under a tick, and then has no figure.
+            if f"{kind}_cpu_us" in figures:
+                cpu.append(figures[f"{kind}_cpu_us"])
         for name in ("callstate", "naive", "callstate_to_naive"):
             assert_ratio(figures, name)
+    if sys.platform == "linux":
+        assert cpu and all(us > 0 for us in cpu)
 
 
 def test_webhooks_with_basic_auth_into_a_call_book() -> None:
