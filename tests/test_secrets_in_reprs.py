@@ -467,3 +467,20 @@ def test_the_docs_give_secrets_in_the_environment() -> None:
             assert not password_in_url.search(commands), f"{page.name}: a password in a URL"
     serve = (root / "docs" / "serve.md").read_text(encoding="utf-8")
     assert serve.index("CALLSTATE_AUTH_TOKEN") < serve.index("--auth-token")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://user:s3cret\uff03@host/",  # NFKC turns the full-width # into a delimiter
+        "https://user:s3cret@[::1/",  # an IPv6 host left open
+    ],
+)
+def test_a_refused_url_is_not_quoted_with_its_password(url: str) -> None:
+    from callstate import InvalidParameter
+    from callstate.client import Profile
+
+    with pytest.raises(InvalidParameter) as raised:
+        Profile.api19(url)
+    assert raised.value.field == "base_url"
+    assert "s3cret" not in str(raised.value) and "s3cret" not in repr(raised.value)

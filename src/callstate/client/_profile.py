@@ -19,8 +19,9 @@ def check_http_url(field: str, value: str) -> None:
         raise InvalidParameter(field, f"must be a URL in text, not {type(value).__name__}")
     try:
         parts = urlsplit(value)
-    except ValueError as exc:
-        raise InvalidParameter(field, f"is not a URL: {exc}") from None
+    except ValueError:
+        # Not urlsplit's message: it quotes the netloc, and with it any password.
+        raise InvalidParameter(field, "is not a URL (its host part cannot be read)") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidParameter(field, "must be an absolute http(s) URL")
     if any(c.isspace() or ord(c) < 32 for c in value):
