@@ -226,6 +226,20 @@ def test_the_postgres_store_bounds_every_operation_itself():
             store.close()
 
 
+def test_the_settings_a_dsn_gives_win_over_the_store_s_bounds():
+    from callstate.stores.postgres import PostgresStore
+
+    dsn = postgres_dsn_or_skip()
+    separator = "&" if "?" in dsn else "?"
+    own = f"{dsn}{separator}options=-c%20statement_timeout%3D12345&keepalives_idle=77"
+    with PostgresStore(own, timeout=BOUND) as store, store._connection() as conn:
+        assert conn.execute("SHOW statement_timeout").fetchone() == ("12345ms",)
+        assert conn.execute("SHOW lock_timeout").fetchone() == ("600ms",)  # not given: ours
+        params = {item.keyword.decode(): item.val for item in conn.pgconn.info}
+        assert params["keepalives_idle"] == b"77"
+        assert params["tcp_user_timeout"] == b"1000"
+
+
 # -- 2. a full disk ---------------------------------------------------------------------------
 
 
@@ -349,6 +363,22 @@ def test_slow_headers_get_408_and_the_connection_is_closed(tmp_path):
             assert took < LATE, took
         # The receiver still serves.
         assert post(base, callback("CA1", "ringing", 1))[0] == 204
+
+
+def test_the_next_request_on_a_kept_alive_connection_has_the_same_deadline(tmp_path):
+    with serving(tmp_path, env=SLOW) as (base, _):
+        body = urlencode(callback("CA1", "ringing", 1)).encode()
+        head = b"POST /callbacks HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body)
+        stop = threading.Event()
+        with connect(base) as sock:
+            sock.sendall(head + body)
+            assert sock.recv(65536).startswith(b"HTTP/1.1 204 ")
+            start = time.monotonic()
+            threading.Thread(target=trickle, args=(sock, head, 0.2, stop), daemon=True).start()
+            answer = read_to_close(sock)
+            stop.set()
+        assert answer.startswith(b"HTTP/1.1 408 "), answer
+        assert time.monotonic() - start < LATE
 
 
 def test_a_slow_body_gets_408_and_nothing_is_stored(tmp_path):

@@ -113,7 +113,8 @@ class BodyDeadline:
             if state["body_done"]:
                 return await receive()
             try:
-                message = await asyncio.wait_for(receive(), max(0.0, deadline - loop.time()))
+                async with asyncio.timeout_at(deadline):  # a timer, no task per read
+                    message = await receive()
             except TimeoutError:
                 state["late"] = True
                 if not state["started"]:

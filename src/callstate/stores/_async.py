@@ -110,9 +110,13 @@ class AsyncRunner:
         return await self._bounded(future)
 
     async def _bounded(self, waited: Awaitable[_T]) -> _T:
-        """``await waited``, or ``StoreTimeout`` past ``timeout`` (``waited`` is cancelled)."""
+        """``await waited``, or ``StoreTimeout`` past ``timeout`` (``waited`` is cancelled).
+
+        ``asyncio.timeout`` rather than ``wait_for``: one timer, no task of its own.
+        """
         try:
-            return await asyncio.wait_for(waited, self._timeout)
+            async with asyncio.timeout(self._timeout):
+                return await waited
         except TimeoutError:
             raise StoreTimeout(f"the store did not answer within {self._timeout}s") from None
 
