@@ -1,0 +1,392 @@
+"""The parser at every edge: each limit at exactly its value and one past it, on
+every path in (bytes, text, pairs, a mapping; the fast path and the careful
+one; a field read before, under other limits), and the defaults pinned.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from urllib.parse import quote, urlencode
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from callstate import CallbackStatus, Delivery, InvalidCallback, Limits, parse_callback
+from callstate._core._parse import (
+    DEFAULT_LIMITS,
+    normalize_status,
+    parse_form,
+    parse_known,
+    parse_split,
+    split_form,
+    split_known,
+)
+
+SID = "CA" + "6" * 32
+BASE = [("CallSid", SID), ("CallStatus", "ringing"), ("SequenceNumber", "1")]
+
+
+def every_way(pairs: list[tuple[str, str]], limits: Limits = DEFAULT_LIMITS) -> list[object]:
+    """What each way in makes of ``pairs``: a Delivery, or the error's (field, reason)."""
+    body = urlencode(pairs)
+    mapping: dict[str, list[str]] = {}
+    for name, value in pairs:
+        mapping.setdefault(name, []).append(value)
+
+    def attempt(make: object) -> object:
+        try:
+            return make()  # type: ignore[operator]
+        except InvalidCallback as exc:
+            return (exc.field, exc.reason)
+
+    ways = [
+        lambda: parse_callback(body.encode(), limits=limits),
+        lambda: parse_callback(body, limits=limits),
+        lambda: parse_form(body.encode(), limits=limits),
+        lambda: parse_split(split_form(body, limits)),
+        lambda: parse_known(*split_known(body.encode(), limits)),
+    ]
+    return [attempt(w) for w in ways]
+
+
+def agree(pairs: list[tuple[str, str]], limits: Limits = DEFAULT_LIMITS) -> object:
+    found = every_way(pairs, limits)
+    assert all(f == found[0] for f in found), found
+    return found[0]
+
+
+def from_params(pairs: list[tuple[str, str]], limits: Limits = DEFAULT_LIMITS) -> object:
+    mapping: dict[str, list[str]] = {}
+    for name, value in pairs:
+        mapping.setdefault(name, []).append(value)
+    out = []
+    for source in (pairs, iter(pairs), mapping):
+        try:
+            out.append(parse_callback(source, limits=limits))
+        except InvalidCallback as exc:
+            out.append((exc.field, exc.reason))
+    assert out[0] == out[1]
+    return out[0]
+
+
+def test_the_default_limits():
+    assert Limits() == DEFAULT_LIMITS
+    assert (
+        DEFAULT_LIMITS.max_body_bytes,
+        DEFAULT_LIMITS.max_fields,
+        DEFAULT_LIMITS.max_name_length,
+        DEFAULT_LIMITS.max_value_length,
+    ) == (16_384, 100, 64, 2_048)
+
+
+@pytest.mark.parametrize(
+    "name", ["max_body_bytes", "max_fields", "max_name_length", "max_value_length"]
+)
+@pytest.mark.parametrize("value", [0, -1, True, 1.0, "5", None])
+def test_limits_must_be_positive_integers(name, value):
+    with pytest.raises(ValueError, match=f"{name} must be a positive integer"):
+        Limits(**{name: value})
+
+
+@pytest.mark.parametrize(
+    "name", ["max_body_bytes", "max_fields", "max_name_length", "max_value_length"]
+)
+def test_a_limit_of_one_is_allowed(name):
+    assert getattr(Limits(**{name: 1}), name) == 1
+
+
+@pytest.mark.parametrize("fresh", [True, False])
+def test_max_value_length_at_its_edge(fresh):
+    value = "v" * 300
+    if not fresh:  # the same field read before, under the default limits
+        agree([*BASE, ("Extra", value)])
+    at = Limits(max_value_length=300)
+    assert isinstance(agree([*BASE, ("Extra", value)], at), Delivery)
+    assert isinstance(from_params([*BASE, ("Extra", value)], at), Delivery)
+    under = Limits(max_value_length=299)
+    assert agree([*BASE, ("Extra", value)], under) == ("Extra", "is longer than 299 characters")
+    assert from_params([*BASE, ("Extra", value)], under) == (
+        "Extra",
+        "is longer than 299 characters",
+    )
+    # An escaped value is measured decoded.
+    escaped = [*BASE, ("Extra", "é" * 150)]
+    assert isinstance(agree(escaped, Limits(max_value_length=150)), Delivery)
+    assert agree(escaped, Limits(max_value_length=149)) == (
+        "Extra",
+        "is longer than 149 characters",
+    )
+
+
+@pytest.mark.parametrize("fresh", [True, False])
+def test_max_name_length_at_its_edge(fresh):
+    name = "N" * 40
+    if not fresh:
+        agree([*BASE, (name, "x")])
+    assert isinstance(agree([*BASE, (name, "x")], Limits(max_name_length=40)), Delivery)
+    assert isinstance(from_params([*BASE, (name, "x")], Limits(max_name_length=40)), Delivery)
+    assert agree([*BASE, (name, "x")], Limits(max_name_length=39)) == (
+        "N" * 39,
+        "has a name longer than 39",
+    )
+    assert from_params([*BASE, (name, "x")], Limits(max_name_length=39)) == (
+        "N" * 39,
+        "has too long a name",
+    )
+    escaped = [*BASE, ("é" * 20, "x")]
+    assert isinstance(agree(escaped, Limits(max_name_length=20)), Delivery)
+    assert agree(escaped, Limits(max_name_length=19)) == ("é" * 19, "has a name longer than 19")
+
+
+def test_max_fields_at_its_edge():
+    pairs = [*BASE, *((f"X{i}", "1") for i in range(7))]  # 10 fields
+    assert isinstance(agree(pairs, Limits(max_fields=10)), Delivery)
+    assert isinstance(from_params(pairs, Limits(max_fields=10)), Delivery)
+    assert agree(pairs, Limits(max_fields=9)) == ("body", "has more than 9 fields")
+    assert from_params(pairs, Limits(max_fields=9)) == ("params", "has more than 9 fields")
+
+
+def test_max_body_bytes_at_its_edge():
+    body = urlencode([*BASE, ("Pad", "é" * 20)])
+    size = len(body.encode())
+    assert isinstance(parse_callback(body.encode(), limits=Limits(max_body_bytes=size)), Delivery)
+    with pytest.raises(InvalidCallback) as caught:
+        parse_callback(body.encode(), limits=Limits(max_body_bytes=size - 1))
+    assert (caught.value.field, caught.value.reason) == ("body", f"is larger than {size - 1} bytes")
+    raw = "CallSid=" + SID + "&CallStatus=ringing&SequenceNumber=1&Pad=" + "é" * 20
+    assert isinstance(parse_callback(raw, limits=Limits(max_body_bytes=len(raw))), Delivery)
+    with pytest.raises(InvalidCallback, match="larger than"):
+        parse_callback(raw, limits=Limits(max_body_bytes=len(raw) - 1))
+
+
+def test_a_body_longer_than_max_value_length_still_parses():
+    # The whole body may be longer than one value may be: each field is measured.
+    pairs = [*BASE, *((f"X{i}", "y" * 50) for i in range(5))]
+    assert isinstance(agree(pairs, Limits(max_value_length=60)), Delivery)
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["A", "B", "Ab", "é", "x%y"]), st.text(max_size=5)), max_size=5
+    ),
+    st.integers(1, 6),
+    st.integers(1, 6),
+)
+def test_limits_on_names_and_values_as_a_reference_reads_them(extra, max_name, max_value):
+    pairs = [*BASE, *extra]
+    limits = Limits(max_name_length=max(max_name, 14), max_value_length=max(max_value, 34))
+    found = agree(pairs, limits)
+    too_long = [
+        (n, v)
+        for n, v in pairs
+        if len(n) > limits.max_name_length or len(v) > limits.max_value_length
+    ]
+    assert isinstance(found, Delivery) is (not too_long)
+
+
+def test_bytes_text_and_pairs_make_the_same_delivery():
+    pairs = [
+        ("CallSid", SID),
+        ("AccountSid", "AC" + "7" * 32),
+        ("CallStatus", "completed"),
+        ("SequenceNumber", "0003"),
+        ("CallDuration", "42"),
+        ("Timestamp", "Tue, 24 Nov 2026 10:15:32 +0000"),
+        ("Note", "a b+c&d=é"),
+    ]
+    delivery = agree(pairs)
+    assert isinstance(delivery, Delivery)
+    assert from_params(pairs) == delivery
+    assert delivery.call_sid == SID
+    assert delivery.account_sid == "AC" + "7" * 32
+    assert delivery.call_status is CallbackStatus.COMPLETED
+    assert delivery.sequence_number == 3
+    assert delivery.call_duration == 42
+    assert delivery.timestamp == datetime(2026, 11, 24, 10, 15, 32, tzinfo=UTC)
+    assert list(delivery.params) == pairs
+
+
+def test_known_fields_that_need_decoding():
+    body = "&".join(
+        [
+            "CallSid=" + quote(SID),
+            "CallStatus=" + quote("no answer").replace("%20", "+"),
+            "SequenceNumber=%31%32",
+            "CallDuration=%37",
+            "AccountSid=AC%2E1",
+            "Timestamp=Tue,+24+Nov+2026+10:15:32+%2B0000",
+        ]
+    )
+    for source in (body, body.encode()):
+        delivery = parse_callback(source)
+        assert delivery.call_status is CallbackStatus.NO_ANSWER
+        assert delivery.sequence_number == 12
+        assert delivery.call_duration == 7
+        assert delivery.account_sid == "AC.1"
+        assert delivery.timestamp == datetime(2026, 11, 24, 10, 15, 32, tzinfo=UTC)
+
+
+def test_a_plus_in_a_decoded_timestamp_is_a_plus():
+    # Pairs hold decoded text: "+0000" is an offset there, a space in a raw body.
+    text = "Tue, 24 Nov 2026 10:15:32 +0100"
+    for _ in range(2):  # and again, once the value has been seen
+        decoded = parse_callback([*BASE, ("Timestamp", text)])
+        assert decoded.timestamp == datetime(2026, 11, 24, 9, 15, 32, tzinfo=UTC)
+        with pytest.raises(InvalidCallback, match="Timestamp"):
+            parse_callback("&".join([urlencode(BASE), "Timestamp=" + text.replace(" ", "%20")]))
+
+
+def test_empty_optional_fields_are_absent():
+    delivery = agree([*BASE, ("CallDuration", ""), ("AccountSid", ""), ("Timestamp", "")])
+    assert isinstance(delivery, Delivery)
+    assert (delivery.call_duration, delivery.account_sid, delivery.timestamp) == (None, None, None)
+
+
+@pytest.mark.parametrize(
+    ("pairs", "field", "reason"),
+    [
+        (BASE[1:], "CallSid", "is missing"),
+        ([BASE[0], BASE[2]], "CallStatus", "is missing"),
+        (BASE[:2], "SequenceNumber", "is missing"),
+        ([*BASE, ("CallSid", SID)], "CallSid", "is repeated"),
+        ([*BASE, ("SequenceNumber", "1")], "SequenceNumber", "is repeated"),
+        ([("CallSid", ""), *BASE[1:]], "CallSid", "is empty"),
+        (
+            [("CallSid", "C" * 129), *BASE[1:]],
+            "CallSid",
+            "must be 1 to 128 letters, digits or . _ : -",
+        ),
+        ([("CallSid", "-CA"), *BASE[1:]], "CallSid", "must be 1 to 128 letters, digits or . _ : -"),
+        (
+            [*BASE, ("AccountSid", "a b")],
+            "AccountSid",
+            "must be 1 to 128 letters, digits or . _ : -",
+        ),
+        ([*BASE[:2], ("SequenceNumber", "")], "SequenceNumber", "is empty"),
+        (
+            [*BASE[:2], ("SequenceNumber", "-1")],
+            "SequenceNumber",
+            "must be a whole number of ASCII digits, not '-1'",
+        ),
+        (
+            [*BASE[:2], ("SequenceNumber", "\u0661")],
+            "SequenceNumber",
+            "must be a whole number of ASCII digits, not '\u0661'",
+        ),
+        (
+            [*BASE[:2], ("SequenceNumber", "2147483648")],
+            "SequenceNumber",
+            "is out of range (at most 2147483647)",
+        ),
+        (
+            [*BASE[:2], ("SequenceNumber", "9" * 30)],
+            "SequenceNumber",
+            "is out of range (at most 2147483647)",
+        ),
+        (
+            [*BASE, ("CallDuration", "x")],
+            "CallDuration",
+            "must be a whole number of ASCII digits, not 'x'",
+        ),
+        (
+            [BASE[0], ("CallStatus", "talking"), BASE[2]],
+            "CallStatus",
+            "is not a call status: 'talking'",
+        ),
+    ],
+)
+def test_bad_fields(pairs, field, reason):
+    assert agree(pairs) == (field, reason)
+
+
+def test_the_largest_numbers_and_sids_accepted():
+    delivery = agree([("CallSid", "C" * 128), BASE[1], ("SequenceNumber", "0" * 20 + "2147483647")])
+    assert isinstance(delivery, Delivery)
+    assert delivery.sequence_number == 2**31 - 1
+    for n in (4095, 4096, 10**9):
+        found = agree([*BASE[:2], ("SequenceNumber", str(n)), ("CallDuration", "0" + str(n))])
+        assert isinstance(found, Delivery)
+        assert (found.sequence_number, found.call_duration) == (n, n)
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"CallSid=\xff", "is not valid UTF-8"),
+        ("CallSid=a;CallStatus=b", "uses ';', which is not a separator of form fields"),
+        (b"CallSid=a;b", "uses ';', which is not a separator of form fields"),
+        (b"=x&" + urlencode(BASE).encode(), "has a field with no name"),
+        (b"%3D=x&" + urlencode(BASE).encode(), None),
+        (b"Name=%FF&" + urlencode(BASE).encode(), "Name"),
+    ],
+)
+def test_bad_bodies(body, reason):
+    if reason is None:
+        assert isinstance(parse_callback(body), Delivery)
+        return
+    with pytest.raises(InvalidCallback) as caught:
+        parse_callback(body)
+    if reason == "Name":
+        assert (caught.value.field, caught.value.reason) == (
+            "Name",
+            "is not valid UTF-8 once percent-decoded",
+        )
+    else:
+        assert (caught.value.field, caught.value.reason) == ("body", reason)
+
+
+def test_a_body_that_is_not_text_is_refused():
+    with pytest.raises(InvalidCallback) as caught:
+        parse_form(bytearray(b"CallSid=x"))  # type: ignore[arg-type]
+    assert (caught.value.field, caught.value.reason) == (
+        "body",
+        "must be bytes or str, not bytearray",
+    )
+
+
+def test_non_ascii_utf8_bodies_are_read():
+    body = urlencode([*BASE, ("Caller", "Zoë")]).replace("%C3%AB", "ë").encode()
+    delivery = parse_callback(body)
+    assert dict(delivery.params)["Caller"] == "Zoë"
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        ([("", "x")], ("params", "every parameter name must be a non-empty str")),
+        ([(1, "x")], ("params", "every parameter name must be a non-empty str")),
+        ([("CallSid", 1)], ("CallSid", "must be a str, not int")),
+        ([("CallSid",)], ("params", "must be a mapping or (name, value) pairs")),
+        ([1], ("params", "must be a mapping or (name, value) pairs")),
+        (5, ("params", "must be a mapping or (name, value) pairs")),
+        ({"CallSid": [SID, 1]}, ("CallSid", "must be a str, not int")),
+    ],
+)
+def test_bad_params(source, reason):
+    with pytest.raises(InvalidCallback) as caught:
+        parse_callback(source)
+    assert (caught.value.field, caught.value.reason) == reason
+
+
+def test_a_mapping_with_repeated_values_and_tuples():
+    delivery = parse_callback({**dict(BASE), "Event": ("a", "b")})
+    assert [v for n, v in delivery.params if n == "Event"] == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    ("text", "status"),
+    [
+        ("no-answer", CallbackStatus.NO_ANSWER),
+        ("NO_ANSWER", CallbackStatus.NO_ANSWER),
+        ("No Answer", CallbackStatus.NO_ANSWER),
+        ("  busy  ", CallbackStatus.BUSY),
+        ("In_Progress", CallbackStatus.IN_PROGRESS),
+        ("x" * 21, None),
+        ("in-progress" + " " * 10, None),  # past 20 characters nothing is normalised
+        ("in-progress" + " " * 9, CallbackStatus.IN_PROGRESS),
+        ("nope", None),
+    ],
+)
+def test_normalize_status(text, status):
+    assert normalize_status(text) is status
