@@ -35,6 +35,10 @@ from callstate.client._http import Response
 __all__ = ["CallPage", "error_for", "read_json", "read_page", "read_resource", "read_resources"]
 
 _MAX_MESSAGE: Final = 500
+#: How much of an error body is read for its message: the head of the body, at most.
+#: A message is clipped to ``_MAX_MESSAGE`` characters anyway; reading a hostile
+#: 8 MiB answer to its end bought nothing but the time to scan it.
+MAX_SCANNED_BYTES: Final = 16 * 1024
 _BY_STATUS: Final[dict[int, type[ApiResponseError]]] = {
     401: AuthenticationFailed,
     403: AuthenticationFailed,
@@ -42,11 +46,13 @@ _BY_STATUS: Final[dict[int, type[ApiResponseError]]] = {
     409: NothingToModify,
     410: CallGone,
 }
-_TAG: Final = re.compile(r"<[^>]*>")
-_XML_MESSAGE: Final = re.compile(r"<(Message|message|Detail|detail)>(.*?)</\1>", re.DOTALL)
-_XML_CODE: Final = re.compile(r"<(Code|code)>(.*?)</\1>", re.DOTALL)
-_TITLE: Final = re.compile(r"<title[^>]*>(.*?)</title>", re.DOTALL | re.IGNORECASE)
+# Every pattern here runs in linear time: ``[^<>]*`` stops at the next ``<``,
+# so no character is scanned from more than one starting point.
+_TAG: Final = re.compile(r"<[^<>]*>")
 _SPACE: Final = re.compile(r"\s+")
+_MESSAGE_TAGS: Final = ("Message", "message", "Detail", "detail")
+_CODE_TAGS: Final = ("Code", "code")
+_TITLE_TAGS: Final = ("title", "TITLE", "Title")
 
 
 def _clip(text: str) -> str:
@@ -58,38 +64,85 @@ def _too_big(response: Response, limit: int) -> BadResponse:
     return BadResponse(response.status, f"the answer is larger than {limit} bytes")
 
 
+def _element(text: str, names: tuple[str, ...], attributes: bool = False) -> str | None:
+    """The text of the first ``<name>...</name>`` of any of ``names``, found in linear time.
+
+    What ``<(a|b)>(.*?)</\\1>`` finds, without its quadratic search: for one
+    name, the first opening tag is the only one worth trying (if no closing
+    tag follows it, none follows a later one), so each name costs two
+    ``str.find`` calls (and a skip past each ``<nameX`` that is another
+    tag). ``attributes``: the opening tag may carry some (``<title lang="en">``).
+    """
+    best: tuple[int, str] | None = None
+    for name in names:
+        start = text.find(f"<{name}")
+        while start != -1:
+            after = start + len(name) + 1
+            if after < len(text) and (
+                text[after] == ">" or (attributes and text[after] in " \t\n/")
+            ):
+                break
+            start = text.find(f"<{name}", after)
+        if start == -1:
+            continue
+        opened = text.find(">", start)
+        close = text.find(f"</{name}>", opened)
+        if opened != -1 and close != -1 and (best is None or start < best[0]):
+            best = (start, text[opened + 1 : close])
+    return None if best is None else best[1]
+
+
+def _scalar(value: object) -> str | None:
+    """A message or code as text, if it is one: never the text of a nested structure."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, str | int | float):
+        return _clip(str(value)) if not isinstance(value, str) or value.strip() else None
+    return None
+
+
 def _message_of(response: Response) -> tuple[str, str | None, str | None]:
-    """The provider's message, code and more_info, from a body of any shape."""
-    text = response.body.decode("utf-8", "replace").strip()
+    """The provider's message, code and more_info, from a body of any shape.
+
+    Only the first ``MAX_SCANNED_BYTES`` of the body are read; JSON is parsed
+    only when the whole body fits in them. Nothing here raises: a body it
+    cannot read gives its clipped head as the message.
+    """
+    head = response.body[:MAX_SCANNED_BYTES]
+    text = head.decode("utf-8", "replace").strip()
     if not text:
         return (f"no message (HTTP {response.status})", None, None)
-    if text[:1] in "{[":
+    if text[:1] in "{[" and len(response.body) <= MAX_SCANNED_BYTES:
         try:
             data = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             data = None
         if isinstance(data, list) and data and isinstance(data[0], Mapping):
             data = data[0]
         if isinstance(data, Mapping):
             message = next(
-                (data[k] for k in ("message", "Message", "detail", "error") if data.get(k)), None
+                (
+                    m
+                    for k in ("message", "Message", "detail", "error")
+                    if (m := _scalar(data.get(k)))
+                ),
+                None,
             )
-            code = data.get("code", data.get("Code"))
             more_info = data.get("more_info")
             return (
-                _clip(str(message)) if message is not None else _clip(text),
-                None if code is None else _clip(str(code)),
-                more_info if isinstance(more_info, str) else None,
+                message if message is not None else _clip(text),
+                _scalar(data.get("code", data.get("Code"))),
+                more_info[:_MAX_MESSAGE] if isinstance(more_info, str) else None,
             )
     if text.startswith("<"):
-        found = _XML_MESSAGE.search(text)
-        if found:
-            code_found = _XML_CODE.search(text)
-            code = _clip(html.unescape(code_found.group(2))) if code_found else None
-            return (_clip(html.unescape(_TAG.sub("", found.group(2)))), code, None)
-        title = _TITLE.search(text)
-        if title:
-            return (_clip(html.unescape(title.group(1))), None, None)
+        found = _element(text, _MESSAGE_TAGS)
+        if found is not None:
+            code_found = _element(text, _CODE_TAGS)
+            code = _clip(html.unescape(code_found)) if code_found is not None else None
+            return (_clip(html.unescape(_TAG.sub("", found))), code, None)
+        title = _element(text, _TITLE_TAGS, attributes=True)
+        if title is not None:
+            return (_clip(html.unescape(title)), None, None)
         return (_clip(html.unescape(_TAG.sub(" ", text))) or "an empty XML answer", None, None)
     return (_clip(text), None, None)
 
@@ -108,7 +161,7 @@ def error_for(response: Response, limit: int) -> ApiResponseError:
         cls = ServerError
     else:
         cls = BadResponse
-        message = f"unexpected HTTP status {status}: {message}"
+        message = _clip(f"unexpected HTTP status {status}: {message}")
     return cls(status, message, code=code, more_info=more_info)
 
 
