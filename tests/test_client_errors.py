@@ -18,8 +18,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from callstate.client import ApiResponseError, BadResponse, Response
-from callstate.client import _answers
+from callstate.client import ApiResponseError, BadResponse, Response, _answers
 from callstate.client._answers import MAX_SCANNED_BYTES, _element, error_for
 from callstate.client._http import MAX_RESPONSE_BYTES
 
