@@ -180,7 +180,8 @@ def test_modifications_send_the_documented_form():
 def test_a_known_state_refuses_exactly_the_impossible_modifications(status):
     for action, allowed in (
         (API.cancel_call, {CallStatus.QUEUED, CallStatus.INITIATED, CallStatus.RINGING}),
-        (API.hang_up_call, {CallStatus.IN_PROGRESS}),
+        # Status=completed hangs up a live call in any state (Twilio's and Restcomm's docs).
+        (API.hang_up_call, {s for s in CallStatus if not s.is_final}),
         (lambda sid, known: API.redirect_call(sid, "https://a.example/", known=known),
          {s for s in CallStatus if not s.is_final}),
     ):  # fmt: skip
@@ -383,11 +384,27 @@ URLS = st.builds(
 METHODS = st.none() | st.sampled_from(["GET", "POST", "get", "post"])
 
 
+TWIML = st.text(
+    st.characters(min_codepoint=9, max_codepoint=0x2FFF, exclude_characters="\x0b\x0c\x7f"),
+    min_size=1,
+    max_size=60,
+).filter(lambda t: t.strip() and not any(0x0E <= ord(c) < 0x20 or c == "\x0d" for c in t))
+APPLICATIONS = st.from_regex(r"AP[0-9a-f]{32}", fullmatch=True)
+
+
 @st.composite
-def call_params(draw: st.DrawFn) -> CallParams:
+def call_params(draw: st.DrawFn, instruction: str = "Url") -> CallParams:
     optional = st.none() | URLS
+    if instruction == "ApplicationSid":  # the application's own URLs and callback are used
+        return CallParams(
+            to=draw(TEXT), from_=draw(TEXT), application_sid=draw(APPLICATIONS),
+            timeout=draw(st.none() | st.integers(1, 600)),
+        )  # fmt: skip
+    twiml = instruction == "Twiml"
     return CallParams(
-        to=draw(TEXT), from_=draw(TEXT), url=draw(URLS), method=draw(METHODS),
+        to=draw(TEXT), from_=draw(TEXT),
+        url=None if twiml else draw(URLS), twiml=draw(TWIML) if twiml else None,
+        method=None if twiml else draw(METHODS),
         fallback_url=draw(optional), fallback_method=draw(METHODS),
         status_callback=draw(optional), status_callback_method=draw(METHODS),
         status_callback_event=draw(st.lists(st.sampled_from(callstate.client.EVENTS), unique=True)),
@@ -396,20 +413,31 @@ def call_params(draw: st.DrawFn) -> CallParams:
     )  # fmt: skip
 
 
-@given(call_params(), st.booleans())
+@given(
+    st.sampled_from(["Url", "Twiml", "ApplicationSid"]).flatmap(
+        lambda name: st.tuples(st.just(name), call_params(name))
+    ),
+    st.booleans(),
+)
 @LAWS
-def test_the_form_carries_every_parameter_and_the_provider_accepts_it(params, repeat):
-    profile = Profile.twilio() if repeat else Profile.api19()
+def test_the_form_carries_every_parameter_and_the_provider_accepts_it(drawn, repeat):
+    instruction, params = drawn
+    twilio = repeat or instruction != "Url"  # Twiml and ApplicationSid are Twilio's only
+    profile = Profile.twilio() if twilio else Profile.api19()
     body = CallsApi(account_sid="AC1", token="t", profile=profile).create_call(params).request.body
     form = parse_qsl(body.decode(), keep_blank_values=True)
     fields = dict(form)
-    assert (fields["To"], fields["From"], fields["Url"]) == (params.to, params.from_, params.url)
+    assert (fields["To"], fields["From"]) == (params.to, params.from_)
+    given_instruction = {"Url": params.url, "Twiml": params.twiml,
+                         "ApplicationSid": params.application_sid}  # fmt: skip
+    assert [n for n in ("Url", "Twiml", "ApplicationSid") if n in fields] == [instruction]
+    assert fields[instruction] == given_instruction[instruction]
     events = [v for k, v in form if k == "StatusCallbackEvent"]
-    joined = events if repeat else [e for v in events for e in v.split(",")]
+    joined = events if twilio else [e for v in events for e in v.split(",")]
     assert tuple(joined) == params.status_callback_event
     assert fields.get("Timeout") == (None if params.timeout is None else str(params.timeout))
     assert fields.get("Method") == params.method
-    assert _check_create(fields) is None
+    assert _check_create(fields, "twilio" if twilio else "api19") is None
 
 
 def test_the_async_sink_gets_the_same_commands():

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
-from typing import Final, Generic, TypeVar
+from typing import Final, Generic, TypeVar, cast
 from urllib.parse import quote, urlencode
 
 import attrs
@@ -24,7 +24,7 @@ from callstate._version import __version__
 from callstate.client._answers import CallPage, read_page, read_resource, read_resources
 from callstate.client._http import MAX_RESPONSE_BYTES, Request, Response, new_request
 from callstate.client._params import _MAX_TEXT as _MAX_SID
-from callstate.client._params import CallFilter, CallParams, _text, _url
+from callstate.client._params import CallFilter, CallParams, _text, _url, check_twiml
 from callstate.client._profile import Profile
 
 __all__ = ["CallsApi", "Operation"]
@@ -33,9 +33,11 @@ T = TypeVar("T")
 
 _FORM: Final = "application/x-www-form-urlencoded"
 _MAX_PAGE_SIZE: Final = 1_000
-#: Where a modification is possible, by the call's known status.
+#: Where a cancel does something, by the call's known status: Twilio and Restcomm
+#: document that ``Status=canceled`` ends a call queued or ringing and does nothing
+#: to a call in progress. ``Status=completed`` (hang up) ends a live call in any
+#: state, so only a final status refuses it.
 _CANCELABLE: Final = frozenset({CallStatus.QUEUED, CallStatus.INITIATED, CallStatus.RINGING})
-_HANGABLE: Final = frozenset({CallStatus.IN_PROGRESS})
 
 
 @attrs.frozen(kw_only=True)
@@ -143,6 +145,10 @@ class CallsApi:
         """Place a call. Answers one Call resource per leg (one, unless it forked)."""
         if not isinstance(params, CallParams):
             raise UsageError(f"params must be CallParams, not {type(params).__name__}")
+        self._check_profile("Twiml", params.twiml, self.profile.takes_twiml)
+        self._check_profile(
+            "ApplicationSid", params.application_sid, self.profile.takes_application_sid
+        )
         form = params.form(repeat_events=self.profile.repeat_events)
         request = self._post(f"{self._calls_url}.json", form)
         return Operation(request=request, read=self._resources, repeatable=False)
@@ -212,14 +218,25 @@ class CallsApi:
     def redirect_call(
         self,
         call_sid: str,
-        url: str,
+        url: str | None = None,
         *,
+        twiml: str | None = None,
         method: str | None = None,
         known: CallState | CallStatus | None = None,
     ) -> Operation[CallResource]:
-        """Make a live call fetch new instructions from ``url``."""
-        _url("Url", url, required=True)
-        form = [("Url", url)]
+        """Make a live call fetch new instructions from ``url``, or run ``twiml`` (Twilio)."""
+        if (url is None) == (twiml is None):
+            raise InvalidParameter("Url", "give exactly one of Url and Twiml")
+        form: list[tuple[str, str]]
+        if twiml is not None:
+            self._check_profile("Twiml", twiml, self.profile.takes_twiml)
+            check_twiml("Twiml", twiml)
+            if method is not None:
+                raise InvalidParameter("Method", "is how Url is fetched: give it with Url only")
+            form = [("Twiml", twiml)]
+        else:
+            _url("Url", url, required=True)
+            form = [("Url", cast(str, url))]
         if method is not None:
             if method.upper() not in ("GET", "POST"):
                 raise InvalidParameter("Method", f"must be GET or POST, not {method[:20]!r}")
@@ -230,20 +247,30 @@ class CallsApi:
     def cancel_call(
         self, call_sid: str, *, known: CallState | CallStatus | None = None
     ) -> Operation[CallResource]:
-        """End a call that is still queued or ringing (``Status=canceled``)."""
+        """End a call that is still queued or ringing (``Status=canceled``).
+
+        The providers document that a cancel does nothing to a call in
+        progress: with ``known`` in progress it is refused before sending.
+        """
         self._check(call_sid, "cancel", _status_of(known), _CANCELABLE)
         return self._modify(call_sid, [("Status", "canceled")])
 
     def hang_up_call(
         self, call_sid: str, *, known: CallState | CallStatus | None = None
     ) -> Operation[CallResource]:
-        """End a call in progress (``Status=completed``)."""
-        self._check(call_sid, "hang up", _status_of(known), _HANGABLE)
+        """End a live call in any state, ringing or in progress (``Status=completed``)."""
+        self._check(call_sid, "hang up", _status_of(known), None)
         return self._modify(call_sid, [("Status", "completed")])
 
     def _modify(self, call_sid: str, form: list[tuple[str, str]]) -> Operation[CallResource]:
         request = self._post(self._call_url(call_sid), form)
         return Operation(request=request, read=self._resource, repeatable=False)
+
+    def _check_profile(self, field: str, value: object, takes: bool) -> None:
+        if value is not None and not takes:
+            raise InvalidParameter(
+                field, f"is not a parameter of the {self.profile.name} profile's API: give Url"
+            )
 
     @staticmethod
     def _check(
@@ -258,5 +285,5 @@ class CallsApi:
         if status.is_final:
             raise ModificationRefused(call_sid, action, status.value, "the call is already over")
         if allowed is not None and status not in allowed:
-            hint = "use hang up" if action == "cancel" else "use cancel"
+            hint = "a cancel does nothing to a call in progress: use hang up"
             raise ModificationRefused(call_sid, action, status.value, hint)

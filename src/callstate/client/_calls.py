@@ -87,9 +87,17 @@ class Calls:
             operation = self.api.next_page(found, where, page_size=page_size)
 
     def redirect(
-        self, call_sid: str, url: str, *, method: str | None = None, known: Known = None
+        self,
+        call_sid: str,
+        url: str | None = None,
+        *,
+        twiml: str | None = None,
+        method: str | None = None,
+        known: Known = None,
     ) -> CallResource:
-        return self.run(self.api.redirect_call(call_sid, url, method=method, known=known))
+        return self.run(
+            self.api.redirect_call(call_sid, url, twiml=twiml, method=method, known=known)
+        )
 
     def cancel(self, call_sid: str, *, known: Known = None) -> CallResource:
         return self.run(self.api.cancel_call(call_sid, known=known))
@@ -165,9 +173,17 @@ class AsyncCalls:
             operation = self.api.next_page(found, where, page_size=page_size)
 
     async def redirect(
-        self, call_sid: str, url: str, *, method: str | None = None, known: Known = None
+        self,
+        call_sid: str,
+        url: str | None = None,
+        *,
+        twiml: str | None = None,
+        method: str | None = None,
+        known: Known = None,
     ) -> CallResource:
-        return await self.run(self.api.redirect_call(call_sid, url, method=method, known=known))
+        return await self.run(
+            self.api.redirect_call(call_sid, url, twiml=twiml, method=method, known=known)
+        )
 
     async def cancel(self, call_sid: str, *, known: Known = None) -> CallResource:
         return await self.run(self.api.cancel_call(call_sid, known=known))

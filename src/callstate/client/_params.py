@@ -24,13 +24,21 @@ __all__ = ["CallFilter", "CallParams", "EVENTS"]
 EVENTS: Final = ("initiated", "ringing", "answered", "completed")
 """The status-callback events a call can subscribe to (``StatusCallbackEvent``)."""
 _MAX_TEXT: Final = 2_048
+#: Twilio's limit on ``Twiml`` ("Max 4000 characters").
+MAX_TWIML: Final = 4_000
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
+#: In TwiML, line breaks and tabs are layout; other control characters are not XML.
+_TWIML_CONTROL: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_APPLICATION_SID: Final = re.compile(r"AP[0-9a-fA-F]{32}")
 _KNOWN: Final = frozenset(
     {
-        "To", "From", "Url", "Method", "FallbackUrl", "FallbackMethod", "StatusCallback",
-        "StatusCallbackMethod", "StatusCallbackEvent", "Timeout", "DetectVoicemail",
+        "To", "From", "Url", "Twiml", "ApplicationSid", "Method", "FallbackUrl",
+        "FallbackMethod", "StatusCallback", "StatusCallbackMethod", "StatusCallbackEvent",
+        "Timeout", "DetectVoicemail",
     }
 )  # fmt: skip
+#: What tells the provider how to run the call: exactly one of these is sent.
+INSTRUCTIONS: Final = ("Url", "Twiml", "ApplicationSid")
 
 
 def _text(field: str, value: object, *, required: bool = False) -> None:
@@ -52,6 +60,39 @@ def _url(field: str, value: str | None, *, required: bool = False) -> None:
     _text(field, value, required=required)
     if value is not None:
         check_http_url(field, value)
+
+
+def check_twiml(field: str, value: object) -> None:
+    """Raise ``InvalidParameter`` unless ``value`` is TwiML text Twilio takes (4,000 characters)."""
+    if not isinstance(value, str):
+        raise InvalidParameter(field, f"must be text, not {type(value).__name__}")
+    if not value.strip():
+        raise InvalidParameter(field, "must not be empty")
+    if len(value) > MAX_TWIML:
+        raise InvalidParameter(field, f"is longer than {MAX_TWIML} characters")
+    if _TWIML_CONTROL.search(value):
+        raise InvalidParameter(field, "must not contain control characters but tab and line breaks")
+
+
+def _application_sid(value: object) -> None:
+    if not isinstance(value, str):
+        raise InvalidParameter("ApplicationSid", f"must be text, not {type(value).__name__}")
+    if not _APPLICATION_SID.fullmatch(value):
+        raise InvalidParameter("ApplicationSid", "must be 'AP' and 32 hexadecimal digits")
+
+
+def _one_instruction(given: dict[str, object]) -> None:
+    """Exactly one of ``Url``, ``Twiml``, ``ApplicationSid``: the providers take one."""
+    named = [name for name in INSTRUCTIONS if given.get(name) is not None]
+    if not named:
+        raise InvalidParameter(
+            "Url", "is required (or, where the provider takes them, Twiml or ApplicationSid)"
+        )
+    if len(named) > 1:
+        raise InvalidParameter(
+            named[1],
+            f"cannot be given with {named[0]}: give exactly one of Url, Twiml, ApplicationSid",
+        )
 
 
 def _method(field: str, value: str | None) -> None:
@@ -83,7 +124,13 @@ def _events(value: object) -> tuple[str, ...]:
 class CallParams:
     """What to send to place one call (``POST Calls.json``).
 
-    ``to``, ``from_`` and ``url`` are required; methods are GET or POST;
+    ``to`` and ``from_`` are required, and exactly one of ``url``, ``twiml``
+    (TwiML to run, at most 4,000 characters) and ``application_sid`` (an
+    ``AP...`` SID: the application's own URLs and status callback are used,
+    so ``method``, the fallback and the status-callback fields cannot be
+    given with it); ``twiml`` and ``application_sid`` are Twilio's, refused
+    before sending on a profile without them. ``method`` goes with ``url``
+    only. Methods are GET or POST;
     ``status_callback_event`` is a subset of ``initiated, ringing, answered,
     completed`` (a list, or a comma-separated string), kept in event order;
     ``timeout`` is a positive whole number of seconds; URLs are absolute
@@ -92,7 +139,9 @@ class CallParams:
 
     to: str
     from_: str
-    url: str = attrs.field(repr=redact.urls)
+    url: str | None = attrs.field(default=None, repr=redact.urls)
+    twiml: str | None = attrs.field(default=None, repr=redact.urls)  # TwiML holds URLs too
+    application_sid: str | None = None
     method: str | None = attrs.field(default=None, converter=_upper)
     fallback_url: str | None = attrs.field(default=None, repr=redact.urls)
     fallback_method: str | None = attrs.field(default=None, converter=_upper)
@@ -106,7 +155,30 @@ class CallParams:
     def __attrs_post_init__(self) -> None:
         _text("To", self.to, required=True)
         _text("From", self.from_, required=True)
-        _url("Url", self.url, required=True)
+        _one_instruction(
+            {"Url": self.url, "Twiml": self.twiml, "ApplicationSid": self.application_sid}
+        )
+        _url("Url", self.url)
+        if self.twiml is not None:
+            check_twiml("Twiml", self.twiml)
+        if self.application_sid is not None:
+            _application_sid(self.application_sid)
+            ignored = (
+                ("Method", self.method),
+                ("FallbackUrl", self.fallback_url),
+                ("FallbackMethod", self.fallback_method),
+                ("StatusCallback", self.status_callback),
+                ("StatusCallbackMethod", self.status_callback_method),
+                ("StatusCallbackEvent", self.status_callback_event or None),
+            )
+            for name, value in ignored:
+                if value is not None:
+                    raise InvalidParameter(
+                        name,
+                        "is the application's to set: the provider ignores it with ApplicationSid",
+                    )
+        if self.method is not None and self.url is None:
+            raise InvalidParameter("Method", "is how Url is fetched: give it with Url only")
         _method("Method", self.method)
         _url("FallbackUrl", self.fallback_url)
         _method("FallbackMethod", self.fallback_method)
@@ -129,7 +201,13 @@ class CallParams:
 
     def form(self, *, repeat_events: bool = False) -> list[tuple[str, str]]:
         """The form fields, in a stable order; events repeated or comma-joined."""
-        pairs = [("To", self.to), ("From", self.from_), ("Url", self.url)]
+        pairs = [("To", self.to), ("From", self.from_)]
+        instructions = (
+            ("Url", self.url),
+            ("Twiml", self.twiml),
+            ("ApplicationSid", self.application_sid),
+        )
+        pairs.extend((name, value) for name, value in instructions if value is not None)
         optional = (
             ("Method", self.method),
             ("FallbackUrl", self.fallback_url),

@@ -43,6 +43,9 @@ class Profile:
     (Twilio) instead of one comma-separated value (the Restcomm family).
     ``follow_next_page_uri`` walks the list by the page's ``next_page_uri``
     (Twilio pages by token) instead of asking for ``Page`` + 1.
+    ``takes_twiml`` and ``takes_application_sid``: the API takes ``Twiml``
+    (creating and updating a call) and ``ApplicationSid`` (creating one) in
+    place of ``Url``, as Twilio's does; Restcomm's requires ``Url``.
     """
 
     API19_BASE: ClassVar[str] = "https://v1.api19.com/call/2012-04-24"
@@ -52,6 +55,8 @@ class Profile:
     base_url: str = attrs.field(converter=_base_url, repr=redact.urls)
     repeat_events: bool = False
     follow_next_page_uri: bool = False
+    takes_twiml: bool = False
+    takes_application_sid: bool = False
 
     @classmethod
     def api19(cls, base_url: str | None = None) -> Profile:
@@ -71,6 +76,8 @@ class Profile:
             base_url=base_url or cls.TWILIO_BASE,
             repeat_events=True,
             follow_next_page_uri=True,
+            takes_twiml=True,
+            takes_application_sid=True,
         )
 
     @property

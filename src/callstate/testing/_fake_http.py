@@ -14,9 +14,18 @@ import attrs
 if TYPE_CHECKING:
     from callstate.testing._fake_server import FakeProvider
 
-__all__ = ["Fault", "Handler", "render_error"]
+__all__ = ["Fault", "Handler", "Problem", "render_error"]
 
-_CODES: Final = {400: 21201, 401: 20003, 404: 20404, 409: 21220, 410: 21220, 500: 20500}
+#: Twilio's code where the fake gave none: 20003 "Authenticate", 20500 its 500.
+_CODES: Final = {401: 20003, 404: 20404, 405: 20004, 500: 20500}
+
+
+@attrs.frozen
+class Problem:
+    """Why a request is refused, and Twilio's error code for it (None: it has none)."""
+
+    message: str
+    code: int | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -39,9 +48,15 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def render_error(style: str, status: int, message: str) -> tuple[str, bytes]:
-    """An error body in ``error_style``: (content type, body)."""
-    code = _CODES.get(status, 20000 + status)
+def render_error(
+    style: str, status: int, message: str, code: int | None = None
+) -> tuple[str, bytes]:
+    """An error body in ``error_style``: (content type, body).
+
+    ``twilio`` is Twilio's shape, ``{"code", "message", "more_info",
+    "status"}``, its ``code`` the Twilio error code (never the HTTP status).
+    """
+    code = code if code is not None else _CODES.get(status, 20001)
     if style == "text":
         return "text/plain; charset=utf-8", message.encode()
     if style == "twilio":
@@ -84,6 +99,9 @@ class Handler(BaseHTTPRequestHandler):
     def do_PUT(self) -> None:
         self._serve()
 
+    def do_DELETE(self) -> None:
+        self._serve()
+
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
@@ -92,17 +110,21 @@ class Handler(BaseHTTPRequestHandler):
         if fault is not None:
             self._fault(fault)
             return
-        if not self._authorized():
-            self._error(401, "Authenticate: wrong AccountSid or token")
-            return
         parts = urlsplit(self.path)
+        flavour = provider.flavour(parts.path)
+        if not self._authorized():
+            self._error(401, Problem("Authenticate", 20003), flavour)
+            return
         query = dict(parse_qsl(parts.query))
         form = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
         status, data, early = provider.answer(self.command, parts.path, query, form)
         if early is not None:
             provider._play_early(early)
         if status >= 400:
-            self._error(status, str(data))
+            problem = data if isinstance(data, Problem) else Problem(str(data))
+            self._error(status, problem, flavour)
+        elif status == 204:
+            self._send(204, "", b"")
         else:
             self._send(status, "application/json", json.dumps(data).encode())
 
@@ -116,8 +138,9 @@ class Handler(BaseHTTPRequestHandler):
             return False
         return user == self.provider.account_sid and password == self.provider.token
 
-    def _error(self, status: int, message: str) -> None:
-        content_type, body = render_error(self.provider.error_style, status, message)
+    def _error(self, status: int, problem: Problem, flavour: str) -> None:
+        style = self.provider.error_style or ("twilio" if flavour == "twilio" else "message")
+        content_type, body = render_error(style, status, problem.message, problem.code)
         self._send(status, content_type, body)
 
     def _send(self, status: int, content_type: str, body: bytes, length: int | None = None) -> None:
@@ -125,8 +148,9 @@ class Handler(BaseHTTPRequestHandler):
             self.send_response(status)
             if self.close_connection:
                 self.send_header("Connection", "close")
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body) if length is None else length))
+            if status != 204:
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body) if length is None else length))
             self.end_headers()
             self.wfile.write(body)
         except OSError:

@@ -30,7 +30,7 @@ import attrs
 from callstate import _redact as redact
 from callstate._signature import twilio_signature
 from callstate.client._profile import Profile
-from callstate.testing._fake_http import Fault, Handler
+from callstate.testing._fake_http import Fault, Handler, Problem
 from callstate.testing._fake_plan import (
     EVENT_OF,
     OUTCOMES,
@@ -45,11 +45,27 @@ from callstate.testing._fake_plan import (
 __all__ = ["FakeCall", "FakeProvider", "Fault", "SentCallback"]
 
 ErrorStyle = Literal["text", "message", "twilio", "xml", "html"]
-_PATH: Final = re.compile(r"^.*/Accounts/(?P<account>[^/]+)/Calls(?:/(?P<sid>[^/]+?))?(?:\.json)?$")
+Flavour = Literal["api19", "restcomm", "twilio"]
+_PATH: Final = re.compile(
+    r"^(?P<base>.*)/Accounts/(?P<account>[^/]+)/Calls(?:/(?P<sid>[^/]+?))?(?:\.json)?$"
+)
+_TWILIO_VERSION: Final = "2010-04-01"
+_RESTCOMM_VERSION: Final = "2012-04-24"
+#: Both Twilio and Restcomm: ``Status=canceled`` ends a call queued or ringing
+#: (Restcomm also one waiting for answer, its ``initiated``) and does nothing to
+#: a call in progress; ``Status=completed`` ends a live call in any state.
 _LIVE_CANCELABLE: Final = frozenset({"queued", "initiated", "ringing"})
 _FINAL: Final = frozenset(OUTCOMES)
 _ALL_EVENTS: Final = ("initiated", "ringing", "answered", "completed")
-_CODES: Final = {400: 21201, 401: 20003, 404: 20404, 409: 21220, 410: 21220, 500: 20500}
+# Twilio's error codes (twilio.com/docs/errors/NNNNN) for what the fake refuses.
+_TW_NOT_FOUND: Final = 20404
+_TW_AUTH: Final = 20003
+_TW_METHOD: Final = 20004
+_TW_NO_TO: Final = 21201
+_TW_NO_FROM: Final = 21213
+_TW_BAD_URL: Final = 21205
+_TW_CALLS: Final = 21200  # "a problem with a request to the Calls resource"
+_TW_CALL_STATE: Final = 21220  # "a realtime operation on a Call that was not in-progress"
 
 
 @attrs.frozen(kw_only=True)
@@ -73,7 +89,7 @@ class FakeCall:
     account_sid: str
     to: str
     from_: str
-    url: str = attrs.field(repr=redact.urls)
+    url: str | None = attrs.field(repr=redact.urls)
     method: str
     status_callback: str | None = attrs.field(repr=redact.urls)
     status_callback_method: str
@@ -92,6 +108,10 @@ class FakeCall:
     early: bool = False
     voicemail: str | None = None
     redirects: list[tuple[str, str]] = attrs.field(factory=list, repr=redact.urls)
+    twiml: str | None = attrs.field(default=None, repr=redact.urls)
+    application_sid: str | None = None
+    #: Each ``Twiml`` an update gave the call, in order (``redirects`` has the URLs).
+    twiml_updates: list[str] = attrs.field(factory=list, repr=redact.urls)
 
     @property
     def is_final(self) -> bool:
@@ -109,8 +129,17 @@ class FakeProvider:
     ``queue_outcomes`` sets the next ones). ``pace`` is the seconds between
     lifecycle steps; None leaves each call queued until ``advance``.
     ``vocabulary`` is how callbacks spell ``CallStatus``; ``error_style`` the
-    shape of error bodies; ``quirks`` writes statuses as ``NO_ANSWER``,
-    absent values as ``"null"`` and zone names in timestamps.
+    shape of error bodies (None: each API's own, Twilio's JSON with its error
+    codes under ``/2010-04-01``, ``{"message"}`` elsewhere); ``quirks``
+    writes statuses as ``NO_ANSWER``, absent values as ``"null"`` and zone
+    names in timestamps.
+
+    Each API answers as its provider documents: under ``/2010-04-01`` as
+    Twilio (RFC 2822 times, ``api_version`` 2010-04-01, ``Twiml`` and
+    ``ApplicationSid``, DELETE of a past call, 400 with code 21220 for a call
+    that is over), under ``/restcomm/2012-04-24`` and ``/call/2012-04-24`` as
+    Restcomm (ISO 8601 start and end times, ``Url`` required, no DELETE,
+    410 for a call that is over).
     """
 
     def __init__(
@@ -122,7 +151,7 @@ class FakeProvider:
         pace: float | None = 0.01,
         vocabulary: Vocabulary = "twilio",
         chaos: Chaos | None = None,
-        error_style: ErrorStyle = "message",
+        error_style: ErrorStyle | None = None,
         quirks: bool = False,
     ) -> None:
         if outcome is not None:
@@ -133,7 +162,7 @@ class FakeProvider:
         self.pace = pace
         self.vocabulary: Vocabulary = vocabulary
         self.chaos = chaos or Chaos()
-        self.error_style: ErrorStyle = error_style
+        self.error_style: ErrorStyle | None = error_style
         self.quirks = quirks
         self._rng = random.Random(self.chaos.seed)
         self._lock = threading.RLock()
@@ -265,7 +294,9 @@ class FakeProvider:
 
     # The lifecycle.
 
-    def _place(self, form: list[tuple[str, str]]) -> tuple[FakeCall, dict[str, object]]:
+    def _place(
+        self, form: list[tuple[str, str]], flavour: Flavour
+    ) -> tuple[FakeCall, dict[str, object]]:
         fields = dict(form)
         events: list[str] = []
         for name, value in form:
@@ -277,14 +308,20 @@ class FakeProvider:
             if outcome is None:
                 outcome = rng.choice(OUTCOMES)
             now = _now()
+            # With ApplicationSid, Twilio takes the application's URLs and status
+            # callback, ignoring the request's: the fake has no applications, so
+            # such a call sends no status callbacks.
+            application = fields.get("ApplicationSid")
             call = FakeCall(
                 sid=f"CA{rng.getrandbits(128):032x}",
                 account_sid=self.account_sid,
                 to=fields["To"],
                 from_=fields["From"],
-                url=fields["Url"],
+                url=fields.get("Url"),
+                twiml=None if "Url" in fields else fields.get("Twiml"),
+                application_sid=application,
                 method=fields.get("Method", "POST"),
-                status_callback=fields.get("StatusCallback"),
+                status_callback=None if application else fields.get("StatusCallback"),
                 status_callback_method=fields.get("StatusCallbackMethod", "POST").upper(),
                 events=tuple(events) or _ALL_EVENTS,
                 vocabulary=self.vocabulary,
@@ -297,7 +334,7 @@ class FakeProvider:
             if fields.get("DetectVoicemail", "").lower() == "yes":
                 call.voicemail = rng.choice(("voicemail", "person_found"))
             self._calls[call.sid] = call
-            answer = self._resource(call)
+            answer = self._resource(call, flavour)
             if not call.early and self.pace is not None:
                 for n in range(len(call.steps)):
                     self._push(time.monotonic() + self.pace * (n + 1), call, "step", ())
@@ -376,9 +413,10 @@ class FakeProvider:
                 if self._stopping:
                     return
                 _, _, sid, generation, kind, args = heapq.heappop(self._queue)
-                call = self._calls[sid]
+                found = self._calls.get(sid)
                 if kind == "step":
-                    if generation == call.generation and call.steps:
+                    if found is not None and generation == found.generation and found.steps:
+                        call = found
                         self._apply(call, _now(), *call.steps.pop(0))
                     self._wake.notify_all()
                     continue
@@ -438,9 +476,21 @@ class FakeProvider:
             return "null" if self.quirks else None
         return format_datetime(value) if rfc2822 else value.isoformat()
 
-    def _resource(self, call: FakeCall) -> dict[str, object]:
+    def _resource(self, call: FakeCall, flavour: Flavour) -> dict[str, object]:
+        """The Call resource as ``flavour``'s API writes it.
+
+        Twilio writes every time in RFC 2822 and leaves ``duration`` empty for
+        a call that was not answered; Restcomm writes ``date_*`` in RFC 2822
+        and ``start_time``/``end_time`` in ISO 8601 (its ``DateTime.toString``).
+        """
+        twilio = flavour == "twilio"
         status = call.status.upper().replace("-", "_") if self.quirks else call.status
         null: object = "null" if self.quirks else None
+        version = _TWILIO_VERSION if twilio else _RESTCOMM_VERSION
+        uri = f"/{version}/Accounts/{call.account_sid}/Calls/{call.sid}"
+        duration: object = str(call.duration) if call.is_final else null
+        if twilio and call.is_final and call.answered_at is None:
+            duration = null
         return {
             "sid": call.sid,
             "date_created": self._time(call.created_at, rfc2822=True),
@@ -451,41 +501,46 @@ class FakeProvider:
             "from": call.from_,
             "phone_number_sid": null,
             "status": status,
-            "start_time": self._time(call.start_time, rfc2822=False),
-            "end_time": self._time(call.end_time, rfc2822=False),
-            "duration": str(call.duration) if call.is_final else null,
+            "start_time": self._time(call.start_time, rfc2822=twilio),
+            "end_time": self._time(call.end_time, rfc2822=twilio),
+            "duration": duration,
             "price": null,
             "price_unit": "USD",
             "direction": "outbound-api",
             "answered_by": null,
-            "api_version": "2012-04-24",
+            "api_version": version,
             "forwarded_from": null,
             "caller_name": null,
-            "uri": f"/2012-04-24/Accounts/{call.account_sid}/Calls/{call.sid}.json",
-            "subresource_uris": {},
+            "uri": f"{uri}.json",
+            "subresource_uris": {
+                "notifications": f"{uri}/Notifications.json",
+                "recordings": f"{uri}/Recordings.json",
+            },
         }
 
-    def _list(self, query: dict[str, str], path: str) -> tuple[int, object]:
+    def _list(self, query: dict[str, str], path: str, flavour: Flavour) -> tuple[int, object]:
         try:
             page = int(query.get("Page", "0"))
             size = int(query.get("PageSize", "50"))
         except ValueError:
-            return 400, "Page and PageSize must be whole numbers"
+            return 400, Problem("Page and PageSize must be whole numbers", _TW_CALLS)
         if page < 0 or not 1 <= size <= 1000:
-            return 400, "Page must be at least 0 and PageSize from 1 to 1000"
+            return 400, Problem("Page must be at least 0 and PageSize from 1 to 1000", _TW_CALLS)
         with self._lock:
             found = [c for c in self._calls.values() if _matches(c, query)]
             total = len(found)
             num_pages = max(1, math.ceil(total / size))
             if page >= num_pages and page > 0:
-                return 400, f"Page {page} is past the last page ({num_pages - 1})"
+                return 400, Problem(
+                    f"Page {page} is past the last page ({num_pages - 1})", _TW_CALLS
+                )
             chunk = found[page * size : (page + 1) * size]
-            calls = [self._resource(c) for c in chunk]
+            calls = [self._resource(c, flavour) for c in chunk]
 
         def link(n: int) -> str:
             return f"{path}?{urlencode({**query, 'Page': n, 'PageSize': size})}"
 
-        return 200, {
+        answer: dict[str, object] = {
             "page": page,
             "num_pages": num_pages,
             "page_size": size,
@@ -499,55 +554,104 @@ class FakeProvider:
             "last_page_uri": link(num_pages - 1),
             "calls": calls,
         }
+        if flavour == "twilio":  # Twilio's pages no longer count: no total, no last page
+            for name in ("num_pages", "total", "last_page_uri"):
+                del answer[name]
+        return 200, answer
 
-    def _modify(self, sid: str, form: dict[str, str]) -> tuple[int, object]:
+    def _modify(self, sid: str, form: dict[str, str], flavour: Flavour) -> tuple[int, object]:
+        twilio = flavour == "twilio"
         with self._wake:
             call = self._calls.get(sid)
             if call is None:
-                return 404, f"The requested resource {sid} was not found"
+                if flavour == "restcomm":  # CallsEndpoint.modifyCall: no record, 406
+                    return 406, Problem(f"No call {sid}", None)
+                return 404, Problem(f"The requested resource {sid} was not found", _TW_NOT_FOUND)
             if call.is_final:
-                return 410, f"Call {sid} is already {call.status}"
+                if twilio:
+                    return 400, Problem(
+                        f"Call {sid} is not in-progress ({call.status}): it cannot be modified",
+                        _TW_CALL_STATE,
+                    )
+                return 410, Problem("Call is already completed.", None)
             status = form.get("Status")
-            if status == "canceled":
-                if call.status not in _LIVE_CANCELABLE:
-                    return 409, f"Call {sid} is {call.status}: only queued or ringing cancels"
-                self._end_now(call, "canceled")
-            elif status == "completed":
-                if call.status != "in-progress":
-                    return 409, f"Call {sid} is {call.status}: only a call in progress hangs up"
-                self._end_now(call, "completed")
+            if status is not None and status.lower() not in ("canceled", "completed"):
+                message = f"Status must be canceled or completed, not {status!r}"
+                return 400, Problem(message, _TW_CALLS)
+            if not twiml_allowed(flavour):
+                form.pop("Twiml", None)  # not a parameter there: ignored, as any unknown one
+            elif "Twiml" in form and "Url" in form:
+                return 400, Problem("Twiml and Url are mutually exclusive", _TW_CALLS)
+            if status is None and "Url" not in form and "Twiml" not in form:
+                return 409, Problem("Nothing to modify: give Url, Twiml or Status", None)
+            if status is not None and status.lower() == "canceled":
+                if call.status in _LIVE_CANCELABLE:
+                    self._end_now(call, "canceled")
+                # else: documented to do nothing to a call in progress
             elif status is not None:
-                return 400, f"Status must be canceled or completed, not {status!r}"
+                # ``completed`` ends a live call in any state; one never answered
+                # ends as ``canceled`` ("canceled via the REST API while queued or
+                # ringing"): the fake never invents an answer.
+                self._end_now(call, "completed" if call.status == "in-progress" else "canceled")
             elif "Url" in form:
                 call.redirects.append((form["Url"], form.get("Method", "POST")))
             else:
-                return 409, "Nothing to modify: give Url or Status"
-            return 200, self._resource(call)
+                call.twiml_updates.append(form["Twiml"])
+            return 200, self._resource(call, flavour)
+
+    def _delete(self, sid: str, flavour: Flavour) -> tuple[int, object]:
+        if flavour != "twilio":  # Restcomm's CallsEndpoint has no DELETE
+            return 405, Problem("DELETE is not allowed here", None)
+        with self._wake:
+            call = self._calls.get(sid)
+            if call is None:
+                return 404, Problem(f"The requested resource {sid} was not found", _TW_NOT_FOUND)
+            if not call.is_final:  # Twilio deletes "records of past calls"
+                return 400, Problem(
+                    f"Call {sid} is {call.status}: only the record of a past call is deleted",
+                    _TW_CALL_STATE,
+                )
+            del self._calls[sid]
+            return 204, None
+
+    def flavour(self, path: str) -> Flavour:
+        """Whose API a request path is under: Twilio's, Restcomm's, or api19's."""
+        base = path.split("/Accounts/", 1)[0]
+        if base.endswith(f"/{_TWILIO_VERSION}"):
+            return "twilio"
+        if base.endswith(f"/restcomm/{_RESTCOMM_VERSION}"):
+            return "restcomm"
+        return "api19"
 
     def answer(
         self, method: str, path: str, query: dict[str, str], form: list[tuple[str, str]]
     ) -> tuple[int, object, FakeCall | None]:
-        """Route one authenticated API request: (status, JSON or message, early call)."""
+        """Route one authenticated API request: (status, JSON or ``Problem``, early call)."""
+        flavour = self.flavour(path)
         found = _PATH.match(path)
         if found is None or found["account"] != self.account_sid:
-            return 404, f"The requested resource {path} was not found", None
+            message = f"The requested resource {path} was not found"
+            return 404, Problem(message, _TW_NOT_FOUND), None
         sid = found["sid"]
         if method == "GET" and sid is None:
-            return (*self._list(query, path), None)
+            return (*self._list(query, path, flavour), None)
         if method == "GET":
             with self._lock:
                 call = self._calls.get(sid)
                 if call is None:
-                    return 404, f"The requested resource {sid} was not found", None
-                return 200, self._resource(call), None
+                    message = f"The requested resource {sid} was not found"
+                    return 404, Problem(message, _TW_NOT_FOUND), None
+                return 200, self._resource(call, flavour), None
+        if method == "DELETE" and sid is not None:
+            return (*self._delete(sid, flavour), None)
         if method != "POST":
-            return 405, f"{method} is not allowed here", None
+            return 405, Problem(f"{method} is not allowed here", _TW_METHOD), None
         if sid is not None:
-            return (*self._modify(sid, dict(form)), None)
-        problem = _check_create(dict(form))
+            return (*self._modify(sid, dict(form), flavour), None)
+        problem = _check_create(dict(form), flavour)
         if problem is not None:
             return 400, problem, None
-        call, resource = self._place(form)
+        call, resource = self._place(form, flavour)
         return 201, resource, call if call.early else None
 
     def next_fault(self) -> Fault | None:
@@ -556,20 +660,33 @@ class FakeProvider:
             return self._faults.popleft() if self._faults else None
 
 
+def twiml_allowed(flavour: Flavour) -> bool:
+    """Only Twilio's API takes ``Twiml`` and ``ApplicationSid``; Restcomm's requires ``Url``."""
+    return flavour == "twilio"
+
+
 def _check_outcome(outcome: str) -> None:
     if outcome not in OUTCOMES:
         raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}, not {outcome!r}")
 
 
-def _check_create(form: dict[str, str]) -> str | None:
-    for name in ("From", "To", "Url"):
-        if not form.get(name):
-            return f"{name} is required"
+def _check_create(form: dict[str, str], flavour: Flavour) -> Problem | None:
+    if not form.get("To"):
+        return Problem("To is required", _TW_NO_TO)
+    if not form.get("From"):
+        return Problem("From is required", _TW_NO_FROM)
+    if twiml_allowed(flavour):
+        if not any(form.get(name) for name in ("Url", "Twiml", "ApplicationSid")):
+            return Problem("Url, Twiml or ApplicationSid is required", _TW_CALLS)
+    elif not form.get("Url"):
+        return Problem("Url is required", None)
+    if "Url" in form and not form["Url"].lower().startswith(("http://", "https://")):
+        return Problem(f"Url is not a valid URL: {form['Url'][:80]!r}", _TW_BAD_URL)
     for name in ("Method", "FallbackMethod", "StatusCallbackMethod"):
         if name in form and form[name].upper() not in ("GET", "POST"):
-            return f"{name} must be GET or POST"
+            return Problem(f"{name} must be GET or POST", _TW_CALLS)
     if "Timeout" in form and not (form["Timeout"].isdigit() and int(form["Timeout"]) > 0):
-        return "Timeout must be a positive whole number"
+        return Problem("Timeout must be a positive whole number", _TW_CALLS)
     return None
 
 
