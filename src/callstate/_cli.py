@@ -195,7 +195,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     calls_cmd = commands.add_parser("calls", help="list calls from a store, or show one")
     calls_cmd.add_argument("call_sid", nargs="?", help="show this call (with its timeline)")
-    calls_cmd.add_argument("--store", required=True, help="SQLite file or PostgreSQL DSN")
+    calls_cmd.add_argument(
+        "--store",
+        help="an existing SQLite file or a PostgreSQL DSN (CALLSTATE_STORE, callstate.sqlite)",
+    )
     calls_cmd.add_argument(
         "--status",
         action="append",
@@ -326,13 +329,23 @@ def _size(path: str) -> int | None:
         return None
 
 
-def _open_store(target: str) -> Any:
+def _open_store(target: str, *, existing: bool = False, source: str = "--store") -> Any:
+    """The store ``target`` names; ``existing``: a SQLite file must be there already.
+
+    A command that only reads must not create an empty database where a
+    typo pointed, and then report that it holds no calls.
+    """
     from callstate.serve._config import open_store  # noqa: PLC0415 (stores are optional here)
 
+    is_dsn = target.startswith(("postgresql://", "postgres://"))
+    if existing and not is_dsn and not os.path.isfile(target):
+        raise _UsageError(
+            f"{source}: no SQLite store at {target!r} (calls only reads: give an existing file)"
+        )
     try:
         return open_store(target)
     except (UsageError, StoreError) as exc:
-        raise _UsageError(f"--store: {exc}") from None
+        raise _UsageError(f"{source}: {exc}") from None
 
 
 def _store_sink(store: Any, decider: Decider) -> Any:
@@ -342,8 +355,24 @@ def _store_sink(store: Any, decider: Decider) -> Any:
     return StoreReplay(store, Runner(store, decider))
 
 
+def _calls_store(flag: str | None) -> tuple[str, str]:
+    """``--store``, else ``CALLSTATE_STORE``, else serve's default (where serve writes).
+
+    Answers the store and where it was named, for the error that names it.
+    """
+    from callstate.serve._config import ServeConfig  # noqa: PLC0415 (stores are optional here)
+
+    if flag:
+        return flag, "--store"
+    env = os.environ.get("CALLSTATE_STORE")
+    if env:
+        return env, "CALLSTATE_STORE"
+    return ServeConfig().store, "the default store (no --store, no CALLSTATE_STORE)"
+
+
 def _calls(args: argparse.Namespace) -> int:
-    store = _open_store(args.store)
+    target, source = _calls_store(args.store)
+    store = _open_store(target, existing=True, source=source)
     try:
         decider = Decider(dialect=Dialect(args.dialect))
         if args.call_sid:

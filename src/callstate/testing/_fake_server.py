@@ -112,6 +112,9 @@ class FakeCall:
     application_sid: str | None = None
     #: Each ``Twiml`` an update gave the call, in order (``redirects`` has the URLs).
     twiml_updates: list[str] = attrs.field(factory=list, repr=redact.urls)
+    #: The lifecycle as planned under the seed: each step, and the extra delay of each
+    #: copy of its callback (none: dropped). ``steps`` is what is left of it to play.
+    plan: tuple[tuple[str, tuple[float, ...]], ...] = ()
 
     @property
     def is_final(self) -> bool:
@@ -330,6 +333,7 @@ class FakeProvider:
                 duration=rng.randint(1, 90) if outcome == "completed" else 0,
             )
             call.steps = [(step, plan_delays(rng, self.chaos)) for step in steps_for(outcome)]
+            call.plan = tuple(call.steps)
             call.early = rng.random() < self.chaos.early
             if fields.get("DetectVoicemail", "").lower() == "yes":
                 call.voicemail = rng.choice(("voicemail", "person_found"))
