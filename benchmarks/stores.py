@@ -23,11 +23,24 @@ the raw insert, with their ``_ratio_spread`` (min, max). The targets: SQLite
 
 PostgreSQL figures need ``--dsn`` or ``CALLSTATE_TEST_POSTGRES_DSN``;
 without either they are null.
+
+    python benchmarks/stores.py --pages [--page-calls 1000,1000000] [--dsn DSN]
+
+measures ``calls_page`` instead: microseconds per page of 50 CallSids over
+stores of each size (``live``: the four live statuses, one call in ten;
+``completed``; ``every`` status), the first page and one further in, each
+the best of 10 batches, each store size a side of the alternating rounds
+(the median round is kept); ``numbered_page_us`` is what ``/calls?page=``
+costs (every CallSid read, one page sliced). ``<kind>_<figure>_ratio`` is
+the largest store's figure over the smallest's (median of the rounds, with
+its spread), and ``<kind>_page_ratio_max`` the largest of those among the
+cursor pages: 1.0 means a million calls answer a page as fast as a thousand.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import json
 import multiprocessing
@@ -37,7 +50,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -232,6 +245,143 @@ def postgres_8w(dsn: str, mode: str, calls: int, runner: bool, workers: int = 8)
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
+# Pages of calls by status (``--pages``): how long ``calls_page`` takes over a
+# thousand stored calls and over a million, in alternating rounds. Only the
+# projection table is filled (what the page reads), straight through SQL: one
+# call in ten live (queued, initiated, ringing, in progress), the rest ended.
+# Every page measured is full, over a thousand calls as over a million.
+
+PAGE_LIMIT = 50
+_SPREAD = 0x9E3779B97F4A7C15F39CC0605CEDC835  # odd: n -> n * _SPREAD mod 2**128 is one to one
+PAGE_QUERIES: dict[str, tuple[CallStatus, ...]] = {
+    "live": tuple(s for s in CallStatus if not s.is_final),
+    "completed": (CallStatus.COMPLETED,),
+    "every": tuple(CallStatus),
+}
+
+
+def page_rows(calls: int) -> Iterator[tuple[str, int, str]]:
+    """(CallSid, version, status) for ``calls`` calls, CallSids in random order."""
+    live = PAGE_QUERIES["live"]
+    ended = [s for s in CallStatus if s.is_final]
+    for n in range(calls):
+        status = live[n // 10 % len(live)] if n % 10 == 0 else ended[n % len(ended)]
+        yield f"CA{uuid.UUID(int=n * _SPREAD % 2**128).hex}", 1, status.value
+
+
+def fill_sqlite(path: Path, calls: int) -> SQLiteStore:
+    SQLiteStore(path).close()  # the schema, as the store makes it
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN")
+    conn.executemany(
+        "INSERT INTO callstate_calls (call_sid, version, status) VALUES (?, ?, ?)",
+        page_rows(calls),
+    )
+    conn.execute("COMMIT")
+    conn.close()
+    return SQLiteStore(path)
+
+
+def fill_postgres(dsn: str, calls: int) -> tuple[EventStore, str]:
+    import psycopg
+
+    from callstate.stores.postgres import PostgresStore
+
+    schema = f"callstate_bench_{uuid.uuid4().hex[:10]}"
+    store = PostgresStore(dsn, schema=schema, max_size=1)
+    store.migrate()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        with conn.cursor().copy(
+            f'COPY "{schema}".calls (call_sid, version, status) FROM STDIN'
+        ) as copy:
+            for row in page_rows(calls):
+                copy.write_row(row)
+        conn.execute(f'VACUUM ANALYZE "{schema}".calls')  # as autovacuum would, in time
+    return store, schema
+
+
+def per_call_us(reps: int, work: Callable[[], object]) -> float:
+    """Microseconds per call of ``work``: the best of 10 batches (a busy machine only adds)."""
+    batch = max(1, reps // 10)
+    best = float("inf")
+    for _ in range(10 if reps >= 10 else 1):
+        start = time.perf_counter()
+        for _ in range(batch):
+            work()
+        best = min(best, (time.perf_counter() - start) / batch)
+    return round(best * 1e6, 1)
+
+
+def page_figures(store: EventStore, calls: int, reps: int) -> dict[str, float]:
+    """Microseconds per page: the first page and one further in, per query."""
+    # A cursor a third of the way in (of the first 10,000 calls: CallSids are random).
+    sample = sorted(sid for sid, _, _ in page_rows(min(calls, 10_000)))
+    cursor = sample[len(sample) // 3]
+    out: dict[str, float] = {}
+    for name, statuses in PAGE_QUERIES.items():
+        for where, after in (("first", ""), ("further", cursor)):
+            got = len(store.calls_page(*statuses, after=after, limit=PAGE_LIMIT))
+            assert got == PAGE_LIMIT, (name, where, got)
+            page = functools.partial(store.calls_page, *statuses, after=after, limit=PAGE_LIMIT)
+            out[f"{name}_{where}_us"] = per_call_us(reps, page)
+    # What /calls did before the cursor: every matching CallSid read, then one page sliced.
+    out["numbered_page_us"] = per_call_us(
+        max(1, reps // 100), lambda: store.calls_with_status(*CallStatus)[50:100]
+    )
+    return out
+
+
+def pages(sizes: list[int], dsn: str | None, rounds: int, reps: int) -> dict[str, Any]:
+    """Each store size a side of ``alternate``: its median round per figure, and the ratios.
+
+    ``<kind>_<figure>_ratio`` (with its spread) is the largest store's figure
+    over the smallest's, per round; ``<kind>_page_ratio_max`` the largest of
+    those medians among the cursor pages (1.0: a million answer as a thousand).
+    """
+    out: dict[str, Any] = {"rounds": rounds}
+    kinds = ["sqlite", "postgres"] if dsn else ["sqlite"]
+    with tempfile.TemporaryDirectory() as tmp:
+        stores: dict[str, EventStore] = {}
+        schemas = []
+        try:
+            for size in sizes:
+                stores[f"sqlite_{size}"] = fill_sqlite(Path(tmp) / f"pages{size}.sqlite", size)
+                if dsn:
+                    stores[f"postgres_{size}"], schema = fill_postgres(dsn, size)
+                    schemas.append(schema)
+            sides = {
+                name: functools.partial(page_figures, store, int(name.rsplit("_", 1)[1]), reps)
+                for name, store in stores.items()
+            }
+            measured = alternate(sides, rounds)
+        finally:
+            for store in stores.values():
+                store.close()
+            if schemas:
+                import psycopg
+
+                with psycopg.connect(dsn or "", autocommit=True) as conn:
+                    for schema in schemas:
+                        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    small, large = min(sizes), max(sizes)
+    for kind in kinds:
+        by_size = out[kind] = {}
+        for size in sizes:
+            runs = measured[f"{kind}_{size}"]
+            by_size[str(size)] = rates({k: [run[k] for run in runs] for k in runs[0]}, suffix="")
+        runs_small, runs_large = measured[f"{kind}_{small}"], measured[f"{kind}_{large}"]
+        worst = 0.0
+        for key in runs_small[0]:
+            figures = ratio(
+                f"{kind}_{key}", [r[key] for r in runs_large], [r[key] for r in runs_small]
+            )
+            out.update(figures)
+            if key != "numbered_page_us":
+                worst = max(worst, float(figures[f"{kind}_{key}_ratio"]))  # type: ignore[arg-type]
+        out[f"{kind}_page_ratio_max"] = worst
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -240,7 +390,21 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=2_000, help="calls per SQLite round")
     parser.add_argument("--pg-calls", type=int, default=100, help="calls per PostgreSQL worker")
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds of every side")
+    parser.add_argument(
+        "--pages", action="store_true", help="measure calls_page instead, over --page-calls"
+    )
+    parser.add_argument(
+        "--page-calls",
+        default="1000,1000000",
+        help="store sizes for --pages, comma-separated (1000,1000000)",
+    )
+    parser.add_argument("--page-reps", type=int, default=200, help="pages per figure (200)")
     args = parser.parse_args()
+    if args.pages:
+        sizes = [int(n) for n in args.page_calls.split(",")]
+        result = pages(sizes, args.dsn, args.rounds, args.page_reps)
+        print(json.dumps(result) if args.json else json.dumps(result, indent=2))
+        return
     commands = deliveries(args.calls)
     rows = [encode(accepted(c)) for c in commands]
     many = deliveries(args.calls * 2)

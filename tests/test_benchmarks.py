@@ -82,6 +82,27 @@ def test_stores() -> None:
     assert_ratio(result, "postgres_8w_append")
 
 
+def test_store_pages() -> None:
+    from tests._store_fixtures import postgres_dsn_or_skip
+
+    dsn = postgres_dsn_or_skip()
+    args = ("--pages", "--page-calls", "1000,3000", "--rounds", "2", "--page-reps", "10")
+    result = run("stores.py", *args, "--dsn", dsn)
+    for kind in ("sqlite", "postgres"):
+        for size in ("1000", "3000"):
+            figures = result[kind][size]
+            assert set(figures) == {
+                f"{query}_{where}_us"
+                for query in ("live", "completed", "every")
+                for where in ("first", "further")
+            } | {"numbered_page_us"}
+            assert all(isinstance(v, float) and v > 0 for v in figures.values()), figures
+        for key in figures:
+            low, high = result[f"{kind}_{key}_ratio_spread"]
+            assert low <= result[f"{kind}_{key}_ratio"] <= high, key
+        assert result[f"{kind}_page_ratio_max"] > 0
+
+
 def test_serve_loses_nothing() -> None:
     result = run("serve.py", "--requests", "150", "--rounds", "2", "--connections", "4")
     assert result["sent"] == result["answered_2xx"] == result["stored"] == 300

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import threading
 from bisect import bisect_right
 from collections.abc import Sequence
@@ -12,7 +13,7 @@ from callstate._core._state import CallStatus
 from callstate._core._values import DeliveryAccepted, Event
 from callstate._errors import VersionConflict
 from callstate.stores._codec import delivery_key
-from callstate.stores._port import Append, StoredEvent, check_append, one_event
+from callstate.stores._port import Append, StoredEvent, check_append, check_page, one_event
 
 __all__ = ["MemoryStore"]
 
@@ -114,6 +115,16 @@ class MemoryStore:
 
     def probe(self) -> None:
         """A health check's write probe: memory can always be written."""
+
+    def calls_page(
+        self, *statuses: CallStatus, after: str = "", limit: int = 100
+    ) -> tuple[str, ...]:
+        # A scan of every call (no index): this store is for tests and small
+        # data. heapq keeps only ``limit`` CallSids, so nothing is sorted whole.
+        wanted = set(check_page(statuses, after, limit))
+        with self._lock:
+            found = (sid for sid, s in self._status.items() if s in wanted and sid > after)
+            return tuple(heapq.nsmallest(limit, found))
 
     def close(self) -> None:
         pass

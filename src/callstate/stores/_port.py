@@ -25,7 +25,7 @@ from callstate._core._state import CallStatus
 from callstate._core._values import Event
 from callstate._errors import UsageError
 
-__all__ = ["Append", "EventStore", "StoredEvent", "check_append", "one_event"]
+__all__ = ["Append", "EventStore", "StoredEvent", "check_append", "check_page", "one_event"]
 
 
 @attrs.frozen(kw_only=True)
@@ -97,6 +97,19 @@ class EventStore(Protocol):
         """The CallSids whose current status is one of ``statuses``, sorted."""
         ...
 
+    def calls_page(
+        self, *statuses: CallStatus, after: str = "", limit: int = 100
+    ) -> tuple[str, ...]:
+        """Up to ``limit`` CallSids above ``after`` whose current status is one of ``statuses``.
+
+        Sorted by code point, as ``calls_with_status``: the last CallSid of a
+        page is the ``after`` of the next (a cursor), so pages never repeat or
+        skip a call that kept its status. The store answers from an index on
+        (status, CallSid): a page costs the same over a thousand calls or a
+        million. ``UsageError`` for a negative ``limit``; 0 gives ``()``.
+        """
+        ...
+
     def close(self) -> None:
         """Release connections and files. Idempotent."""
         ...
@@ -112,6 +125,20 @@ def check_append(item: Append) -> None:
         sid = event.call_sid
         if sid != item.call_sid:
             raise UsageError(f"an event of call {sid!r} appended to call {item.call_sid!r}")
+
+
+def check_page(statuses: Sequence[CallStatus], after: str, limit: int) -> tuple[CallStatus, ...]:
+    """What every store refuses in ``calls_page``; the statuses wanted, each once."""
+    if not isinstance(after, str):
+        raise UsageError(f"after must be a CallSid (a str), not {type(after).__name__}")
+    if "\x00" in after:
+        raise UsageError("after must not contain NUL (no CallSid does)")
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        raise UsageError(f"limit must be a whole number, 0 or more, not {limit!r}")
+    try:
+        return tuple(dict.fromkeys(CallStatus(s) for s in statuses))
+    except ValueError:
+        raise UsageError(f"statuses must be CallStatus values, not {statuses!r}") from None
 
 
 def one_event(

@@ -58,7 +58,7 @@ from callstate._core._state import CallStatus
 from callstate._core._values import DeliveryAccepted, Event
 from callstate._errors import StoreTimeout, StoreUnavailable, UsageError, VersionConflict
 from callstate.stores._codec import decode, delivery_key, encode
-from callstate.stores._port import Append, StoredEvent, check_append
+from callstate.stores._port import Append, StoredEvent, check_append, check_page
 
 __all__ = ["PostgresStore"]
 
@@ -115,6 +115,17 @@ _APPEND_ONE: Final = """
     INSERT INTO {schema}.events (call_sid, version, kind, data, delivery_key)
     SELECT %(sid)s, %(new)s, %(kind)s::text, %(data)s::text, %(dkey)s::text FROM claimed
     RETURNING position, version"""
+# A page of calls by status: per status, the index (status, call_sid) read
+# from the cursor on, ``limit`` rows at most; then the few rows merged. One
+# prepared statement for any number of statuses; its cost does not grow with
+# the calls stored (``status = ANY(...) ORDER BY call_sid`` would sort them all).
+_PAGE: Final = """
+    SELECT page.call_sid FROM unnest(%s::text[]) AS wanted(status)
+    CROSS JOIN LATERAL (
+        SELECT c.call_sid FROM {schema}.calls AS c
+        WHERE c.status = wanted.status AND c.call_sid > %s
+        ORDER BY c.call_sid LIMIT %s) AS page
+    ORDER BY page.call_sid LIMIT %s"""
 _SELECT: Final = "SELECT position, call_sid, version, kind, data FROM {schema}.events"
 # The transactions writing to the events table now (each holds a lock on it).
 _WRITERS: Final = """
@@ -200,6 +211,7 @@ class PostgresStore:
         self._q_status = q(
             "SELECT call_sid FROM {schema}.calls WHERE status = ANY(%s) ORDER BY call_sid"
         )
+        self._q_page = q(_PAGE)
 
     @property
     def schema(self) -> str:
@@ -384,6 +396,18 @@ class PostgresStore:
         with self._connection() as conn:
             rows = conn.execute(
                 self._q_status, [[CallStatus(s).value for s in statuses]]
+            ).fetchall()
+        return tuple(row[0] for row in rows)
+
+    def calls_page(
+        self, *statuses: CallStatus, after: str = "", limit: int = 100
+    ) -> tuple[str, ...]:
+        wanted = check_page(statuses, after, limit)
+        if not wanted or limit == 0:
+            return ()
+        with self._connection() as conn:
+            rows = conn.execute(
+                self._q_page, [[s.value for s in wanted], after, limit, limit], prepare=True
             ).fetchall()
         return tuple(row[0] for row in rows)
 
