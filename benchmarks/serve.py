@@ -164,7 +164,18 @@ def main() -> int:
         bare, bare_port = start([sys.executable, "-c", BARE_APP], root / "bare.log")
         try:
             serve, port = start(
-                [sys.executable, "-m", "callstate", "serve", "--port", "0", "--store", str(store)],
+                # Unsigned callbacks, as the bare app takes them (on loopback).
+                [
+                    sys.executable,
+                    "-m",
+                    "callstate",
+                    "serve",
+                    "--port",
+                    "0",
+                    "--store",
+                    str(store),
+                    "--insecure-no-signatures",
+                ],
                 root / "serve.log",
             )
             try:

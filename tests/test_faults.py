@@ -31,7 +31,7 @@ from _store_fixtures import postgres_dsn_or_skip
 from callstate import CallStatus, DeliveryAccepted, RecordDelivery
 from callstate.stores import AsyncRunner, Runner, SQLiteStore, StoreTimeout, StoreUnavailable
 from callstate.testing.store_contract import lifecycle
-from test_serve import callback, request, serving
+from test_serve import AUTH, callback, request, serving
 
 HERE = Path(__file__).resolve().parent
 BOUND = 1.0  # seconds: every setting under test
@@ -411,12 +411,12 @@ def test_a_slow_body_gets_408_and_nothing_is_stored(tmp_path):
         assert answer.startswith(b"HTTP/1.1 408 "), answer
         assert answer.endswith(b"body: did not arrive within 1s")
         assert time.monotonic() - start < LATE
-        assert request(base + "/calls/CAslow")[0] == 404
+        assert request(base + "/calls/CAslow", headers=AUTH)[0] == 404
         # A body sent in time on the same kind of connection is stored.
         with connect(base) as sock:
             sock.sendall(head + body)
             assert sock.recv(65536).startswith(b"HTTP/1.1 204 ")
-        assert request(base + "/calls/CAslow")[0] == 200
+        assert request(base + "/calls/CAslow", headers=AUTH)[0] == 200
 
 
 def test_connections_past_the_limit_are_answered_503(tmp_path):

@@ -327,6 +327,10 @@ def _build_serve_config(stack: contextlib.ExitStack) -> list[object]:
     return [
         ServeConfig(auth_token=SECRET, store=dsn),
         ServeConfig.from_env({"CALLSTATE_AUTH_TOKEN": SECRET, "CALLSTATE_STORE": dsn}),
+        ServeConfig(basic_auth=[f"{USER}:{SECRET}"]),
+        ServeConfig.from_env({"CALLSTATE_BASIC_AUTH": f"other:x,{USER}:{SECRET}"}),
+        # An API key cannot hold SECRET's characters ('@', ':'); its own test is in
+        # tests/test_serve_auth.py.
     ]
 
 

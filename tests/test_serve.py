@@ -23,6 +23,11 @@ from callstate._signature import twilio_signature
 from callstate.stores import SQLiteStore
 
 TOKEN = "serve-test-token"
+KEY = "serve-test-api-key-0123456789"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+#: What the tests' receivers run with unless a test says otherwise: unsigned
+#: callbacks on loopback (said out loud), and one API key for the reads.
+DEFAULT_ENV = {"CALLSTATE_INSECURE_NO_SIGNATURES": "1", "CALLSTATE_API_KEYS": KEY}
 
 
 @contextmanager
@@ -46,7 +51,7 @@ def serving(
             ],
             stderr=sink,
             stdout=subprocess.DEVNULL,
-            env={**os.environ, **(env or {})},
+            env={**os.environ, **DEFAULT_ENV, **(env or {})},
         )
     base = None
     deadline = time.monotonic() + 20
@@ -92,25 +97,43 @@ def test_callbacks_in_calls_out(tmp_path):
             assert status == 204, body
         assert request(base + "/callbacks?" + urlencode(callback("CA3", "busy", 3)))[0] == 204
 
-        status, body = request(base + "/calls/CA1")
+        status, body = request(base + "/calls/CA1", headers=AUTH)
         assert status == 200
         call = json.loads(body)
         assert (call["status"], call["deliveries"], call["duplicates"]) == ("ended", 2, 1)
         assert call["needs_reconciliation"]
 
-        listed = json.loads(request(base + "/calls?status=in-progress&status=busy")[1])
-        assert sorted(listed["calls"]) == ["CA2", "CA3"]
-        paged = json.loads(request(base + "/calls?page=1&page_size=2")[1])
-        assert (paged["total"], len(paged["calls"])) == (3, 1)
+        listed = json.loads(
+            request(base + "/calls?status=in-progress&status=busy", headers=AUTH)[1]
+        )
+        assert listed == {"calls": ["CA2", "CA3"], "limit": 50, "next": None}
+        first = json.loads(request(base + "/calls?limit=2", headers=AUTH)[1])
+        assert (first["calls"], first["next"]) == (["CA1", "CA2"], "CA2")
+        rest = json.loads(request(base + "/calls?limit=2&after=CA2", headers=AUTH)[1])
+        assert (rest["calls"], rest["next"]) == (["CA3"], None)
+        # The numbered pages of before still answer, deprecated.
+        paged = json.loads(request(base + "/calls?page=1&page_size=2", headers=AUTH)[1])
+        assert (paged["total"], paged["calls"]) == (3, ["CA3"])
+        assert "after" in paged["deprecated"]
 
-        events = json.loads(request(base + "/calls/CA1/events")[1])["events"]
+        events = json.loads(request(base + "/calls/CA1/events", headers=AUTH)[1])["events"]
         assert [e["type"] for e in events] == ["delivery", "delivery", "duplicate"]
         assert [e["version"] for e in events] == [1, 2, 3]
 
-        assert request(base + "/calls/CAnope")[0] == 404
-        assert request(base + "/calls/CAnope/events")[0] == 404
-        assert request(base + "/calls?status=bogus")[0] == 400
-        assert request(base + "/calls?page_size=0")[0] == 400
+        assert request(base + "/calls/CAnope", headers=AUTH)[0] == 404
+        assert request(base + "/calls/CAnope/events", headers=AUTH)[0] == 404
+        for bad in (
+            "status=bogus",
+            "page_size=0",
+            "limit=0",
+            "limit=1001",
+            "limit=x",
+            "page=1&after=CA1",
+            "after=" + "C" * 257,
+        ):
+            status, body = request(base + "/calls?" + bad, headers=AUTH)
+            assert status == 400, (bad, body)
+            assert json.loads(body)["error"], bad
         assert json.loads(request(base + "/healthz")[1]) == {"status": "ok"}
 
 
@@ -132,7 +155,8 @@ def test_bad_callbacks_get_a_4xx_with_the_reason(tmp_path):
 
 
 def test_with_an_auth_token_only_signed_callbacks_are_accepted(tmp_path):
-    with serving(tmp_path, env={"CALLSTATE_AUTH_TOKEN": TOKEN}) as (base, _):
+    env = {"CALLSTATE_AUTH_TOKEN": TOKEN, "CALLSTATE_INSECURE_NO_SIGNATURES": ""}
+    with serving(tmp_path, env=env) as (base, _):
         params = callback("CA1", "ringing", 1)
         body = urlencode(params).encode()
         assert request(base + "/callbacks", body)[0] == 403
@@ -140,7 +164,7 @@ def test_with_an_auth_token_only_signed_callbacks_are_accepted(tmp_path):
         assert request(base + "/callbacks", body, bad)[0] == 403
         good = {"X-Twilio-Signature": twilio_signature(TOKEN, base + "/callbacks", params.items())}
         assert request(base + "/callbacks", body, good)[0] == 204
-        assert json.loads(request(base + "/calls/CA1")[1])["status"] == "ringing"
+        assert json.loads(request(base + "/calls/CA1", headers=AUTH)[1])["status"] == "ringing"
 
 
 def test_a_graceful_stop_loses_nothing_that_was_answered_2xx(tmp_path):
@@ -186,6 +210,7 @@ def test_serve_refuses_unusable_settings(tmp_path):
         text=True,
         timeout=30,
         check=False,
+        env={**os.environ, **DEFAULT_ENV},
     )
     assert result.returncode == 2
     assert "no folder" in result.stderr

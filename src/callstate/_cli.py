@@ -222,6 +222,27 @@ def _parser() -> argparse.ArgumentParser:
         help="Twilio-style signing token; unsigned callbacks are then refused. Prefer "
         "CALLSTATE_AUTH_TOKEN: a flag shows in ps to every user of the machine",
     )
+    serve_cmd.add_argument(
+        "--basic-auth",
+        action="append",
+        metavar="USER:PASSWORD",
+        help="Basic-auth credentials that callbacks may carry (the Restcomm family's way); "
+        "repeatable (CALLSTATE_BASIC_AUTH, a comma list)",
+    )
+    serve_cmd.add_argument(
+        "--insecure-no-signatures",
+        action="store_true",
+        default=None,
+        help="accept callbacks unverified, on a loopback address only "
+        "(CALLSTATE_INSECURE_NO_SIGNATURES=1)",
+    )
+    serve_cmd.add_argument(
+        "--api-key",
+        action="append",
+        dest="api_keys",
+        help="a bearer key for /calls; repeatable, to rotate (CALLSTATE_API_KEYS, a comma "
+        "list); without one /calls answers 403",
+    )
     serve_cmd.add_argument("--dialect", choices=[d.value for d in Dialect])
     serve_cmd.add_argument(
         "--trust-proxy-header",
@@ -295,6 +316,9 @@ def _serve(args: argparse.Namespace) -> int:
         "port": args.port,
         "store": args.store,
         "auth_token": args.auth_token,
+        "basic_auth": tuple(args.basic_auth or ()) or None,
+        "insecure_no_signatures": args.insecure_no_signatures,
+        "api_keys": tuple(args.api_keys or ()) or None,
         "dialect": args.dialect,
         "trusted_proxy_headers": tuple(args.trusted_proxy_headers or ()) or None,
         "log_level": args.log_level,

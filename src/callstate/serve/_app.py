@@ -6,9 +6,10 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -16,6 +17,7 @@ from starlette.routing import Route
 from callstate._core._state import CallStatus
 from callstate._errors import StoreError, UnknownCall
 from callstate._report import state_json
+from callstate.serve._auth import ApiKeyGuard, check_api_keys
 from callstate.serve._health import Health
 from callstate.stores import AsyncRunner, Runner, SQLiteStore
 from callstate.stores._codec import encode
@@ -26,6 +28,11 @@ __all__ = ["build_app", "state_json"]
 
 LOGGER = logging.getLogger("callstate.serve")
 _MAX_PAGE_SIZE = 1_000
+_MAX_CURSOR = 256  # characters of ?after= (a CallSid has at most 128)
+_NUMBERED_PAGES = (
+    "page and page_size read every matching call to answer one page, and go away in a later"
+    " release: ask for ?limit=N, then ?after=<next>&limit=N"
+)
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -48,16 +55,22 @@ def build_app(
     proxy: TrustedProxy | None = None,
     hooks: Hooks | None = None,
     store_timeout: float | None = None,
+    api_keys: Iterable[str] = (),
 ) -> Starlette:
     """The receiver's ASGI app over ``runner``.
 
     ``store_timeout`` bounds each webhook's wait for its write and each
     health check's parts (None: as long as the store takes).
 
+    Every route but ``/callbacks`` (checked by ``verifier``) and ``/healthz``
+    needs ``Authorization: Bearer <key>`` with one of ``api_keys`` (several
+    while rotating); with none, those routes answer 403 to everyone.
+
     Webhooks are written in batches on the event loop when the store is
     SQLite (a few microseconds a statement: cheaper than a thread), in worker
     threads for any other store; reads always go to threads.
     """
+    keys = check_api_keys(api_keys)
     sink = AsyncRunner(
         runner, write_in_loop=isinstance(runner.store, SQLiteStore), timeout=store_timeout
     )
@@ -66,11 +79,35 @@ def build_app(
     health = Health(store, store_timeout)
 
     async def list_calls(request: Request) -> Response:
-        wanted = request.query_params.getlist("status")
+        query = request.query_params
+        wanted = query.getlist("status")
         try:
             statuses = [CallStatus(s) for s in wanted] or list(CallStatus)
         except ValueError:
             return _error(400, f"status: must be among {', '.join(s.value for s in CallStatus)}")
+        if "page" in query or "page_size" in query:
+            return await _numbered_page(request, statuses)
+        limit = _int_param(request, "limit", 50, 1, _MAX_PAGE_SIZE)
+        if isinstance(limit, str):
+            return _error(400, limit)
+        after = query.get("after", "")
+        if len(after) > _MAX_CURSOR or "\x00" in after:
+            return _error(400, f"after: must be a CallSid (at most {_MAX_CURSOR} characters)")
+        try:
+            # One more than asked: whether there is a next page.
+            sids = await asyncio.to_thread(
+                store.calls_page, *statuses, after=after, limit=limit + 1
+            )
+        except StoreError as exc:
+            return _error(503, f"the store is unavailable: {exc}")
+        calls = list(sids[:limit])
+        following = calls[-1] if len(sids) > limit else None
+        return JSONResponse({"calls": calls, "limit": limit, "next": following})
+
+    async def _numbered_page(request: Request, statuses: list[CallStatus]) -> Response:
+        """The deprecated ``page``/``page_size`` form: every matching CallSid read, then sliced."""
+        if "after" in request.query_params or "limit" in request.query_params:
+            return _error(400, "page: cannot be mixed with after/limit (use after and limit)")
         page = _int_param(request, "page", 0, 0, 10**9)
         size = _int_param(request, "page_size", 50, 1, _MAX_PAGE_SIZE)
         if isinstance(page, str) or isinstance(size, str):
@@ -82,7 +119,13 @@ def build_app(
         total = len(sids)
         chosen = sids[page * size : (page + 1) * size]
         return JSONResponse(
-            {"page": page, "page_size": size, "total": total, "calls": list(chosen)}
+            {
+                "page": page,
+                "page_size": size,
+                "total": total,
+                "calls": list(chosen),
+                "deprecated": _NUMBERED_PAGES,
+            }
         )
 
     async def show_call(request: Request) -> Response:
@@ -141,6 +184,7 @@ def build_app(
             Route("/healthz", healthz, methods=["GET"]),
         ],
         lifespan=lifespan,
+        middleware=[Middleware(ApiKeyGuard, keys=keys)],
     )
     app.state.handler = handler
     return app

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import attrs
 
 from callstate import _redact as redact
 from callstate._core._values import Dialect
 from callstate._errors import UsageError
+from callstate.serve._auth import basic_credentials, check_api_keys
 from callstate.stores import EventStore, SQLiteStore
 
 __all__ = ["ServeConfig", "open_store"]
 
 _ENV = "CALLSTATE_"
+#: Settings whose environment twin is a comma-separated list.
+_LISTS = frozenset({"trusted_proxy_headers", "api_keys", "basic_auth"})
 
 
 def _port(value: object) -> int:
@@ -47,6 +50,34 @@ def _count(value: object) -> int:
     return count
 
 
+def _insecure(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise UsageError(
+        "--insecure-no-signatures (CALLSTATE_INSECURE_NO_SIGNATURES) must be"
+        f" 1/true/yes/on or 0/false/no/off, not {value!r}"
+    )
+
+
+def _api_keys(value: Iterable[str]) -> tuple[str, ...]:
+    try:
+        return check_api_keys(value)
+    except UsageError as exc:
+        raise UsageError(f"--api-key (CALLSTATE_API_KEYS): {exc}") from None
+
+
+def _basic_auth(value: Iterable[str]) -> tuple[str, ...]:
+    try:
+        return basic_credentials(value)
+    except UsageError as exc:
+        raise UsageError(f"--basic-auth (CALLSTATE_BASIC_AUTH): {exc}") from None
+
+
 @attrs.frozen(kw_only=True)
 class ServeConfig:
     """The receiver's settings; each has a ``CALLSTATE_<NAME>`` environment twin."""
@@ -68,6 +99,20 @@ class ServeConfig:
     body_timeout: float = attrs.field(default=10.0, converter=_seconds)
     #: Connections open at once; past it requests are answered 503.
     max_connections: int = attrs.field(default=1000, converter=_count)
+    #: Bearer keys for every route but /callbacks and /healthz (several while rotating).
+    api_keys: tuple[str, ...] = attrs.field(
+        default=(),
+        converter=_api_keys,
+        repr=redact.hidden,
+    )
+    #: ``user:password`` entries that /callbacks accepts as Basic-auth credentials.
+    basic_auth: tuple[str, ...] = attrs.field(
+        default=(),
+        converter=_basic_auth,
+        repr=redact.hidden,
+    )
+    #: Accept callbacks unverified (loopback addresses only); logged as a warning.
+    insecure_no_signatures: bool = attrs.field(default=False, converter=_insecure)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], **flags: object) -> ServeConfig:
@@ -78,7 +123,7 @@ class ServeConfig:
             if env is not None and env != "":
                 values[field.name] = (
                     tuple(h.strip() for h in env.split(",") if h.strip())
-                    if field.name == "trusted_proxy_headers"
+                    if field.name in _LISTS
                     else env
                 )
         values.update({k: v for k, v in flags.items() if v is not None})

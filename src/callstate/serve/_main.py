@@ -10,12 +10,14 @@ from collections.abc import Mapping
 import uvicorn
 
 from callstate._core._decider import Decider
+from callstate._errors import UsageError
 from callstate.serve._app import build_app
+from callstate.serve._auth import callback_verifier, is_loopback
 from callstate.serve._config import ServeConfig, open_store
 from callstate.serve._limits import BodyDeadline, header_deadline_protocol
 from callstate.serve._logging import log_config
 from callstate.stores import Runner
-from callstate.web import TrustedProxy, TwilioSignature, Unverified, Verifier
+from callstate.web import TrustedProxy
 
 __all__ = ["serve"]
 
@@ -25,17 +27,34 @@ LOGGER = logging.getLogger("callstate.serve")
 def serve(flags: Mapping[str, object], environ: Mapping[str, str] | None = None) -> int:
     """Run the receiver until SIGINT or SIGTERM; a graceful stop loses nothing answered 2xx."""
     config = ServeConfig.from_env(os.environ if environ is None else environ, **flags)
-    logging.config.dictConfig(log_config(config.log_level))
-    store = open_store(config.store, timeout=config.store_timeout)
-    verifier: Verifier = (
-        TwilioSignature(secrets=[config.auth_token]) if config.auth_token else Unverified()
+    verifier = callback_verifier(
+        auth_token=config.auth_token,
+        basic_auth=config.basic_auth,
+        insecure=config.insecure_no_signatures,
     )
+    if config.insecure_no_signatures and not is_loopback(config.host):
+        raise UsageError(
+            f"--host {config.host}: callbacks must be verified on an address other machines "
+            "can reach, even with --insecure-no-signatures: give --auth-token or --basic-auth, "
+            "or listen on 127.0.0.1 behind a proxy"
+        )
+    logging.config.dictConfig(log_config(config.log_level))
+    if config.insecure_no_signatures:
+        LOGGER.warning(
+            "CALLBACKS ARE NOT VERIFIED (--insecure-no-signatures): anyone who can reach "
+            "/callbacks can write any call's state; give --auth-token or --basic-auth",
+            extra={"insecure_no_signatures": True},
+        )
+    if not config.api_keys:
+        LOGGER.info("no API key configured: /calls answers 403 to everyone (--api-key)")
+    store = open_store(config.store, timeout=config.store_timeout)
     proxy = TrustedProxy(trust=config.trusted_proxy_headers)
     app = build_app(
         Runner(store, Decider(dialect=config.dialect)),
         verifier=verifier,
         proxy=proxy,
         store_timeout=config.store_timeout,
+        api_keys=config.api_keys,
     )
     LOGGER.info(
         "serving",
@@ -44,6 +63,8 @@ def serve(flags: Mapping[str, object], environ: Mapping[str, str] | None = None)
             "port": config.port,
             "store": config.store if "://" not in config.store else "postgresql",
             "signatures": config.auth_token is not None,
+            "basic_auth": bool(config.basic_auth),
+            "api_keys": len(config.api_keys),
         },
     )
     try:
