@@ -25,6 +25,7 @@ import re
 import types
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import quote, quote_plus, urlencode
 
 import pytest
@@ -488,3 +489,52 @@ def test_a_refused_url_is_not_quoted_with_its_password(url: str) -> None:
         Profile.api19(url)
     assert raised.value.field == "base_url"
     assert "s3cret" not in str(raised.value) and "s3cret" not in repr(raised.value)
+
+
+def _calls_through(name: str) -> Any:
+    """A client of an account whose base URL carries a password, on a port nothing serves."""
+    from callstate.client import AsyncCalls, Calls, CallsApi, Profile
+    from callstate.client.aiohttp import AiohttpTransport
+    from callstate.client.httpx import HttpxAsyncTransport, HttpxTransport
+    from callstate.client.requests import RequestsTransport
+    from callstate.client.urllib import UrllibTransport
+
+    # Port 9 on loopback: nothing listens, the connection is refused at once.
+    base = f"http://proxyuser:{quote(SECRET, safe='')}@127.0.0.1:9/call/2012-04-24"
+    api = CallsApi(account_sid="AC" + "0" * 32, token="t", profile=Profile.api19(base))
+    return {
+        "urllib": lambda: Calls(api, UrllibTransport(timeout=5)),
+        "requests": lambda: Calls(api, RequestsTransport(timeout=5)),
+        "httpx": lambda: Calls(api, HttpxTransport(timeout=5)),
+        "httpx-async": lambda: AsyncCalls(api, HttpxAsyncTransport(timeout=5)),
+        "aiohttp": lambda: AsyncCalls(api, AiohttpTransport(timeout=5)),
+    }[name]()
+
+
+@pytest.mark.parametrize("name", ["urllib", "requests", "httpx", "httpx-async", "aiohttp"])
+def test_a_transport_error_never_quotes_a_url_password(name: str) -> None:
+    from callstate import ApiTransportError, InvalidParameter
+
+    sid = "CA" + "1" * 32
+
+    async def fetch_async() -> None:
+        async with _calls_through(name) as calls:
+            await calls.fetch(sid)
+
+    def fetch() -> None:
+        if name in ("httpx-async", "aiohttp"):
+            asyncio.run(fetch_async())
+            return
+        with _calls_through(name) as calls:
+            calls.fetch(sid)
+
+    # aiohttp will not send a URL's user information beside an Authorization
+    # header: it refuses before connecting (a bare ValueError, before).
+    refused = InvalidParameter if name == "aiohttp" else ApiTransportError
+    with pytest.raises(refused) as raised:
+        fetch()
+    message = f"{raised.value} {raised.value!r} {raised.value.args!r}"
+    if name != "aiohttp":
+        assert "127.0.0.1:9" in message  # it names where it went...
+    for form in (SECRET, quote(SECRET, safe=""), quote_plus(SECRET)):
+        assert form not in message  # ...never with the password

@@ -37,6 +37,8 @@ HTTP status a webhook should answer with.
 
 from __future__ import annotations
 
+from callstate._redact import scrub
+
 __all__ = [
     "ApiConnectionError",
     "ApiError",
@@ -163,6 +165,12 @@ class ApiTransportError(ApiError):
     """No complete answer came back: whether the request took effect is unknown."""
 
     retryable = True
+
+    def __init__(self, message: str) -> None:
+        # A transport names the URL it tried, and a driver's own error may quote
+        # it: never with the password of its user information. Scrubbed here,
+        # once, for every transport (the error trackers keep the message).
+        super().__init__(scrub(message))
 
 
 class ApiTimeout(ApiTransportError, TimeoutError):

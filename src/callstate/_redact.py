@@ -9,6 +9,7 @@ password, an API key or a DSN shows that it holds one, never what it is:
   of each URL's user information replaced (``https://user:***@host/``),
   where the URL is written plainly and where it sits percent-encoded in a
   form or a query (a ``StatusCallback`` with credentials in a create call);
+- ``scrub``: the same for a text, such as an error message that names a URL;
 - ``headers``: header pairs or a mapping, with the values of the headers that
   carry credentials replaced (the scheme kept: ``'Basic ***'``), then as
   ``urls``.
@@ -22,7 +23,7 @@ import re
 from collections.abc import Mapping
 from typing import Final
 
-__all__ = ["CREDENTIAL_HEADERS", "MASK", "headers", "hidden", "urls"]
+__all__ = ["CREDENTIAL_HEADERS", "MASK", "headers", "hidden", "scrub", "urls"]
 
 MASK: Final = "***"
 
@@ -41,7 +42,8 @@ _ENCODED: Final = re.compile(
 )
 
 
-def _scrub(text: str) -> str:
+def scrub(text: str) -> str:
+    """``text`` with the password of each URL in it replaced, plain or percent-encoded."""
     return _ENCODED.sub(r"\1***%40", _PLAIN.sub(r"\1***@", text))
 
 
@@ -52,7 +54,7 @@ def hidden(value: object) -> str:
 
 def urls(value: object) -> str:
     """The repr of ``value`` (a URL, a body, pairs...), the passwords of its URLs replaced."""
-    return _scrub(repr(value))
+    return scrub(repr(value))
 
 
 def _header_value(name: object, value: object) -> object:

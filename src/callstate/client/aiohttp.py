@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from typing import Final
+from urllib.parse import urlsplit
 
 import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from callstate._errors import ApiConnectionError, ApiTimeout
+from callstate._errors import ApiConnectionError, ApiTimeout, InvalidParameter
 from callstate.client._http import Request, Response, response_later
 
 __all__ = ["AiohttpTransport"]
@@ -84,6 +85,16 @@ class AiohttpTransport:
         except aiohttp.ClientError as exc:
             raise ApiConnectionError(
                 f"cannot reach {request.url}, or the connection broke: {exc!r}"
+            ) from exc
+        except ValueError as exc:
+            # aiohttp sends nothing for a URL with user information beside an
+            # Authorization header (the account's); it raised a bare ValueError.
+            if urlsplit(request.url).password is None:
+                raise
+            raise InvalidParameter(
+                "base_url",
+                "must not carry a user or password: aiohttp will not send them"
+                " beside the account's Authorization header",
             ) from exc
 
     async def aclose(self) -> None:
