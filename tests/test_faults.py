@@ -394,7 +394,9 @@ def test_the_next_request_on_a_kept_alive_connection_has_the_same_deadline(tmp_p
 
 
 def test_a_slow_body_gets_408_and_nothing_is_stored(tmp_path):
-    with serving(tmp_path, env=SLOW) as (base, _):
+    # The body's deadline is the sooner: the connection's timer must move up.
+    env = {**SLOW, "CALLSTATE_HEADER_TIMEOUT": "20"}
+    with serving(tmp_path, env=env) as (base, _):
         body = urlencode(callback("CAslow", "ringing", 1)).encode()
         head = (
             b"POST /callbacks HTTP/1.1\r\nHost: x\r\n"

@@ -14,7 +14,7 @@ from callstate._errors import UsageError
 from callstate.serve._app import build_app
 from callstate.serve._auth import callback_verifier, is_loopback
 from callstate.serve._config import ServeConfig, open_store
-from callstate.serve._limits import BodyDeadline, header_deadline_protocol
+from callstate.serve._limits import deadline_protocol
 from callstate.serve._logging import log_config
 from callstate.stores import Runner
 from callstate.web import TrustedProxy
@@ -69,12 +69,12 @@ def serve(flags: Mapping[str, object], environ: Mapping[str, str] | None = None)
     )
     try:
         uvicorn.run(
-            BodyDeadline(app, config.body_timeout),
+            app,
             host=config.host,
             port=config.port,
             log_config=log_config(config.log_level),
             timeout_graceful_shutdown=30,
-            http=header_deadline_protocol(config.header_timeout),
+            http=deadline_protocol(config.header_timeout, config.body_timeout),
             limit_concurrency=config.max_connections,
         )
     finally:
