@@ -586,3 +586,66 @@ def test_framed_headers_give_a_length_to_every_answer_but_a_204(handler: Webhook
     refused = handler("POST", URL, FORM, urlencode(callback()).encode(), AT)
     assert refused.status == 403
     assert refused.framed_headers()[-1] == ("Content-Length", str(len(refused.body)))
+
+
+# The Host header and the public URL (issue 22.1).
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["other-app.example/tenant7", "a.example?x=1", "a.example#x", "u@a.example", "a b", "a, b"],
+)
+def test_a_host_that_is_no_host_is_a_400(book: CallBook, host: str) -> None:
+    handler = WebhookHandler(book, verifier=Unverified())
+    params = callback()
+    answer = handler("POST", URL, {**FORM, "Host": host}, urlencode(params).encode(), AT)
+    assert answer.status == 400
+    assert answer.body.decode() == f"Host: is not a host: {host!r}\n"
+    assert len(book) == 0
+
+
+@pytest.mark.parametrize("host", ["calls.example.com", "calls.example.com:8443", "[::1]:80", "h"])
+def test_a_host_with_a_port_is_a_host(book: CallBook, host: str) -> None:
+    handler = WebhookHandler(book, verifier=Unverified())
+    answer = handler("POST", URL, {**FORM, "Host": host}, urlencode(callback()).encode(), AT)
+    assert answer.status == 204
+
+
+@pytest.mark.parametrize(
+    ("public", "seen", "signed"),
+    [
+        (
+            "https://calls.example.com",
+            "http://10.0.0.5:8000/s?x=1",
+            "https://calls.example.com/s?x=1",
+        ),
+        ("https://calls.example.com/", "http://10.0.0.5/s", "https://calls.example.com/s"),
+        ("https://c.example:8443/hook", "http://h/s?x=1", "https://c.example:8443/hook?x=1"),
+        ("https://c.example/hook/", "http://h/other", "https://c.example/hook/"),
+    ],
+)
+def test_the_public_url_is_what_is_signed(public: str, seen: str, signed: str) -> None:
+    handler = WebhookHandler(
+        CallBook(), verifier=TwilioSignature(secrets=[TOKEN]), public_url=public
+    )
+    params = callback()
+    assert post(handler, params, url=seen, headers=signed_headers(signed, params))[0] == 204
+    assert post(handler, params, url=seen, headers=signed_headers(seen, params))[0] == 403
+
+
+def signed_headers(url: str, params: list[tuple[str, str]]) -> dict[str, str]:
+    return {**signed(url, params), "Host": "anything.example"}
+
+
+@pytest.mark.parametrize(
+    "public", ["calls.example.com", "ftp://a/", "https://a/?x=1", "https://u:p@a/", "https:///x"]
+)
+def test_an_unusable_public_url_is_a_usage_error(public: str) -> None:
+    with pytest.raises(UsageError, match="public_url"):
+        WebhookHandler(CallBook(), verifier=Unverified(), public_url=public)
+
+
+def test_a_public_url_and_a_trusted_proxy_are_one_too_many() -> None:
+    proxy = TrustedProxy(trust={"x-forwarded-proto"})
+    with pytest.raises(UsageError, match="not both"):
+        AsyncWebhookHandler(CallBook(), verifier=Unverified(), proxy=proxy, public_url="https://a")

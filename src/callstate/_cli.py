@@ -245,6 +245,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve_cmd.add_argument("--dialect", choices=[d.value for d in Dialect])
     serve_cmd.add_argument(
+        "--public-url",
+        help="the callback URL as configured at the provider (or just its origin, "
+        "https://calls.example.com): signatures are checked against it, whatever the "
+        "Host header says (CALLSTATE_PUBLIC_URL)",
+    )
+    serve_cmd.add_argument(
         "--trust-proxy-header",
         action="append",
         dest="trusted_proxy_headers",
@@ -320,6 +326,7 @@ def _serve(args: argparse.Namespace) -> int:
         "insecure_no_signatures": args.insecure_no_signatures,
         "api_keys": tuple(args.api_keys or ()) or None,
         "dialect": args.dialect,
+        "public_url": args.public_url,
         "trusted_proxy_headers": tuple(args.trusted_proxy_headers or ()) or None,
         "log_level": args.log_level,
         "store_timeout": args.store_timeout,

@@ -56,6 +56,7 @@ def build_app(
     hooks: Hooks | None = None,
     store_timeout: float | None = None,
     api_keys: Iterable[str] = (),
+    public_url: str | None = None,
 ) -> Starlette:
     """The receiver's ASGI app over ``runner``.
 
@@ -68,13 +69,17 @@ def build_app(
 
     Webhooks are written in batches on the event loop when the store is
     SQLite (a few microseconds a statement: cheaper than a thread), in worker
-    threads for any other store; reads always go to threads.
+    threads for any other store; reads always go to threads. Signatures are
+    checked against ``public_url`` (the callback URL as configured at the
+    provider, or its origin) or the URL ``proxy`` rebuilds; see ``WebhookHandler``.
     """
     keys = check_api_keys(api_keys)
     sink = AsyncRunner(
         runner, write_in_loop=isinstance(runner.store, SQLiteStore), timeout=store_timeout
     )
-    handler = AsyncWebhookHandler(sink, verifier=verifier, proxy=proxy, hooks=hooks)
+    handler = AsyncWebhookHandler(
+        sink, verifier=verifier, proxy=proxy, hooks=hooks, public_url=public_url
+    )
     store = runner.store
     health = Health(store, store_timeout)
 

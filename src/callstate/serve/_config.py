@@ -12,6 +12,7 @@ from callstate._core._values import Dialect
 from callstate._errors import UsageError
 from callstate.serve._auth import basic_credentials, check_api_keys
 from callstate.stores import EventStore, SQLiteStore
+from callstate.web._url import PublicUrl
 
 __all__ = ["ServeConfig", "open_store"]
 
@@ -87,6 +88,8 @@ class ServeConfig:
     store: str = attrs.field(default="callstate.sqlite", repr=redact.urls)
     auth_token: str | None = attrs.field(default=None, repr=redact.hidden)
     dialect: Dialect = attrs.field(default=Dialect.AUTO, converter=Dialect)
+    #: The callback URL as configured at the provider (or its origin): what signatures cover.
+    public_url: str | None = attrs.field(default=None)
     #: Forwarded headers to trust for rebuilding the public URL (e.g. "x-forwarded-proto").
     trusted_proxy_headers: tuple[str, ...] = ()
     log_level: str = "info"
@@ -113,6 +116,11 @@ class ServeConfig:
     )
     #: Accept callbacks unverified (loopback addresses only); logged as a warning.
     insecure_no_signatures: bool = attrs.field(default=False, converter=_insecure)
+
+    @public_url.validator
+    def _check_public_url(self, attribute: object, value: str | None) -> None:
+        if value is not None:
+            PublicUrl(value)  # a UsageError, before the store is opened
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], **flags: object) -> ServeConfig:

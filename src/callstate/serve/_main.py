@@ -55,6 +55,7 @@ def serve(flags: Mapping[str, object], environ: Mapping[str, str] | None = None)
         proxy=proxy,
         store_timeout=config.store_timeout,
         api_keys=config.api_keys,
+        public_url=config.public_url,
     )
     LOGGER.info(
         "serving",

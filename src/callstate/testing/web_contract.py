@@ -255,13 +255,20 @@ class WebhookContract:
         verifier: Verifier | None = None,
         hooks: Hooks | None = None,
         proxy: TrustedProxy | None = None,
+        public_url: str | None = None,
     ) -> WebhookHandler | AsyncWebhookHandler:
         verifier = TwilioSignature(secrets=[TOKEN]) if verifier is None else verifier
         if self.asynchronous:
             return AsyncWebhookHandler(
-                AsyncSinkOf(sink), verifier=verifier, hooks=hooks, proxy=proxy
+                AsyncSinkOf(sink),
+                verifier=verifier,
+                hooks=hooks,
+                proxy=proxy,
+                public_url=public_url,
             )
-        return WebhookHandler(sink, verifier=verifier, hooks=hooks, proxy=proxy)
+        return WebhookHandler(
+            sink, verifier=verifier, hooks=hooks, proxy=proxy, public_url=public_url
+        )
 
     @pytest.fixture
     def sink(self) -> SwitchableSink:
@@ -550,3 +557,39 @@ class WebhookContract:
         with self.serve(self.handler(sink)) as url:
             answer = send(f"{url}?t=1", callback(), headers=forwarded, signed_url=public)
             assert answer.status == 403
+
+    def test_a_host_header_that_is_no_host_is_refused(self, url: str, sink: SwitchableSink) -> None:
+        # Signed for another app on another host and path (the same account's
+        # token), replayed here with a Host that moves the path: refused, whatever
+        # the path the server saw.
+        path = urllib.parse.urlsplit(url).path
+        other = f"http://other-app.example/tenant7{path}"
+        for host in ("other-app.example/tenant7", "other-app.example?x=", "a@other-app.example"):
+            answer = send(url, callback(), headers={"Host": host}, signed_url=other)
+            assert answer.status == 400, (host, answer.status, answer.text)
+        assert sink.handled == 0
+        # A Host that is a host (with a port) is fine.
+        host = urllib.parse.urlsplit(url).netloc
+        assert result(send(url, callback(), headers={"Host": host})) == (204, "accepted")
+
+    def test_signatures_are_checked_against_the_public_url(self, sink: SwitchableSink) -> None:
+        for public in ("https://calls.example.com", "https://calls.example.com:8443/hooks/status"):
+            with self.serve(self.handler(sink, public_url=public)) as url:
+                path = urllib.parse.urlsplit(url).path
+                signed = f"{public}{path}?t=1" if public.count("/") == 2 else f"{public}?t=1"
+                answer = send(f"{url}?t=1", callback(seq=1), signed_url=signed)
+                assert answer.status == 204, (public, answer.text)
+                # Signed for the URL the server sees, or for another host the
+                # request names in its Host: not the public URL, refused.
+                assert send(f"{url}?t=1", callback(seq=2)).status == 403
+                other = {"Host": "other-app.example"}
+                replay = f"http://other-app.example{path}?t=1"
+                assert (
+                    send(f"{url}?t=1", callback(seq=2), headers=other, signed_url=replay).status
+                    == 403
+                )
+                # A GET's query string is signed with the public URL too.
+                get = f"{signed}&{urllib.parse.urlencode(callback(seq=3))}"
+                answer = send(f"{url}?t=1", callback(seq=3), method="GET", signed_url=get)
+                assert answer.status == 204, (public, answer.text)
+        assert sink.handled == 4

@@ -38,6 +38,7 @@ from callstate._errors import (
     InvalidValue,
     StoreError,
     StoreTimeout,
+    UsageError,
 )
 from callstate.web._hooks import LOGGER, Hooks
 from callstate.web._request import (
@@ -47,7 +48,7 @@ from callstate.web._request import (
     normalize_headers,
     params_of,
 )
-from callstate.web._url import TrustedProxy
+from callstate.web._url import PublicUrl, TrustedProxy, check_host
 from callstate.web._verify import Verifier, check_of
 
 __all__ = [
@@ -95,7 +96,7 @@ def _unavailable(exc: StoreError) -> WebhookResponse:
 
 
 class _Base:
-    __slots__ = ("_check", "_verifier", "hooks", "limits", "proxy")
+    __slots__ = ("_check", "_public", "_verifier", "hooks", "limits", "proxy")
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
@@ -110,7 +111,14 @@ class _Base:
         limits: Limits = DEFAULT_LIMITS,
         proxy: TrustedProxy | None = None,
         hooks: Hooks | None = None,
+        public_url: str | None = None,
     ) -> None:
+        if public_url is not None and proxy is not None and proxy.trust:
+            raise UsageError(
+                "give public_url or a TrustedProxy, not both: with the public URL known, "
+                "no forwarded header is needed to rebuild it"
+            )
+        self._public = None if public_url is None else PublicUrl(public_url)
         self._verifier = verifier
         # A verifier that reads only the parts is handed them: no WebhookRequest to build.
         self._check = check_of(verifier)
@@ -140,9 +148,15 @@ class _Base:
             return UNAVAILABLE
         try:
             fields = headers if type(headers) is NormalizedHeaders else normalize_headers(headers)
-            proxy = self.proxy
-            if proxy.trust:
-                url = proxy.public_url(url, fields)
+            # The adapter's URL is built from Host: one that is no host moves the path.
+            # (An empty one is allowed, RFC 9112 3.2: adapters use the server's name.)
+            host = fields.get("host")
+            if host:
+                check_host(host, "Host")
+            if self._public is not None:
+                url = self._public.url_for(url)
+            elif self.proxy.trust:
+                url = self.proxy.public_url(url, fields)
             params, form, by_name = params_of(method, url, fields, body, self.limits)
             check = self._check
             if check is not None:
@@ -177,8 +191,12 @@ class WebhookHandler(_Base):
     """Turns one webhook into a stored delivery and an HTTP answer, for a sync ``sink``.
 
     ``verifier`` is required (``Unverified()`` says you mean it); ``limits``
-    bound the input; ``proxy`` names the forwarded headers to trust;
-    ``hooks`` run after the sink stored the delivery.
+    bound the input; ``public_url`` is the callback URL as configured at the
+    provider (or just its origin, ``https://calls.example.com``), the URL
+    signatures are checked against whatever the request's ``Host`` says;
+    ``proxy`` (instead) names the forwarded headers to trust for rebuilding
+    it; ``hooks`` run after the sink stored the delivery. A ``Host`` that is
+    no host (``other-app.example/tenant7``) is a 400.
 
     Threaded servers call one handler from several threads. A ``CallBook``
     sink is not thread-safe, so the handler gives it one command at a time;
@@ -195,8 +213,11 @@ class WebhookHandler(_Base):
         limits: Limits = DEFAULT_LIMITS,
         proxy: TrustedProxy | None = None,
         hooks: Hooks | None = None,
+        public_url: str | None = None,
     ) -> None:
-        super().__init__(verifier=verifier, limits=limits, proxy=proxy, hooks=hooks)
+        super().__init__(
+            verifier=verifier, limits=limits, proxy=proxy, hooks=hooks, public_url=public_url
+        )
         self.sink = sink
         self._serial = threading.Lock() if isinstance(sink, CallBook) else None
 
@@ -251,8 +272,11 @@ class AsyncWebhookHandler(_Base):
         limits: Limits = DEFAULT_LIMITS,
         proxy: TrustedProxy | None = None,
         hooks: Hooks | None = None,
+        public_url: str | None = None,
     ) -> None:
-        super().__init__(verifier=verifier, limits=limits, proxy=proxy, hooks=hooks)
+        super().__init__(
+            verifier=verifier, limits=limits, proxy=proxy, hooks=hooks, public_url=public_url
+        )
         self.sink = sink
 
     async def __call__(

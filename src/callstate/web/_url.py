@@ -16,7 +16,15 @@ import attrs
 
 from callstate._errors import InvalidInput, UsageError
 
-__all__ = ["FORWARDED_HEADERS", "TrustedProxy", "port_variants", "query_of", "split_url"]
+__all__ = [
+    "FORWARDED_HEADERS",
+    "PublicUrl",
+    "TrustedProxy",
+    "check_host",
+    "port_variants",
+    "query_of",
+    "split_url",
+]
 
 DEFAULT_PORTS: Final = {"http": "80", "https": "443"}
 #: The headers a proxy may be trusted for.
@@ -25,6 +33,19 @@ FORWARDED_HEADERS: Final = frozenset(
 )
 _HOST: Final = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~\-]+)(?::([0-9]{1,5}))?", re.ASCII)
 _PORT: Final = re.compile(r"[0-9]{1,5}", re.ASCII)
+
+
+def check_host(value: str, where: str) -> re.Match[str]:
+    """``value`` read as a host with an optional port; a 400 naming ``where`` if it is not one.
+
+    A ``Host`` (or forwarded host) with a ``/``, ``?``, ``@`` or a space in it
+    would move the signed URL's path: ``Host: other-app.example/tenant7``
+    makes ``/callbacks`` read as ``other-app.example/tenant7/callbacks``.
+    """
+    matched = _HOST.fullmatch(value)
+    if matched is None:
+        raise InvalidInput(where, f"is not a host: {value[:60]!r}")
+    return matched
 
 
 def split_url(url: str) -> tuple[str, str, str, str]:
@@ -146,12 +167,54 @@ class TrustedProxy:
             scheme = proto.lower()
             new_port = ""
         if host is not None:
-            matched = _HOST.fullmatch(host)
-            if matched is None:
-                raise InvalidInput(host_where, f"is not a host: {host[:60]!r}")
+            matched = check_host(host, host_where)
             old_host, new_port = matched.group(1), matched.group(2) or ""
         if port is not None:
             new_port = port
         if new_port == DEFAULT_PORTS.get(scheme):
             new_port = ""
         return _join(scheme, old_host, new_port, rest)
+
+
+@attrs.frozen
+class PublicUrl:
+    """The URL the provider was told to call, whatever the request's ``Host`` says.
+
+    ``base`` is the callback URL as configured at the provider
+    (``https://calls.example.com/callbacks``): its path replaces the
+    request's. Or only its origin (``https://calls.example.com``): each
+    request keeps its own path. The request's query string is kept either way.
+    """
+
+    base: str = attrs.field()
+    _origin: str = attrs.field(init=False, repr=False, eq=False)
+    _path: str = attrs.field(init=False, repr=False, eq=False)
+
+    @base.validator
+    def _check(self, attribute: object, value: str) -> None:
+        if not isinstance(value, str):
+            raise UsageError("public_url must be a string such as https://calls.example.com")
+        scheme, sep, tail = value.partition("://")
+        if not sep or scheme.lower() not in DEFAULT_PORTS:
+            raise UsageError(f"public_url must be an http:// or https:// URL, not {value!r}")
+        authority, slash, path = tail.partition("/")
+        if "?" in tail or "#" in tail or "@" in authority:
+            raise UsageError(
+                f"public_url must have no query, fragment or credentials: {value!r} "
+                "(the request's query string is the one signed)"
+            )
+        try:
+            check_host(authority, "public_url")
+        except InvalidInput:
+            raise UsageError(f"public_url has no usable host: {value!r}") from None
+        path = slash + path if path else ""
+        object.__setattr__(self, "_origin", f"{scheme.lower()}://{authority}")
+        object.__setattr__(self, "_path", path)
+
+    def url_for(self, url: str) -> str:
+        """The public URL of a request to ``url`` (as the server saw it)."""
+        rest = split_url(url)[3]
+        if not self._path:
+            return self._origin + rest
+        query = rest.find("?")
+        return self._origin + self._path + (rest[query:] if query != -1 else "")
