@@ -7,8 +7,11 @@ and talks to it with ``http.client`` (so a hostile ``Host`` goes out as written)
 from __future__ import annotations
 
 import http.client
+import json
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from callstate._signature import twilio_signature
@@ -34,6 +37,12 @@ def post(
         return answer.status, answer.read()
     finally:
         connection.close()
+
+
+def log_lines(tmp_path: Path) -> list[dict[str, Any]]:
+    """The receiver's log, one JSON object a line."""
+    text = (tmp_path / "serve.log").read_text(encoding="utf-8")
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
 def signature(url: str, params: dict[str, str]) -> dict[str, str]:
@@ -106,3 +115,62 @@ def test_an_unusable_public_url_is_refused_at_start(tmp_path):
         )
         assert result.returncode == 2, result.stderr
         assert "public_url" in result.stderr
+
+
+# Issue 22.2: uvicorn's own proxy handling overrode "trust nothing unless named".
+
+
+def test_forwarded_headers_are_not_trusted_unless_named(tmp_path):
+    with serving(tmp_path, env=SIGNED) as (base, _):
+        params = callback("CA1", "ringing", 1)
+        https = "https://" + base.partition("://")[2] + "/callbacks"
+        forged = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}
+        # Signed for https://... and sent over http with X-Forwarded-Proto: refused.
+        assert post(base, params, {**forged, **signature(https, params)})[0] == 403
+        # The header is ignored: the URL is the one the socket is on.
+        assert post(base, params, {**forged, **signature(base + "/callbacks", params)})[0] == 204
+    # The access log's client is the connection's peer, not what a header says.
+    assert "203.0.113.9" not in (tmp_path / "serve.log").read_text()
+    access = [line["message"] for line in log_lines(tmp_path) if line["logger"] == "uvicorn.access"]
+    assert [m.split(" - ")[0].rpartition(":")[0] for m in access] == ["127.0.0.1", "127.0.0.1"]
+
+
+def test_named_forwarded_headers_are_read_only_from_the_named_proxies(tmp_path):
+    params = callback("CA1", "ringing", 1)
+    trust = ("--trust-proxy-header", "x-forwarded-proto")
+    # X-Forwarded-Proto alone: the proxy's own port is the scheme's default.
+    https = "https://127.0.0.1/callbacks"
+    # Loopback is the default proxy: the test's client is there.
+    with serving(tmp_path, *trust, env=SIGNED) as (base, _):
+        headers = {"X-Forwarded-Proto": "https", **signature(https, params)}
+        assert post(base, params, headers)[0] == 204
+    env = {**SIGNED, "CALLSTATE_TRUSTED_PROXY_IPS": "192.0.2.0/24, 10.1.2.3"}
+    with serving(tmp_path, *trust, env=env) as (base, _):
+        headers = {"X-Forwarded-Proto": "https", **signature(https, params)}
+        assert post(base, params, headers)[0] == 403
+    with serving(tmp_path, *trust, "--trusted-proxy-ips", "10.0.0.0/8,127.0.0.0/8", env=SIGNED) as (
+        base,
+        _,
+    ):
+        headers = {"X-Forwarded-Proto": "https", **signature(https, params)}
+        assert post(base, params, headers)[0] == 204
+
+
+def test_unusable_proxy_settings_are_refused_at_start(tmp_path):
+    store = str(tmp_path / "calls.sqlite")
+    for args, reason in (
+        (["--trusted-proxy-ips", "10.0.0.300"], "IP address or network"),
+        (
+            ["--public-url", "https://a.example", "--trust-proxy-header", "x-forwarded-proto"],
+            "not both",
+        ),
+    ):
+        result = subprocess.run(
+            [sys.executable, "-m", "callstate", "serve", "--store", store, *args],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert result.returncode == 2, result.stderr
+        assert reason in result.stderr

@@ -649,3 +649,61 @@ def test_a_public_url_and_a_trusted_proxy_are_one_too_many() -> None:
     proxy = TrustedProxy(trust={"x-forwarded-proto"})
     with pytest.raises(UsageError, match="not both"):
         AsyncWebhookHandler(CallBook(), verifier=Unverified(), proxy=proxy, public_url="https://a")
+
+
+# Forwarded headers from the named proxies only (issue 22.2).
+
+
+def test_forwarded_headers_are_read_only_from_the_named_proxies() -> None:
+    seen, headers = "http://10.0.0.5:8000/s", {"x-forwarded-proto": "https"}
+    proxy = TrustedProxy(trust={"x-forwarded-proto"}, proxies=["10.0.0.0/8", "::1", "192.0.2.7"])
+    for peer in ("10.1.2.3", "::1", "192.0.2.7", "::ffff:10.0.0.9"):
+        assert proxy.trusts(peer), peer
+        assert proxy.public_url(seen, headers, peer) == "https://10.0.0.5/s"
+    for peer in ("127.0.0.1", "192.0.2.8", "2001:db8::1", "/run/app.sock", "", None):
+        assert not proxy.trusts(peer), peer
+        assert proxy.public_url(seen, headers, peer) == seen
+    # With no proxies named, every peer is (as before).
+    anyone = TrustedProxy(trust={"x-forwarded-proto"})
+    assert anyone.trusts(None) and anyone.public_url(seen, headers) == "https://10.0.0.5/s"
+
+
+@pytest.mark.parametrize("bad", [["10.0.0.300"], ["proxy.example"], ["10.0.0.0/33"]])
+def test_an_unusable_proxy_address_is_a_usage_error(bad: list[str]) -> None:
+    with pytest.raises(UsageError, match="IP address or network"):
+        TrustedProxy(trust={"x-forwarded-proto"}, proxies=bad)
+
+
+def test_the_handler_reads_forwarded_headers_from_its_peer(book: CallBook) -> None:
+    proxy = TrustedProxy(trust={"x-forwarded-proto"}, proxies=["10.0.0.2"])
+    handler = WebhookHandler(book, verifier=TwilioSignature(secrets=[TOKEN]), proxy=proxy)
+    seen, public = "http://calls.example.com/s", "https://calls.example.com/s"
+    params = callback()
+    headers = {**signed(public, params), "X-Forwarded-Proto": "https"}
+    body = urlencode(params).encode()
+    assert handler("POST", seen, headers, body, AT, peer="10.0.0.2").status == 204
+    assert handler("POST", seen, headers, body, AT, peer="10.0.0.3").status == 403
+    assert handler("POST", seen, headers, body, AT).status == 403  # no peer: not a proxy
+
+
+def test_a_subclass_call_that_takes_no_peer_is_still_called() -> None:
+    # The adapters pass ``peer``; a subclass's own __call__ written without it still works.
+    import io
+    import wsgiref.util
+
+    from callstate.web.wsgi import webhook_app
+
+    class Teapot(WebhookHandler):
+        def __call__(self, method, url, headers, body, received_at):  # type: ignore[override]
+            return callstate.web.WebhookResponse.text(418, f"teapot {method}")
+
+    environ: dict[str, object] = {
+        "REQUEST_METHOD": "POST",
+        "wsgi.input": io.BytesIO(b""),
+        "CONTENT_LENGTH": "0",
+    }
+    wsgiref.util.setup_testing_defaults(environ)
+    started: list[str] = []
+    app = webhook_app(Teapot(CallBook(), verifier=Unverified()))
+    body = app(environ, lambda status, headers: started.append(status))  # type: ignore[arg-type]
+    assert (started, b"".join(body)) == (["418 I'm a Teapot"], b"teapot POST\n")

@@ -254,7 +254,15 @@ def _parser() -> argparse.ArgumentParser:
         "--trust-proxy-header",
         action="append",
         dest="trusted_proxy_headers",
-        help="a forwarded header your proxy sets, to rebuild the public URL; repeatable",
+        help="a forwarded header your proxy sets, to rebuild the public URL; repeatable "
+        "(CALLSTATE_TRUSTED_PROXY_HEADERS, comma-separated)",
+    )
+    serve_cmd.add_argument(
+        "--trusted-proxy-ips",
+        action="append",
+        dest="trusted_proxy_ips",
+        help="your proxies' addresses or networks, comma-separated: forwarded headers are "
+        "read only from these (CALLSTATE_TRUSTED_PROXY_IPS; 127.0.0.1,::1)",
     )
     serve_cmd.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     serve_cmd.add_argument(
@@ -328,6 +336,13 @@ def _serve(args: argparse.Namespace) -> int:
         "dialect": args.dialect,
         "public_url": args.public_url,
         "trusted_proxy_headers": tuple(args.trusted_proxy_headers or ()) or None,
+        "trusted_proxy_ips": tuple(
+            ip.strip()
+            for ips in args.trusted_proxy_ips or ()
+            for ip in ips.split(",")
+            if ip.strip()
+        )
+        or None,
         "log_level": args.log_level,
         "store_timeout": args.store_timeout,
         "header_timeout": args.header_timeout,

@@ -18,7 +18,7 @@ __all__ = ["ServeConfig", "open_store"]
 
 _ENV = "CALLSTATE_"
 #: Settings whose environment twin is a comma-separated list.
-_LISTS = frozenset({"trusted_proxy_headers", "api_keys", "basic_auth"})
+_LISTS = frozenset({"trusted_proxy_headers", "trusted_proxy_ips", "api_keys", "basic_auth"})
 
 
 def _port(value: object) -> int:
@@ -92,6 +92,8 @@ class ServeConfig:
     public_url: str | None = attrs.field(default=None)
     #: Forwarded headers to trust for rebuilding the public URL (e.g. "x-forwarded-proto").
     trusted_proxy_headers: tuple[str, ...] = ()
+    #: The proxies (addresses or networks) whose forwarded headers are read: loopback by default.
+    trusted_proxy_ips: tuple[str, ...] = ("127.0.0.1", "::1")
     log_level: str = "info"
     #: Seconds a store operation may take; past it the request is answered 503.
     store_timeout: float = attrs.field(default=5.0, converter=_seconds)
@@ -121,6 +123,11 @@ class ServeConfig:
     def _check_public_url(self, attribute: object, value: str | None) -> None:
         if value is not None:
             PublicUrl(value)  # a UsageError, before the store is opened
+            if self.trusted_proxy_headers:
+                raise UsageError(
+                    "give --public-url or --trust-proxy-header, not both: with the public "
+                    "URL known, no forwarded header is needed to rebuild it"
+                )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], **flags: object) -> ServeConfig:

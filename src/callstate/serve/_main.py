@@ -47,8 +47,10 @@ def serve(flags: Mapping[str, object], environ: Mapping[str, str] | None = None)
         )
     if not config.api_keys:
         LOGGER.info("no API key configured: /calls answers 403 to everyone (--api-key)")
+    # callstate's TrustedProxy is the one place forwarded headers are trusted:
+    # uvicorn's own proxy_headers (on by default, for loopback peers) is off.
+    proxy = TrustedProxy(trust=config.trusted_proxy_headers, proxies=config.trusted_proxy_ips)
     store = open_store(config.store, timeout=config.store_timeout)
-    proxy = TrustedProxy(trust=config.trusted_proxy_headers)
     app = build_app(
         Runner(store, Decider(dialect=config.dialect)),
         verifier=verifier,
@@ -77,6 +79,7 @@ def serve(flags: Mapping[str, object], environ: Mapping[str, str] | None = None)
             timeout_graceful_shutdown=30,
             http=deadline_protocol(config.header_timeout, config.body_timeout),
             limit_concurrency=config.max_connections,
+            proxy_headers=False,
         )
     finally:
         store.close()

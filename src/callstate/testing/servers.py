@@ -57,12 +57,20 @@ def serve_wsgi(app: WSGIApplication, *, threaded: bool = True) -> Iterator[str]:
 
 @contextmanager
 def serve_asgi(app: Any) -> Iterator[str]:
-    """An ASGI application under uvicorn (h11, no websockets, no lifespan)."""
+    """An ASGI application under uvicorn (h11, no websockets, no lifespan, no proxy headers)."""
     import uvicorn  # noqa: PLC0415 (optional)
 
     sock = _listening_socket()
+    # proxy_headers off: uvicorn would otherwise take X-Forwarded-Proto/-For
+    # from loopback peers (the test's own client) before the app sees them.
     config = uvicorn.Config(
-        app, http="h11", ws="none", lifespan="off", log_level="error", access_log=False
+        app,
+        http="h11",
+        ws="none",
+        lifespan="off",
+        log_level="error",
+        access_log=False,
+        proxy_headers=False,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]})

@@ -558,6 +558,23 @@ class WebhookContract:
             answer = send(f"{url}?t=1", callback(), headers=forwarded, signed_url=public)
             assert answer.status == 403
 
+    def test_forwarded_headers_are_read_only_from_the_named_proxies(
+        self, sink: SwitchableSink
+    ) -> None:
+        # The contract's client is on the loopback: a proxy there is trusted;
+        # named elsewhere, the same headers are ignored (as if not sent).
+        forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "calls.example.com"}
+        trust = {"x-forwarded-proto", "x-forwarded-host"}
+        for proxies, status in ((["127.0.0.1", "::1"], 204), (["10.0.0.0/8", "192.0.2.7"], 403)):
+            proxy = TrustedProxy(trust=trust, proxies=proxies)
+            with self.serve(self.handler(sink, proxy=proxy)) as url:
+                public = f"https://calls.example.com{urllib.parse.urlsplit(url).path}"
+                answer = send(url, callback(), headers=forwarded, signed_url=public)
+                assert answer.status == status, (proxies, answer.text)
+                # From a proxy not named, the URL is the one the server saw.
+                if status == 403:
+                    assert send(url, callback(), headers=forwarded).status == 204
+
     def test_a_host_header_that_is_no_host_is_refused(self, url: str, sink: SwitchableSink) -> None:
         # Signed for another app on another host and path (the same account's
         # token), replayed here with a Host that moves the path: refused, whatever

@@ -22,11 +22,12 @@ answer.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import threading
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime
-from typing import Final, Union
+from typing import Any, Final, Union
 
 from callstate._core._decider import CallBook, Outcome
 from callstate._core._parse import DEFAULT_LIMITS, Limits, parse_callback, parse_known
@@ -95,6 +96,22 @@ def _unavailable(exc: StoreError) -> WebhookResponse:
     return TIMED_OUT if isinstance(exc, StoreTimeout) else UNAVAILABLE
 
 
+def _with_peer(call: Callable[..., Any]) -> Callable[..., Any]:
+    """``call``, taking the ``peer`` the adapters pass (dropped if ``call`` has no such parameter).
+
+    A subclass's own ``__call__`` written before ``peer`` existed is still called.
+    """
+    parameters = inspect.signature(call).parameters
+    if "peer" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+        return call
+
+    @functools.wraps(call)
+    def respond(self: Any, *args: Any, peer: str | None = None) -> Any:
+        return call(self, *args)
+
+    return respond
+
+
 class _Base:
     __slots__ = ("_check", "_public", "_verifier", "hooks", "limits", "proxy")
 
@@ -102,7 +119,7 @@ class _Base:
         super().__init_subclass__(**kwargs)
         # The adapters call ``_respond``: a subclass's own ``__call__`` is what they must call.
         if "__call__" in vars(cls) and "_respond" not in vars(cls):
-            cls._respond = cls.__call__  # type: ignore[attr-defined]
+            cls._respond = _with_peer(cls.__call__)  # type: ignore[attr-defined]
 
     def __init__(
         self,
@@ -133,8 +150,14 @@ class _Base:
         headers: Mapping[str, str] | Iterable[tuple[str, str]],
         body: bytes,
         received_at: datetime,
+        peer: str | None = None,
     ) -> RecordDelivery | WebhookResponse:
-        """The command to hand the sink, or the answer if there is none."""
+        """The command to hand the sink, or the answer if there is none.
+
+        ``peer`` is the address the request came from (the adapter's client
+        address): a ``TrustedProxy`` with ``proxies`` reads forwarded headers
+        only from those.
+        """
         if method not in ("POST", "GET"):
             method = method.upper()
             if method not in ("POST", "GET"):
@@ -156,7 +179,7 @@ class _Base:
             if self._public is not None:
                 url = self._public.url_for(url)
             elif self.proxy.trust:
-                url = self.proxy.public_url(url, fields)
+                url = self.proxy.public_url(url, fields, peer)
             params, form, by_name = params_of(method, url, fields, body, self.limits)
             check = self._check
             if check is not None:
@@ -228,9 +251,13 @@ class WebhookHandler(_Base):
         headers: Mapping[str, str] | Iterable[tuple[str, str]],
         body: bytes,
         received_at: datetime,
+        peer: str | None = None,
     ) -> WebhookResponse:
-        """Handle one webhook: ``url`` in full (query string included), ``body`` raw."""
-        command = self.prepare(method, url, headers, body, received_at)
+        """Handle one webhook: ``url`` in full (query string included), ``body`` raw.
+
+        ``peer``: the address the request came from (see ``prepare``).
+        """
+        command = self.prepare(method, url, headers, body, received_at, peer)
         if isinstance(command, WebhookResponse):
             return command
         try:
@@ -286,9 +313,13 @@ class AsyncWebhookHandler(_Base):
         headers: Mapping[str, str] | Iterable[tuple[str, str]],
         body: bytes,
         received_at: datetime,
+        peer: str | None = None,
     ) -> WebhookResponse:
-        """Handle one webhook: ``url`` in full (query string included), ``body`` raw."""
-        answer = self._respond(method, url, headers, body, received_at)
+        """Handle one webhook: ``url`` in full (query string included), ``body`` raw.
+
+        ``peer``: the address the request came from (see ``prepare``).
+        """
+        answer = self._respond(method, url, headers, body, received_at, peer=peer)
         return answer if isinstance(answer, WebhookResponse) else await answer
 
     def _respond(
@@ -298,13 +329,14 @@ class AsyncWebhookHandler(_Base):
         headers: Mapping[str, str] | Iterable[tuple[str, str]],
         body: bytes,
         received_at: datetime,
+        peer: str | None = None,
     ) -> WebhookResponse | Awaitable[WebhookResponse]:
         """``self(...)``'s answer; awaitable only when the sink's outcome or a hook is.
 
         A ``CallBook`` sink with no hooks answers at once: an adapter that
         calls this awaits nothing (no coroutine to make and run per webhook).
         """
-        command = self.prepare(method, url, headers, body, received_at)
+        command = self.prepare(method, url, headers, body, received_at, peer)
         if isinstance(command, WebhookResponse):
             return command
         try:

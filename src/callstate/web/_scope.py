@@ -9,7 +9,7 @@ from urllib.parse import quote
 from callstate.web._request import NormalizedHeaders
 from callstate.web._url import DEFAULT_PORTS
 
-__all__ = ["Receive", "Scope", "Send", "body_of", "headers_of", "more_body", "url_of"]
+__all__ = ["Receive", "Scope", "Send", "body_of", "headers_of", "more_body", "peer_of", "url_of"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -54,6 +54,12 @@ def _name(raw: bytes) -> str:
             _names.clear()
         _names[raw] = name
     return name
+
+
+def peer_of(scope: Mapping[str, Any]) -> str | None:
+    """The address the connection came from (the scope's ``client``), if the server says."""
+    client = scope.get("client")
+    return str(client[0]) if client else None
 
 
 def url_of(scope: Mapping[str, Any], host: str | None) -> str:

@@ -8,9 +8,10 @@ ever replaced.
 from __future__ import annotations
 
 import functools
+import ipaddress
 import re
 from collections.abc import Iterable, Mapping
-from typing import Final
+from typing import Final, Union
 
 import attrs
 
@@ -107,6 +108,23 @@ def _trusted(value: Iterable[str]) -> frozenset[str]:
     return names
 
 
+Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+
+
+def _networks(value: Iterable[str]) -> tuple[Network, ...]:
+    if isinstance(value, str):
+        value = [value]
+    found = []
+    for item in value:
+        try:
+            found.append(ipaddress.ip_network(str(item).strip(), strict=False))
+        except ValueError:
+            raise UsageError(
+                f"a trusted proxy must be an IP address or network (10.0.0.0/8), not {item!r}"
+            ) from None
+    return tuple(found)
+
+
 def _last(value: str) -> str:
     """The value the nearest proxy added: the last of a comma list."""
     return value.rpartition(",")[2].strip()
@@ -131,14 +149,42 @@ class TrustedProxy:
     list, the last entry (the one your nearest proxy added) is used.
     ``Forwarded`` says first; the ``X-Forwarded-*`` headers fill the rest.
     A trusted header that cannot be read is a 400 naming it.
+
+    ``proxies`` are your proxies' addresses or networks (``"10.0.0.2"``,
+    ``"10.0.0.0/8"``, ``"::1"``): the headers are read only from a request
+    whose peer (the address the connection came from, as the adapter reads
+    it) is one of them, and ignored from any other (as if not sent). With
+    none, they are read from every peer: only when nothing but your proxy can
+    reach the server.
     """
 
     trust: frozenset[str] = attrs.field(converter=_trusted)
+    proxies: tuple[Network, ...] = attrs.field(default=(), converter=_networks)
 
-    def public_url(self, url: str, headers: Mapping[str, str]) -> str:
-        """``url`` as the server saw it, with the scheme and authority the proxy reports."""
+    def trusts(self, peer: str | None) -> bool:
+        """Whether the forwarded headers of a request from ``peer`` are read."""
+        if not self.proxies:
+            return True
+        if not peer:
+            return False
+        try:
+            address = ipaddress.ip_address(peer.partition("%")[0])
+        except ValueError:
+            return False  # no IP address (a Unix socket): not a proxy named
+        mapped = getattr(address, "ipv4_mapped", None)
+        return any(
+            address in network or (mapped is not None and mapped in network)
+            for network in self.proxies
+        )
+
+    def public_url(self, url: str, headers: Mapping[str, str], peer: str | None = None) -> str:
+        """``url`` as the server saw it, with the scheme and authority the proxy reports.
+
+        ``peer`` is the address the request came from: with ``proxies``
+        named, the headers of a request from anywhere else are ignored.
+        """
         trust = self.trust
-        if not trust:
+        if not trust or (self.proxies and not self.trusts(peer)):
             return url
         proto = host = port = None
         where = host_where = "Forwarded"

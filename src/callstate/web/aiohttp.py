@@ -59,7 +59,7 @@ def webhook_view(
                 key = _name(name)
             headers[key] = f"{headers[key]}, {value}" if key in headers else value
         # An AsyncWebhookHandler answers at once unless its sink or a hook awaits.
-        answer = respond(method, url, headers, body, received_at)
+        answer = respond(method, url, headers, body, received_at, peer=request.remote)
         if not isinstance(answer, WebhookResponse):
             answer = await answer
         return _response(answer)

@@ -15,7 +15,7 @@ from typing import Final
 from callstate.web._clock import Clock, utc_now
 from callstate.web._handler import ACCEPTED, DUPLICATE, AsyncWebhookHandler, WebhookHandler
 from callstate.web._request import WebhookResponse
-from callstate.web._scope import Receive, Scope, Send, body_of, headers_of, url_of
+from callstate.web._scope import Receive, Scope, Send, body_of, headers_of, peer_of, url_of
 
 __all__ = ["WebhookApp", "webhook_app"]
 
@@ -47,7 +47,9 @@ class WebhookApp:
                 return  # the client went away mid-body: what came is not what was sent
             body = read
         # An AsyncWebhookHandler answers at once unless its sink or a hook awaits.
-        answer = self.handler._respond(method, url_of(scope, host), headers, body, received_at)
+        answer = self.handler._respond(
+            method, url_of(scope, host), headers, body, received_at, peer=peer_of(scope)
+        )
         if not isinstance(answer, WebhookResponse):
             answer = await answer
         prebuilt = _PREBUILT.get(id(answer))

@@ -55,7 +55,10 @@ def webhook_view(
         if isinstance(body, WebhookResponse):
             return _response(body)  # refused as read: no Content-Length, or cut short
         url = url_of(meta, scheme=request.scheme)
-        return _response(handler(method, url, headers_of(meta), body, received_at))
+        peer = meta.get("REMOTE_ADDR")
+        return _response(
+            handler._respond(method, url, headers_of(meta), body, received_at, peer=peer)
+        )
 
     return csrf_exempt(view)
 

@@ -46,7 +46,14 @@ def webhook_view(
         if isinstance(body, WebhookResponse):
             answer = body  # refused as read: no Content-Length, or cut short
         else:
-            answer = handler(method, url_of(environ), headers_of(environ), body, received_at)
+            answer = handler._respond(
+                method,
+                url_of(environ),
+                headers_of(environ),
+                body,
+                received_at,
+                peer=environ.get("REMOTE_ADDR"),
+            )
         return flask.Response(answer.body, status=answer.status, headers=list(answer.headers))
 
     return view

@@ -21,7 +21,7 @@ from starlette.routing import Route
 from callstate.web._clock import Clock, utc_now
 from callstate.web._handler import BODY_UNREADABLE, AsyncWebhookHandler, WebhookHandler
 from callstate.web._request import WebhookResponse
-from callstate.web._scope import headers_of, url_of
+from callstate.web._scope import headers_of, peer_of, url_of
 
 __all__ = ["webhook_endpoint", "webhook_route"]
 
@@ -52,7 +52,9 @@ def webhook_endpoint(
         scope = request.scope
         headers, host = headers_of(scope)
         # An AsyncWebhookHandler answers at once unless its sink or a hook awaits.
-        answer = respond(method, url_of(scope, host), headers, body, received_at)
+        answer = respond(
+            method, url_of(scope, host), headers, body, received_at, peer=peer_of(scope)
+        )
         if not isinstance(answer, WebhookResponse):
             answer = await answer
         return _response(answer)

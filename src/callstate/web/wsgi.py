@@ -42,7 +42,14 @@ def webhook_app(handler: WebhookHandler, *, clock: Clock = utc_now) -> WSGIAppli
         if isinstance(body, WebhookResponse):
             answer = body  # refused as read: no Content-Length, or cut short
         else:
-            answer = handler(method, url_of(environ), headers_of(environ), body, received_at)
+            answer = handler._respond(
+                method,
+                url_of(environ),
+                headers_of(environ),
+                body,
+                received_at,
+                peer=environ.get("REMOTE_ADDR"),
+            )
         status = (
             _STATUS_LINES.get(answer.status)
             or f"{answer.status} {HTTPStatus(answer.status).phrase}"
