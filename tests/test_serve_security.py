@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
+
+import pytest
 
 from callstate._signature import twilio_signature
 from test_serve import TOKEN, callback, request, serving
@@ -174,3 +178,59 @@ def test_unusable_proxy_settings_are_refused_at_start(tmp_path):
         )
         assert result.returncode == 2, result.stderr
         assert reason in result.stderr
+
+
+# Issue 22.3: control characters from a request reached the log unescaped.
+
+HOSTILE = "\x1b[2J\x9b31m\u2028\u2029\u202eevil\x7f"
+#: What no line of the log may hold as it is (a line break ends a line).
+UNSAFE = re.compile(
+    "[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def raw_request(base: str, head: bytes, body: bytes = b"") -> bytes:
+    """Send ``head`` (request line and headers, as bytes) and ``body``; the answer's status line."""
+    parts = urlsplit(base)
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        sock.sendall(
+            head + b"\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body
+        )
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer.partition(b"\r\n")[0]
+
+
+@pytest.mark.parametrize("log_format", ["json", "text"])
+def test_controls_from_a_request_never_reach_the_log_as_they_are(tmp_path, log_format):
+    hostile = HOSTILE.encode()
+    args = ("--log-level", "debug", "--log-format", log_format)
+    with serving(tmp_path, *args, "--trust-proxy-header", "x-forwarded-proto") as (base, _):
+        # A JSON key the refusal's reason quotes, hostile headers (one trusted,
+        # so read), a hostile path (percent-encoded, then raw).
+        body = json.dumps({HOSTILE: {"a": 1}}, ensure_ascii=False).encode()
+        head = (
+            b"POST /callbacks?x=%1b%9b%e2%80%a8 HTTP/1.1\r\nHost: h\r\n"
+            b"Content-Type: application/json\r\nUser-Agent: " + hostile + b"\r\n"
+            b"X-Forwarded-For: " + hostile
+        )
+        assert raw_request(base, head, body) == b"HTTP/1.1 400 Bad Request"
+        head = b"POST /callbacks HTTP/1.1\r\nHost: h\r\nX-Forwarded-Proto: " + hostile
+        assert raw_request(base, head) == b"HTTP/1.1 400 Bad Request"
+        assert raw_request(base, b"GET /calls/" + hostile + b" HTTP/1.1\r\nHost: h").startswith(
+            b"HTTP/1.1 400"
+        )
+    text = (tmp_path / "serve.log").read_bytes().decode("utf-8")  # strict: no lone surrogate
+    for line in text.splitlines():
+        assert UNSAFE.search(line) is None, line
+    if log_format == "json":
+        lines = log_lines(tmp_path)  # every line is one JSON object
+        reasons = [line["reason"] for line in lines if line["message"] == "webhook refused"]
+        # Escaped in the log, read back as sent: the key, and the trusted header's repr.
+        assert reasons[0] == f"{HOSTILE}: must be a string or a whole number"
+        assert reasons[1].startswith("X-Forwarded-Proto: has an unknown protocol '\\x1b[2J")
+    else:
+        assert 'reason="\\x1b[2J\\x9b31m\\u2028\\u2029\\u202eevil\\x7f: must be' in text
+        stamp = re.compile(r"\d{4}-\d\d-\d\dT[\d:.]+\+00:00 [a-z]+ [\w.]+: ")
+        assert all(stamp.match(line) or line.startswith("  ") for line in text.splitlines())

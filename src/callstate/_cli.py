@@ -266,6 +266,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve_cmd.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     serve_cmd.add_argument(
+        "--log-format",
+        choices=["json", "text"],
+        help="json (one object a line; CALLSTATE_LOG_FORMAT, the default) or text; "
+        "control characters are escaped in both",
+    )
+    serve_cmd.add_argument(
         "--store-timeout",
         help="seconds a store operation may take; past it the request gets 503 "
         "(CALLSTATE_STORE_TIMEOUT, 5)",
@@ -344,6 +350,7 @@ def _serve(args: argparse.Namespace) -> int:
         )
         or None,
         "log_level": args.log_level,
+        "log_format": args.log_format,
         "store_timeout": args.store_timeout,
         "header_timeout": args.header_timeout,
         "body_timeout": args.body_timeout,

@@ -11,6 +11,7 @@ from callstate import _redact as redact
 from callstate._core._values import Dialect
 from callstate._errors import UsageError
 from callstate.serve._auth import basic_credentials, check_api_keys
+from callstate.serve._logging import LOG_FORMATS
 from callstate.stores import EventStore, SQLiteStore
 from callstate.web._url import PublicUrl
 
@@ -95,6 +96,14 @@ class ServeConfig:
     #: The proxies (addresses or networks) whose forwarded headers are read: loopback by default.
     trusted_proxy_ips: tuple[str, ...] = ("127.0.0.1", "::1")
     log_level: str = "info"
+    #: "json" (one object a line, the default) or "text"; controls escaped in both.
+    log_format: str = attrs.field(default="json")
+
+    @log_format.validator
+    def _check_log_format(self, attribute: object, value: str) -> None:
+        if value not in LOG_FORMATS:
+            raise UsageError(f"log_format must be one of {', '.join(LOG_FORMATS)}, not {value!r}")
+
     #: Seconds a store operation may take; past it the request is answered 503.
     store_timeout: float = attrs.field(default=5.0, converter=_seconds)
     #: Seconds a connection may take to send a request's headers (from its

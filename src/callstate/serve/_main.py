@@ -38,7 +38,7 @@ def serve(flags: Mapping[str, object], environ: Mapping[str, str] | None = None)
             "can reach, even with --insecure-no-signatures: give --auth-token or --basic-auth, "
             "or listen on 127.0.0.1 behind a proxy"
         )
-    logging.config.dictConfig(log_config(config.log_level))
+    logging.config.dictConfig(log_config(config.log_level, config.log_format))
     if config.insecure_no_signatures:
         LOGGER.warning(
             "CALLBACKS ARE NOT VERIFIED (--insecure-no-signatures): anyone who can reach "
@@ -75,7 +75,7 @@ def serve(flags: Mapping[str, object], environ: Mapping[str, str] | None = None)
             app,
             host=config.host,
             port=config.port,
-            log_config=log_config(config.log_level),
+            log_config=log_config(config.log_level, config.log_format),
             timeout_graceful_shutdown=30,
             http=deadline_protocol(config.header_timeout, config.body_timeout),
             limit_concurrency=config.max_connections,

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime
@@ -87,6 +88,9 @@ _NO_PROXY: Final = TrustedProxy(trust=())
 
 def _refusal(exc: InvalidInput) -> WebhookResponse:
     text = str(exc).replace("\r", " ").replace("\n", " ")
+    if LOGGER.isEnabledFor(logging.DEBUG):
+        # Only at debug level: a refusal is the sender's fault, answered with its reason.
+        LOGGER.debug("webhook refused", extra={"status": exc.status_code, "reason": text})
     if isinstance(exc, CredentialsRequired):
         return WebhookResponse.text(401, text, ("WWW-Authenticate", exc.challenge))
     return WebhookResponse.text(exc.status_code, text)
