@@ -234,3 +234,79 @@ def test_controls_from_a_request_never_reach_the_log_as_they_are(tmp_path, log_f
         assert 'reason="\\x1b[2J\\x9b31m\\u2028\\u2029\\u202eevil\\x7f: must be' in text
         stamp = re.compile(r"\d{4}-\d\d-\d\dT[\d:.]+\+00:00 [a-z]+ [\w.]+: ")
         assert all(stamp.match(line) or line.startswith("  ") for line in text.splitlines())
+
+
+# Issue 22.6: store errors were shown to whoever asked.
+
+GENERIC = {"error": "the store is unavailable"}
+
+
+def _answers_while_down(base: str) -> list[tuple[int, bytes]]:
+    """Every route that touches the store, asked while it is down."""
+    return [
+        request(base + "/calls"),
+        request(base + "/calls/CA1"),
+        request(base + "/calls/CA1/events"),
+        request(base + "/callbacks", urlencode(callback("CA2", "ringing", 1)).encode()),
+    ]
+
+
+def _check_generic(answers: list[tuple[int, bytes]], secrets: list[str]) -> None:
+    *reads, webhook = answers
+    for status, body in reads:
+        assert (status, json.loads(body)) == (503, GENERIC)
+    assert webhook == (503, b"the store is unavailable; retry later\n")
+    for _, body in answers:
+        for secret in secrets:
+            assert secret not in body.decode(), body
+
+
+def test_an_unreadable_sqlite_store_is_503_with_a_generic_reason(tmp_path):
+    with serving(tmp_path) as (base, _):
+        assert (
+            request(base + "/callbacks", urlencode(callback("CA1", "ringing", 1)).encode())[0]
+            == 204
+        )
+        for path in tmp_path.glob("calls.sqlite*"):  # the file, its WAL and shared memory
+            path.write_bytes(b"not a database" * 512)
+        answers = _answers_while_down(base)
+    _check_generic(answers, [str(tmp_path), "calls.sqlite", "not a database"])
+    # The detail is for the operator: in the log, once a request.
+    failed = [
+        line for line in log_lines(tmp_path) if line["message"] == "the store failed; answered 503"
+    ]
+    assert [line.get("route") for line in failed] == [
+        "GET /calls",
+        "GET /calls/{CallSid}",
+        "GET /calls/{CallSid}/events",
+        None,
+    ]
+    assert all("file is not a database" in line["error"] for line in failed)
+    assert all(str(tmp_path) in line["error"] for line in failed)
+
+
+def test_a_postgresql_store_gone_is_503_with_a_generic_reason(tmp_path):
+    import psycopg
+
+    from _store_fixtures import postgres_dsn_or_skip
+    from test_faults import private_database
+
+    with (
+        private_database(postgres_dsn_or_skip()) as database,
+        serving(tmp_path, "--store", database) as (base, _),
+    ):
+        assert (
+            request(base + "/callbacks", urlencode(callback("CA1", "ringing", 1)).encode())[0]
+            == 204
+        )
+        with psycopg.connect(database, autocommit=True) as admin:
+            admin.execute('ALTER SCHEMA "callstate" RENAME TO "callstate_gone"')
+        answers = _answers_while_down(base)
+    _check_generic(
+        answers, ["PostgreSQL", "callstate", "relation", "migrate", urlsplit(database).path]
+    )
+    failed = [
+        line for line in log_lines(tmp_path) if line["message"] == "the store failed; answered 503"
+    ]
+    assert len(failed) == 4
+    assert all("is not migrated" in line["error"] for line in failed)

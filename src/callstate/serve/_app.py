@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from callstate._core._state import CallStatus
-from callstate._errors import StoreError, UnknownCall
+from callstate._errors import StoreError, StoreTimeout, UnknownCall
 from callstate._report import state_json
 from callstate.serve._auth import ApiKeyGuard, check_api_keys
 from callstate.serve._health import Health
@@ -37,6 +37,13 @@ _NUMBERED_PAGES = (
 
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
+
+
+def _store_down(route: str, exc: StoreError) -> JSONResponse:
+    """A 503 with a fixed reason; the store's own error (a path, a server's text) is logged."""
+    LOGGER.warning("the store failed; answered 503", extra={"route": route, "error": str(exc)})
+    slow = isinstance(exc, StoreTimeout)
+    return _error(503, "the store did not answer in time" if slow else "the store is unavailable")
 
 
 def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int | str:
@@ -120,7 +127,7 @@ def build_app(
         try:
             sids = await asyncio.to_thread(store.calls_with_status, *statuses)
         except StoreError as exc:
-            return _error(503, f"the store is unavailable: {exc}")
+            return _store_down("GET /calls", exc)
         total = len(sids)
         chosen = sids[page * size : (page + 1) * size]
         return JSONResponse(
@@ -140,7 +147,7 @@ def build_app(
         except UnknownCall:
             return _error(404, f"no call {call_sid!r}")
         except StoreError as exc:
-            return _error(503, f"the store is unavailable: {exc}")
+            return _store_down("GET /calls/{CallSid}", exc)
         return JSONResponse({"call_sid": call_sid, **state_json(state)})
 
     async def call_events(request: Request) -> Response:
@@ -148,7 +155,7 @@ def build_app(
         try:
             stored = await asyncio.to_thread(store.load, call_sid)
         except StoreError as exc:
-            return _error(503, f"the store is unavailable: {exc}")
+            return _store_down("GET /calls/{CallSid}/events", exc)
         if not stored:
             return _error(404, f"no call {call_sid!r}")
         events = []

@@ -97,6 +97,8 @@ def _refusal(exc: InvalidInput) -> WebhookResponse:
 
 
 def _unavailable(exc: StoreError) -> WebhookResponse:
+    # The answer's reason is fixed; the store's own (a path, a server's message) is logged.
+    LOGGER.warning("the store failed; answered 503", extra={"error": str(exc)})
     return TIMED_OUT if isinstance(exc, StoreTimeout) else UNAVAILABLE
 
 
