@@ -19,9 +19,10 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 
 from callstate._signature import twilio_signature
-from test_serve import TOKEN, callback, request, serving
+from test_serve import AUTH, TOKEN, callback, request, serving
 
-SIGNED = {"CALLSTATE_AUTH_TOKEN": TOKEN}
+#: Signatures checked (the suite's serving() turns them off by default).
+SIGNED = {"CALLSTATE_AUTH_TOKEN": TOKEN, "CALLSTATE_INSECURE_NO_SIGNATURES": ""}
 
 
 def post(
@@ -63,7 +64,7 @@ def test_a_callback_signed_for_another_app_is_not_replayed_through_the_host_head
         host = {"Host": "other-app.example/tenant7"}
         status, body = post(base, params, {**host, **signature(other, params)})
         assert (status, body) == (400, b"Host: is not a host: 'other-app.example/tenant7'\n")
-        assert request(base + "/calls/CA1")[0] == 404
+        assert request(base + "/calls/CA1", headers=AUTH)[0] == 404
         # Signed for this receiver as it is called: accepted.
         assert post(base, params, signature(base + "/callbacks", params))[0] == 204
 
@@ -84,8 +85,8 @@ def test_signatures_are_checked_against_the_public_url(tmp_path):
             **signature("http://other-app.example/callbacks", replay),
         }
         assert post(base, replay, other)[0] == 403
-        assert request(base + "/calls/CA1")[0] == 200
-        assert request(base + "/calls/CA3")[0] == 404
+        assert request(base + "/calls/CA1", headers=AUTH)[0] == 200
+        assert request(base + "/calls/CA3", headers=AUTH)[0] == 404
     # The origin alone, from the environment: each request keeps its path.
     env = {**SIGNED, "CALLSTATE_PUBLIC_URL": "https://calls.example.com:8443"}
     with serving(tmp_path, env=env) as (base, _):
@@ -170,7 +171,16 @@ def test_unusable_proxy_settings_are_refused_at_start(tmp_path):
         ),
     ):
         result = subprocess.run(
-            [sys.executable, "-m", "callstate", "serve", "--store", store, *args],
+            [
+                sys.executable,
+                "-m",
+                "callstate",
+                "serve",
+                "--insecure-no-signatures",
+                "--store",
+                store,
+                *args,
+            ],
             capture_output=True,
             text=True,
             timeout=30,
@@ -244,9 +254,9 @@ GENERIC = {"error": "the store is unavailable"}
 def _answers_while_down(base: str) -> list[tuple[int, bytes]]:
     """Every route that touches the store, asked while it is down."""
     return [
-        request(base + "/calls"),
-        request(base + "/calls/CA1"),
-        request(base + "/calls/CA1/events"),
+        request(base + "/calls", headers=AUTH),
+        request(base + "/calls/CA1", headers=AUTH),
+        request(base + "/calls/CA1/events", headers=AUTH),
         request(base + "/callbacks", urlencode(callback("CA2", "ringing", 1)).encode()),
     ]
 

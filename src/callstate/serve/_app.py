@@ -111,7 +111,7 @@ def build_app(
                 store.calls_page, *statuses, after=after, limit=limit + 1
             )
         except StoreError as exc:
-            return _error(503, f"the store is unavailable: {exc}")
+            return _store_down("GET /calls", exc)
         calls = list(sids[:limit])
         following = calls[-1] if len(sids) > limit else None
         return JSONResponse({"calls": calls, "limit": limit, "next": following})
