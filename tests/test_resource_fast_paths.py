@@ -151,6 +151,7 @@ NULLISH = st.sampled_from(
 STATUSES = st.sampled_from(
     [s.value for s in CallStatus]
     + ["answered", "NO_ANSWER", "BUSY", "in_progress", "Canceled", " queued ", "in progress"]
+    + ["wait-for-answer", "WAIT_FOR_ANSWER", "not-found", "NOT_FOUND"]  # Restcomm's own
 )
 TIMESTAMPS = (
     st.datetimes(

@@ -27,6 +27,14 @@ __all__ = [
 
 _STATUS: Final = {s.value: s for s in CallStatus if s is not CallStatus.ENDED}
 _STATUS["answered"] = CallStatus.IN_PROGRESS
+# Restcomm Connect writes its CallStateChanged.State into the call record,
+# as the value (``wait-for-answer``) or the Java name (``WAIT_FOR_ANSWER``):
+# two of its ten states are not Twilio's. ``wait-for-answer`` is an inbound
+# call whose answer (the SIP 200 OK) is held back while its application
+# runs: not answered yet, so a live call before in-progress. ``not-found`` is
+# the SIP 404 (no such callee): the call is over and never connected.
+_STATUS["wait-for-answer"] = CallStatus.RINGING
+_STATUS["not-found"] = CallStatus.FAILED
 _MAX_TEXT: Final = 4_096
 
 
