@@ -4,12 +4,21 @@ The only exception that leaves this module is ``InvalidCallback``, naming the
 field and the reason, whatever the input. The form decoder is written for the
 shape of status callbacks (a dozen short ASCII fields): it splits once and
 percent-decodes only the values that need it.
+
+Only the fields the core reads (``CallSid``, ``CallStatus``,
+``SequenceNumber``, ``Timestamp``, ``CallDuration``, ``AccountSid``) may
+refuse a callback, by what they hold. Every other field is kept as received,
+however long its name or value and however many there are: a provider does
+not send a refused callback again, so refusing one for a field nobody reads
+would lose the event. What bounds the receiver's work is the size of the
+whole callback (``Limits.max_body_bytes``).
 """
 
 from __future__ import annotations
 
 import math
 import re
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Final, Union
@@ -44,14 +53,33 @@ def _positive(instance: object, attribute: attrs.Attribute[int], value: int) -> 
         raise ValueError(f"{attribute.name} must be a positive integer, not {value!r}")
 
 
+def _ignored(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
+    _positive(instance, attribute, value)
+    if value != attribute.default:
+        warnings.warn(
+            f"Limits.{attribute.name} no longer refuses anything (a field callstate does"
+            " not read is kept as received); only max_body_bytes bounds a callback",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+
+
 @attrs.frozen(kw_only=True)
 class Limits:
-    """Bounds on what a status callback may be; past them it is rejected (400)."""
+    """Bounds on what a status callback may be; past them it is rejected (400).
+
+    ``max_body_bytes`` bounds the whole callback: its form body or query
+    string, its JSON body, or, given as parameters, the characters of their
+    names and values. Within it, fields callstate does not read are kept
+    however long or many. ``max_fields``, ``max_name_length`` and
+    ``max_value_length`` are deprecated: they no longer refuse anything
+    (a value other than the default warns).
+    """
 
     max_body_bytes: int = attrs.field(default=16_384, validator=_positive)
-    max_fields: int = attrs.field(default=100, validator=_positive)
-    max_name_length: int = attrs.field(default=64, validator=_positive)
-    max_value_length: int = attrs.field(default=2_048, validator=_positive)
+    max_fields: int = attrs.field(default=100, validator=_ignored)
+    max_name_length: int = attrs.field(default=64, validator=_ignored)
+    max_value_length: int = attrs.field(default=2_048, validator=_ignored)
 
 
 DEFAULT_LIMITS: Final = Limits()
@@ -143,23 +171,19 @@ def _decode(field: str, text: str) -> str:
 
 # The fast path: an ASCII body whose names need no decoding and whose escapes
 # are all ASCII cannot fail to decode, so only the known fields are decoded now.
-def _fast_fields(text: str, limits: Limits) -> dict[str, str] | None:
+def _fast_fields(text: str) -> dict[str, str] | None:
     """The known fields of a plain body, still encoded; None when it needs care."""
-    if len(text) > limits.max_value_length or not decodes_plainly(text):
-        return None
-    parts = text.split("&")
-    if len(parts) > limits.max_fields:
+    if not decodes_plainly(text):
         return None
     fields = {}
     known = _FIELDS
-    max_name = limits.max_name_length
-    for part in parts:
+    for part in text.split("&"):
         name, eq, value = part.partition("=")
         if name in known:
             if name in fields or not eq:
                 return None
             fields[name] = value
-        elif not name or len(name) > max_name or "%" in name or "+" in name:
+        elif not name or "%" in name or "+" in name:
             return None
     return fields
 
@@ -186,7 +210,7 @@ def _text_of(body: bytes | str, limits: Limits) -> str:
 
 def split_form(body: bytes | str, limits: Limits = DEFAULT_LIMITS) -> list[tuple[str, str]]:
     """Split a form body or query string into (name, value) pairs, within limits."""
-    return _split(_text_of(body, limits), limits)
+    return _split(_text_of(body, limits))
 
 
 def split_known(
@@ -197,31 +221,20 @@ def split_known(
     The dict is what ``parse_known`` reads the known fields from; a
     signature reads it too (no name repeats: no pair does).
     """
-    pairs = tuple(_split(_text_of(body, limits), limits))
+    pairs = tuple(_split(_text_of(body, limits)))
     by_name = dict(pairs)
     return pairs, by_name if len(by_name) == len(pairs) else None
 
 
-def _split(text: str, limits: Limits) -> list[tuple[str, str]]:
-    parts = text.split("&")
-    if len(parts) > limits.max_fields:
-        raise InvalidCallback("body", f"has more than {limits.max_fields} fields")
+def _split(text: str) -> list[tuple[str, str]]:
+    # The limits were checked on the whole text (``_text_of``): no field
+    # refuses the callback for its length, nor for how many there are.
     pairs = []
-    max_name, max_value = limits.max_name_length, limits.max_value_length
-    shorter = min(max_name, max_value)
     plain = None
     cache = _pair_cache
-    for part in parts:
+    for part in text.split("&"):
         pair = cache.get(part)
         if pair is not None:
-            # Read before: only the limits, this caller's, are left to check
-            # (a decoded name or value is no longer than the field was).
-            if len(part) > shorter:
-                name, value = pair
-                if len(name) > max_name:
-                    raise InvalidCallback(name[:max_name], f"has a name longer than {max_name}")
-                if len(value) > max_value:
-                    raise InvalidCallback(name, f"is longer than {max_value} characters")
             pairs.append(pair)
             continue
         if not part:
@@ -234,12 +247,8 @@ def _split(text: str, limits: Limits) -> list[tuple[str, str]]:
             name = unquote_ascii(name) if plain else _decode("body", name)
         if not name:
             raise InvalidCallback("body", "has a field with no name")
-        if len(name) > max_name:
-            raise InvalidCallback(name[:max_name], f"has a name longer than {max_name}")
         if "%" in value or "+" in value:
-            value = unquote_ascii(value) if plain else _decode(name, value)
-        if len(value) > max_value:
-            raise InvalidCallback(name, f"is longer than {max_value} characters")
+            value = unquote_ascii(value) if plain else _decode(_shown(name), value)
         pair = (name, value)
         pairs.append(pair)
         # The same field decodes the same in any body (unquote_ascii is
@@ -251,6 +260,14 @@ def _split(text: str, limits: Limits) -> list[tuple[str, str]]:
     return pairs
 
 
+#: A name quoted in an error is cut to this length (an answer stays short).
+_SHOWN_NAME: Final = 64
+
+
+def _shown(name: str) -> str:
+    return name if len(name) <= _SHOWN_NAME else name[:_SHOWN_NAME] + "..."
+
+
 def _pairs_of(params: Params, limits: Limits) -> list[tuple[str, str]]:
     items: Iterable[tuple[object, object]]
     if isinstance(params, Mapping):
@@ -258,19 +275,19 @@ def _pairs_of(params: Params, limits: Limits) -> list[tuple[str, str]]:
     else:
         items = params
     pairs = []
+    # What a form body of these pairs would hold at the least (each name, "=",
+    # value, and "&" between pairs) is bounded as a body is.
+    size, limit = -1, limits.max_body_bytes
     try:
         for name, value in items:
             if not isinstance(name, str) or not name:
                 raise InvalidCallback("params", "every parameter name must be a non-empty str")
             if not isinstance(value, str):
-                raise InvalidCallback(name, f"must be a str, not {type(value).__name__}")
-            if len(name) > limits.max_name_length:
-                raise InvalidCallback(name[: limits.max_name_length], "has too long a name")
-            if len(value) > limits.max_value_length:
-                raise InvalidCallback(name, f"is longer than {limits.max_value_length} characters")
+                raise InvalidCallback(_shown(name), f"must be a str, not {type(value).__name__}")
+            size += len(name) + len(value) + 2
+            if size > limit:
+                raise InvalidCallback("params", f"hold more than {limit} characters")
             pairs.append((name, value))
-            if len(pairs) > limits.max_fields:
-                raise InvalidCallback("params", f"has more than {limits.max_fields} fields")
     except (TypeError, ValueError) as exc:
         if isinstance(exc, InvalidCallback):
             raise
@@ -390,9 +407,9 @@ def _timestamp(text: str, encoded: bool) -> tuple[datetime, float]:
 def parse_form(body: bytes | str, *, limits: Limits = DEFAULT_LIMITS) -> Delivery:
     """Parse a status callback from a form body or a query string."""
     text = _text_of(body, limits)
-    fields = _fast_fields(text, limits)
+    fields = _fast_fields(text)
     if fields is None:
-        return _delivery(_split(text, limits))
+        return _delivery(_split(text))
     return _build(fields, CallbackParams.from_form(text), encoded=True)
 
 

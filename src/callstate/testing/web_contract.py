@@ -36,7 +36,14 @@ import attrs
 import pytest
 
 import callstate
-from callstate import CallBook, CallCommand, CallStatus, Outcome, StoreUnavailable
+from callstate import (
+    CallBook,
+    CallCommand,
+    CallStatus,
+    Outcome,
+    RecordDelivery,
+    StoreUnavailable,
+)
 from callstate._signature import body_sha256, twilio_signature
 from callstate.web import (
     AsyncWebhookHandler,
@@ -83,6 +90,19 @@ class SwitchableSink:
             raise StoreUnavailable("the store is switched down")
         self.handled += 1
         return self.book.handle(command)
+
+
+class _Keeping(SwitchableSink):
+    """A ``SwitchableSink`` that keeps each command it stored, to read its delivery."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.commands: list[CallCommand] = []
+
+    def handle(self, command: CallCommand) -> Outcome:
+        outcome = super().handle(command)
+        self.commands.append(command)
+        return outcome
 
 
 class AsyncSinkOf:
@@ -398,6 +418,21 @@ class WebhookContract:
         assert answer.text.startswith("body:")
         assert sink.handled == 0
         assert send(url, callback()).status == 204
+
+    def test_fields_no_one_reads_are_kept_however_long_or_many(self) -> None:
+        # A provider does not send again a callback answered 4xx: a field the core
+        # does not read must never be the reason to refuse one (only the body's size).
+        extra = [("CallToken", "t" * 3_000), ("N" * 100, "a long name")]
+        extra += [(f"Field{i}", str(i)) for i in range(150)]
+        params = [*callback(status="busy", seq=3), *extra]
+        sink = _Keeping()
+        with self.serve(self.handler(sink)) as url:
+            assert result(send(url, params)) == (204, "accepted")
+            assert result(send(url, params, method="GET")) == (204, "duplicate")
+        assert sink.book.state("CA0001").status is CallStatus.BUSY
+        for command in sink.commands:
+            assert isinstance(command, RecordDelivery)
+            assert list(command.delivery.params) == params
 
     def test_store_down(self, url: str, sink: SwitchableSink, hooks: Hooks) -> None:
         finals: list[object] = []
