@@ -168,6 +168,19 @@ def test_per_account_secrets(book: CallBook) -> None:
     )
 
 
+def test_a_signed_callback_reshaped_with_a_repeated_name_is_refused(book: CallBook) -> None:
+    # Twilio's signature covers each distinct (name, value) pair once: a copy of a
+    # pair still verifies. No provider repeats a name, so the copy is refused.
+    handler = WebhookHandler(book, verifier=TwilioSignature(secrets=[TOKEN]))
+    captured = [*callback(status="busy", seq=3), ("From", "+14155550100")]
+    headers = signed(URL, captured)
+    reshaped = [*captured, ("From", "+14155550100")]
+    assert twilio_signature(TOKEN, URL, reshaped) == headers["X-Twilio-Signature"]
+    assert post(handler, reshaped, headers=headers) == (400, "From: is repeated\n")
+    assert "CA0001" not in book
+    assert post(handler, captured, headers=headers) == (204, "accepted")
+
+
 def test_secrets_looked_up_by_a_function(book: CallBook) -> None:
     asked: list[str | None] = []
 

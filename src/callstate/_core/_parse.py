@@ -12,6 +12,10 @@ however long its name or value and however many there are: a provider does
 not send a refused callback again, so refusing one for a field nobody reads
 would lose the event. What bounds the receiver's work is the size of the
 whole callback (``Limits.max_body_bytes``).
+
+No parameter name may repeat: no provider repeats one in a status callback,
+and a repeat is how a signed form can be reshaped and still verify
+(Twilio's signature drops a pair identical to another; docs/security.md).
 """
 
 from __future__ import annotations
@@ -175,17 +179,21 @@ def _fast_fields(text: str) -> dict[str, str] | None:
     """The known fields of a plain body, still encoded; None when it needs care."""
     if not decodes_plainly(text):
         return None
+    parts = text.split("&")
     fields = {}
+    names = set()
     known = _FIELDS
-    for part in text.split("&"):
+    for part in parts:
         name, eq, value = part.partition("=")
         if name in known:
-            if name in fields or not eq:
+            if not eq:
                 return None
             fields[name] = value
         elif not name or "%" in name or "+" in name:
             return None
-    return fields
+        names.add(name)
+    # A name seen twice, known or not, goes the careful way (which refuses it).
+    return fields if len(names) == len(parts) else None
 
 
 def _text_of(body: bytes | str, limits: Limits) -> str:
@@ -323,13 +331,14 @@ def parse_known(pairs: Sequence[tuple[str, str]], by_name: dict[str, str] | None
 
 
 def _delivery(pairs: Sequence[tuple[str, str]]) -> Delivery:
-    found: dict[str, str] = {}
-    for name, value in pairs:
-        if name in _FIELDS:
-            if name in found:
-                raise InvalidCallback(name, "is repeated")
-            found[name] = value
-    return _build(found, CallbackParams(pairs), encoded=False)
+    by_name = dict(pairs)
+    if len(by_name) != len(pairs):
+        seen: set[str] = set()
+        for name, _ in pairs:
+            if name in seen:
+                raise InvalidCallback(_shown(name), "is repeated")
+            seen.add(name)
+    return _build(by_name, CallbackParams(pairs), encoded=False)
 
 
 def _build(found: dict[str, str], params: CallbackParams, *, encoded: bool) -> Delivery:
@@ -416,9 +425,9 @@ def parse_form(body: bytes | str, *, limits: Limits = DEFAULT_LIMITS) -> Deliver
 def parse_callback(source: bytes | str | Params, *, limits: Limits = DEFAULT_LIMITS) -> Delivery:
     """Parse a status callback from a raw body or query string, or from parameters.
 
-    Parameters may be a mapping (a value may be a list of repeated values) or
-    an iterable of (name, value) pairs. Raises ``InvalidCallback`` and nothing
-    else.
+    Parameters may be a mapping (a value may be a list, of one value: no name
+    may repeat) or an iterable of (name, value) pairs. Raises
+    ``InvalidCallback`` and nothing else.
     """
     if isinstance(source, (bytes, str)):
         return parse_form(source, limits=limits)

@@ -434,6 +434,17 @@ class WebhookContract:
             assert isinstance(command, RecordDelivery)
             assert list(command.delivery.params) == params
 
+    def test_a_reshaped_signed_callback_is_refused(self, url: str, sink: SwitchableSink) -> None:
+        # A copy of a signed pair leaves Twilio's signature as it was; no provider
+        # repeats a name, so a callback with one is refused, naming it.
+        captured = [*callback(status="busy", seq=3), ("From", "+14155550100")]
+        signature = twilio_signature(TOKEN, url, captured)
+        reshaped = [*captured, ("From", "+14155550100")]
+        answer = send(url, reshaped, signature=signature)
+        assert (answer.status, answer.text) == (400, "From: is repeated\n")
+        assert sink.handled == 0
+        assert result(send(url, captured, signature=signature)) == (204, "accepted")
+
     def test_store_down(self, url: str, sink: SwitchableSink, hooks: Hooks) -> None:
         finals: list[object] = []
         hooks.on_final(finals.append)
