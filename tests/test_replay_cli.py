@@ -58,6 +58,33 @@ def test_without_now_nothing_is_overdue_but_unknown_outcomes_are_flagged():
     assert call["needs_reconciliation"]
 
 
+def test_a_null_in_a_params_line_is_an_absent_field():
+    # As Twilio's JSON writes them: null where a value is missing; numbers as numbers.
+    params = {
+        "CallSid": "CA1",
+        "CallStatus": "busy",
+        "SequenceNumber": 3,
+        "CallDuration": 0,
+        "Timestamp": None,
+        "ForwardedFrom": None,
+        "CallerName": None,
+        "ParentCallSid": None,
+        "Price": 0.5,
+        "SipHeaders": {"X-Tag": "a"},
+        "Flags": [True, None],
+    }
+    result = replay("-", stdin=json.dumps({"params": params}) + "\n")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["rejected"] == []
+    assert report["calls"]["CA1"]["status"] == "busy"
+    # Only the fields the core reads refuse a line.
+    for bad in ({**params, "SequenceNumber": None}, {**params, "CallDuration": 1.5}):
+        result = replay("-", stdin=json.dumps({"params": bad}) + "\n")
+        (rejected,) = json.loads(result.stdout)["rejected"]
+        assert rejected["error"].startswith(("SequenceNumber: is missing", "CallDuration: must"))
+
+
 def test_dialect_changes_the_reading_of_completed():
     line = json.dumps({"body": "CallSid=CA1&CallStatus=completed&SequenceNumber=3&CallDuration=0"})
     twilio = json.loads(replay("-", "--dialect", "twilio", stdin=line).stdout)

@@ -217,12 +217,13 @@ def test_controls_from_a_request_never_reach_the_log_as_they_are(tmp_path, log_f
     hostile = HOSTILE.encode()
     args = ("--log-level", "debug", "--log-format", log_format)
     with serving(tmp_path, *args, "--trust-proxy-header", "x-forwarded-proto") as (base, _):
-        # A JSON key the refusal's reason quotes, hostile headers (one trusted,
-        # so read), a hostile path (percent-encoded, then raw).
-        body = json.dumps({HOSTILE: {"a": 1}}, ensure_ascii=False).encode()
+        # A parameter name the refusal's reason quotes (repeated: issue 22.7),
+        # hostile headers (one trusted, so read), a hostile path (percent-encoded,
+        # then raw).
+        body = urlencode([(HOSTILE, "1"), (HOSTILE, "2")]).encode()
         head = (
             b"POST /callbacks?x=%1b%9b%e2%80%a8 HTTP/1.1\r\nHost: h\r\n"
-            b"Content-Type: application/json\r\nUser-Agent: " + hostile + b"\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\nUser-Agent: " + hostile + b"\r\n"
             b"X-Forwarded-For: " + hostile
         )
         assert raw_request(base, head, body) == b"HTTP/1.1 400 Bad Request"
@@ -237,11 +238,11 @@ def test_controls_from_a_request_never_reach_the_log_as_they_are(tmp_path, log_f
     if log_format == "json":
         lines = log_lines(tmp_path)  # every line is one JSON object
         reasons = [line["reason"] for line in lines if line["message"] == "webhook refused"]
-        # Escaped in the log, read back as sent: the key, and the trusted header's repr.
-        assert reasons[0] == f"{HOSTILE}: must be a string or a whole number"
+        # Escaped in the log, read back as sent: the name, and the trusted header's repr.
+        assert reasons[0] == f"{HOSTILE}: is repeated"
         assert reasons[1].startswith("X-Forwarded-Proto: has an unknown protocol '\\x1b[2J")
     else:
-        assert 'reason="\\x1b[2J\\x9b31m\\u2028\\u2029\\u202eevil\\x7f: must be' in text
+        assert 'reason="\\x1b[2J\\x9b31m\\u2028\\u2029\\u202eevil\\x7f: is repeated' in text
         stamp = re.compile(r"\d{4}-\d\d-\d\dT[\d:.]+\+00:00 [a-z]+ [\w.]+: ")
         assert all(stamp.match(line) or line.startswith("  ") for line in text.splitlines())
 

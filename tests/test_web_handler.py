@@ -253,6 +253,53 @@ def test_bad_json_is_a_400(body: bytes, reason: str) -> None:
     assert (answer.status, answer.body.decode()) == (400, f"{reason}\n")
 
 
+def test_a_null_in_a_json_callback_is_an_absent_field() -> None:
+    # What a JSON writer puts where a value is missing; only the fields the core
+    # reads may refuse a callback (a provider does not send a 4xx'd one again).
+    book = CallBook()
+    kept: list[RecordDelivery] = []
+
+    class Keeping:
+        def handle(self, command: RecordDelivery) -> Outcome:
+            kept.append(command)
+            return book.handle(command)
+
+    handler = WebhookHandler(Keeping(), verifier=Unverified())
+    document = {
+        **dict(callback(status="busy", seq=3)),
+        "SequenceNumber": 3,
+        "ForwardedFrom": None,
+        "CallerName": None,
+        "Timestamp": None,
+        "Price": -0.013,
+        "Recording": False,
+        "StirVerstat": {"level": "A"},
+        "Codecs": ["PCMU", None],
+    }
+    headers = {"Content-Type": "application/json"}
+    answer = handler("POST", URL, headers, json.dumps(document).encode(), AT)
+    assert answer.status == 204, answer.body
+    assert book.state("CA0001").status is CallStatus.BUSY
+    (command,) = kept
+    assert command.delivery.timestamp is None
+    params = dict(command.delivery.params)
+    assert "ForwardedFrom" not in params and "CallerName" not in params
+    assert (params["SequenceNumber"], params["Price"], params["Recording"]) == (
+        "3",
+        "-0.013",
+        "false",
+    )
+    assert (params["StirVerstat"], params["Codecs"]) == ('{"level":"A"}', '["PCMU",null]')
+    for field, value, reason in (
+        ("SequenceNumber", None, "SequenceNumber: is missing"),
+        ("CallStatus", ["busy"], "CallStatus: must be a string or a whole number"),
+        ("CallDuration", 7.5, "CallDuration: must be a string or a whole number"),
+    ):
+        body = json.dumps({**document, field: value}).encode()
+        answer = handler("POST", URL, headers, body, AT)
+        assert (answer.status, answer.body.decode()) == (400, f"{reason}\n")
+
+
 def test_other_content_types_are_refused(handler: WebhookHandler) -> None:
     answer = handler("POST", URL, {"Content-Type": "text/xml"}, b"<x/>", AT)
     assert answer.status == 400

@@ -20,7 +20,7 @@ from typing import IO, Any
 
 from callstate._core._call import CallState
 from callstate._core._decider import CallBook, Decider
-from callstate._core._parse import parse_callback
+from callstate._core._parse import params_of_json, parse_callback
 from callstate._core._resource import parse_call_resources
 from callstate._core._state import CallStatus
 from callstate._core._time import OUT_OF_RANGE, out_of_range
@@ -92,7 +92,7 @@ def _commands_of_line(text: str) -> list[RecordDelivery | Reconcile]:
         params = item["params"]
         if not isinstance(params, dict):
             raise InvalidInput("params", "must be a JSON object")
-        delivery = parse_callback(params)
+        delivery = parse_callback(params_of_json(params))
     return [RecordDelivery(delivery=delivery, received_at=received)]
 
 

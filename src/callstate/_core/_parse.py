@@ -20,6 +20,7 @@ and a repeat is how a signed form can be reshaped and still verify
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import warnings
@@ -40,6 +41,7 @@ __all__ = [
     "Limits",
     "Params",
     "normalize_status",
+    "params_of_json",
     "parse_callback",
     "parse_form",
     "parse_known",
@@ -300,6 +302,29 @@ def _pairs_of(params: Params, limits: Limits) -> list[tuple[str, str]]:
         if isinstance(exc, InvalidCallback):
             raise
         raise InvalidCallback("params", "must be a mapping or (name, value) pairs") from None
+    return pairs
+
+
+def params_of_json(document: Mapping[str, object]) -> list[tuple[str, str]]:
+    """The parameters of a callback written as a JSON object (a JSON body, a replay line).
+
+    A null is an absent parameter. A field the core reads must be a string or
+    a whole number; any other field is kept whatever it holds: a string as it
+    is, a whole number as its digits, anything else as its JSON text (a list
+    is one value, never repeated parameters).
+    """
+    pairs: list[tuple[str, str]] = []
+    for name, value in document.items():
+        if value is None:
+            continue
+        if type(value) is str:
+            pairs.append((name, value))
+        elif type(value) is int:
+            pairs.append((name, str(value)))
+        elif name in _FIELDS:
+            raise InvalidCallback(name, "must be a string or a whole number")
+        else:
+            pairs.append((name, json.dumps(value, ensure_ascii=False, separators=(",", ":"))))
     return pairs
 
 

@@ -10,7 +10,7 @@ from typing import Final, Union
 import attrs
 
 from callstate import _redact as redact
-from callstate._core._parse import Limits, split_known
+from callstate._core._parse import Limits, params_of_json, split_known
 from callstate._errors import InvalidCallback, InvalidInput
 from callstate.web._url import query_of
 
@@ -111,14 +111,7 @@ def _json_pairs(body: bytes) -> list[tuple[str, str]]:
         raise InvalidCallback("body", "is not valid JSON") from None
     if not isinstance(document, dict):
         raise InvalidCallback("body", "must be a JSON object of parameters")
-    pairs: list[tuple[str, str]] = []
-    for name, value in document.items():
-        values = value if isinstance(value, list) else [value]
-        for item in values:
-            if isinstance(item, bool) or not isinstance(item, (str, int)):
-                raise InvalidCallback(str(name)[:64], "must be a string or a whole number")
-            pairs.append((name, item if isinstance(item, str) else str(item)))
-    return pairs
+    return params_of_json(document)
 
 
 #: The parameters of a callback as ``params_of`` reads them: the pairs, whether
