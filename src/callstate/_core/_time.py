@@ -6,6 +6,13 @@
 Every result is an aware datetime. Zone names are looked up with ``zoneinfo``
 (the interpreter's time-zone data, read once per name and cached); everything
 else is arithmetic on the string.
+
+All of RFC 2822 is read, its obsolete syntax (section 4.3) included:
+comments and folding white space between the parts, two- and three-digit
+years (00-49 are 2000-2049, 50-99 and any three digits add 1900), the
+obsolete zone names and the military single letters (read as ``-0000``: UTC,
+as the RFC says). A leap second, ``:60``, is read as the second after
+``:59``: the first second of the next minute, as POSIX time counts it.
 """
 
 from __future__ import annotations
@@ -18,10 +25,12 @@ from zoneinfo import ZoneInfo
 
 __all__ = ["EARLIEST", "LATEST", "OUT_OF_RANGE", "out_of_range", "parse_timestamp"]
 
+# Comments are blanked out first (``_uncommented``), so white space here
+# stands for RFC 2822's CFWS: optional around each part in the obsolete syntax.
 _RFC2822: Final = re.compile(
-    r"\s*(?:(?P<wday>[A-Za-z]{3}),?\s+)?"
-    r"(?P<day>\d{1,2})\s+(?P<mon>[A-Za-z]{3})\s+(?P<year>\d{4})\s+"
-    r"(?P<hh>\d{1,2}):(?P<mm>\d{2})(?::(?P<ss>\d{2}))?"
+    r"\s*(?:(?P<wday>[A-Za-z]{3})\s*(?:,\s*|\s))?"
+    r"(?P<day>\d{1,2})\s+(?P<mon>[A-Za-z]{3})\s+(?P<year>\d{2,4})\s+"
+    r"(?P<hh>\d{1,2})\s*:\s*(?P<mm>\d{2})(?:\s*:\s*(?P<ss>\d{2}))?"
     r"\s+(?P<zone>[^\s]{1,64})\s*",
     re.ASCII,
 )
@@ -48,6 +57,9 @@ _NAMED_OFFSETS: Final = {
     "PST": -8,
     "PDT": -7,
 }
+# The military zones, every letter but J: RFC 2822 says to read them as
+# -0000 (RFC 822 gave their signs backwards, so no offset can be trusted).
+_NAMED_OFFSETS.update((letter, 0) for letter in "ABCDEFGHIKLMNOPQRSTUVWXYZ")
 #: The instants callstate holds: datetime's own range less a day at each end.
 #: Zone offsets are under a day, so an instant inside converts to UTC, to epoch
 #: seconds and back without overflowing (year 1 at +01:00 is year 0 in UTC).
@@ -121,15 +133,58 @@ def _canonical(text: str) -> datetime | None:
         return None
 
 
+def _uncommented(text: str) -> str | None:
+    """``text`` with each comment, ``( ... )`` (nested, ``\\`` escaping), made a space.
+
+    None when a comment is not closed.
+    """
+    out: list[str] = []
+    depth, escaped = 0, False
+    for char in text:
+        if depth == 0:
+            if char == "(":
+                depth = 1
+                out.append(" ")
+            else:
+                out.append(char)
+        elif escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+    return None if depth else "".join(out)
+
+
+def _rfc2822_year(digits: str) -> int:
+    """The year RFC 2822 (4.3) reads in ``digits``: two of them are 1950-2049, three add 1900."""
+    year = int(digits)
+    if len(digits) == 2:
+        return year + (2000 if year < 50 else 1900)
+    if len(digits) == 3:
+        return year + 1900
+    return year
+
+
+#: Why a zone of four bare digits is refused: the usual cause.
+_LOST_PLUS: Final = ": a '+' sent unencoded in a form body reads as a space (send it as %2B)"
+_BARE_OFFSET: Final = re.compile(r"\d\d:?\d\d", re.ASCII)
+#: Longer text is refused unread (a date is about 31 characters; this leaves room for comments).
+_MAX_LENGTH: Final = 256
+_ONE_SECOND: Final = timedelta(seconds=1)
+
+
 def parse_timestamp(text: str) -> datetime | str:
     """Parse an RFC 2822 or ISO 8601 timestamp into an aware datetime.
 
     Returns the reason as a string instead of raising, so the caller can name
     the field in the error it raises.
     """
-    if len(text) > 100:
+    if len(text) > _MAX_LENGTH:
         return "is too long to be a timestamp"
-    if len(text) >= 10 and text[4] == "-":  # ISO 8601 (start_time, end_time)
+    if len(text) >= 10 and text[4] == "-" and text[:4].isdigit():  # ISO 8601 (start_time...)
         parsed = _parse_iso(text)
     else:
         fast = _canonical(text)
@@ -141,6 +196,11 @@ def parse_timestamp(text: str) -> datetime | str:
 
 def _general(text: str) -> datetime | str:
     """Every other spelling: RFC 2822 by regular expression, else ISO 8601."""
+    if "(" in text:
+        uncommented = _uncommented(text)
+        if uncommented is None:
+            return "has a comment '(' that is not closed"
+        text = uncommented
     match = _RFC2822.fullmatch(text)
     if match is None:
         return _parse_iso(text)
@@ -152,20 +212,27 @@ def _general(text: str) -> datetime | str:
         return f"has an unknown month {match['mon']!r}"
     zone = _zone(match["zone"])
     if zone is None:
-        return f"has an unknown time zone {match['zone']!r}"
-    seconds = match["ss"]
+        name = match["zone"]
+        hint = _LOST_PLUS if len(name) == 4 and name.isdigit() else ""
+        return f"has an unknown time zone {name!r}{hint}"
+    seconds = int(match["ss"] or 0)
+    leap = seconds == 60
     try:
-        return datetime(
-            int(match["year"]),
+        value = datetime(
+            _rfc2822_year(match["year"]),
             month,
             int(match["day"]),
             int(match["hh"]),
             int(match["mm"]),
-            int(seconds) if seconds else 0,
+            59 if leap else seconds,
             tzinfo=zone,
         )
+        # A leap second is the second after :59 (the next minute's first).
+        return value + _ONE_SECOND if leap else value
     except ValueError:
         return "is not a real date and time"
+    except OverflowError:  # the leap second after 9999-12-31 23:59:59
+        return OUT_OF_RANGE
 
 
 def _parse_iso(text: str) -> datetime | str:
@@ -174,7 +241,17 @@ def _parse_iso(text: str) -> datetime | str:
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
+        head, _, offset = text.strip().rpartition(" ")
+        if head and _BARE_OFFSET.fullmatch(offset) and _iso_or_none(f"{head}+{offset}"):
+            return f"has no time zone sign before {offset!r}{_LOST_PLUS}"
         return "is neither RFC 2822 nor ISO 8601"
     if value.tzinfo is None:
         return "has no time zone"
     return value
+
+
+def _iso_or_none(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
