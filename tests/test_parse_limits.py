@@ -1,10 +1,15 @@
 """The parser at every edge: each limit at exactly its value and one past it, on
 every path in (bytes, text, pairs, a mapping; the fast path and the careful
 one; a field read before, under other limits), and the defaults pinned.
+
+Only ``max_body_bytes`` refuses a callback; ``max_fields``, ``max_name_length``
+and ``max_value_length`` are deprecated and refuse nothing (issue 20.4: a field
+the core does not read must never be why a delivery is lost).
 """
 
 from __future__ import annotations
 
+import warnings
 from datetime import UTC, datetime
 from urllib.parse import quote, urlencode
 
@@ -25,6 +30,12 @@ from callstate._core._parse import (
 
 SID = "CA" + "6" * 32
 BASE = [("CallSid", SID), ("CallStatus", "ringing"), ("SequenceNumber", "1")]
+
+
+def deprecated(**kwargs: int) -> Limits:
+    """``Limits`` with the deprecated per-field limits set (their warning checked)."""
+    with pytest.warns(DeprecationWarning, match="no longer refuses anything"):
+        return Limits(**kwargs)
 
 
 def every_way(pairs: list[tuple[str, str]], limits: Limits = DEFAULT_LIMITS) -> list[object]:
@@ -89,62 +100,57 @@ def test_limits_must_be_positive_integers(name, value):
         Limits(**{name: value})
 
 
-@pytest.mark.parametrize(
-    "name", ["max_body_bytes", "max_fields", "max_name_length", "max_value_length"]
-)
-def test_a_limit_of_one_is_allowed(name):
-    assert getattr(Limits(**{name: 1}), name) == 1
+def test_a_limit_of_one_is_allowed():
+    assert Limits(max_body_bytes=1).max_body_bytes == 1
+    for name in ("max_fields", "max_name_length", "max_value_length"):
+        assert getattr(deprecated(**{name: 1}), name) == 1
+
+
+def test_only_a_deprecated_limit_set_otherwise_warns():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Limits(max_body_bytes=5, max_fields=100, max_name_length=64, max_value_length=2_048)
 
 
 @pytest.mark.parametrize("fresh", [True, False])
-def test_max_value_length_at_its_edge(fresh):
+def test_max_value_length_refuses_nothing(fresh):
     value = "v" * 300
     if not fresh:  # the same field read before, under the default limits
         agree([*BASE, ("Extra", value)])
-    at = Limits(max_value_length=300)
-    assert isinstance(agree([*BASE, ("Extra", value)], at), Delivery)
-    assert isinstance(from_params([*BASE, ("Extra", value)], at), Delivery)
-    under = Limits(max_value_length=299)
-    assert agree([*BASE, ("Extra", value)], under) == ("Extra", "is longer than 299 characters")
-    assert from_params([*BASE, ("Extra", value)], under) == (
-        "Extra",
-        "is longer than 299 characters",
-    )
-    # An escaped value is measured decoded.
-    escaped = [*BASE, ("Extra", "é" * 150)]
-    assert isinstance(agree(escaped, Limits(max_value_length=150)), Delivery)
-    assert agree(escaped, Limits(max_value_length=149)) == (
-        "Extra",
-        "is longer than 149 characters",
-    )
+    for limits in (DEFAULT_LIMITS, deprecated(max_value_length=299)):
+        assert agree([*BASE, ("Extra", value)], limits) == agree([*BASE, ("Extra", value)])
+        assert isinstance(agree([*BASE, ("Extra", value)], limits), Delivery)
+        assert isinstance(from_params([*BASE, ("Extra", value)], limits), Delivery)
+        escaped = [*BASE, ("Extra", "é" * 150)]
+        assert isinstance(agree(escaped, limits), Delivery)
 
 
 @pytest.mark.parametrize("fresh", [True, False])
-def test_max_name_length_at_its_edge(fresh):
+def test_max_name_length_refuses_nothing(fresh):
     name = "N" * 40
     if not fresh:
         agree([*BASE, (name, "x")])
-    assert isinstance(agree([*BASE, (name, "x")], Limits(max_name_length=40)), Delivery)
-    assert isinstance(from_params([*BASE, (name, "x")], Limits(max_name_length=40)), Delivery)
-    assert agree([*BASE, (name, "x")], Limits(max_name_length=39)) == (
-        "N" * 39,
-        "has a name longer than 39",
-    )
-    assert from_params([*BASE, (name, "x")], Limits(max_name_length=39)) == (
-        "N" * 39,
-        "has too long a name",
-    )
-    escaped = [*BASE, ("é" * 20, "x")]
-    assert isinstance(agree(escaped, Limits(max_name_length=20)), Delivery)
-    assert agree(escaped, Limits(max_name_length=19)) == ("é" * 19, "has a name longer than 19")
+    for limits in (DEFAULT_LIMITS, deprecated(max_name_length=39)):
+        assert isinstance(agree([*BASE, (name, "x")], limits), Delivery)
+        assert isinstance(from_params([*BASE, (name, "x")], limits), Delivery)
+        assert isinstance(agree([*BASE, ("é" * 20, "x")], limits), Delivery)
 
 
-def test_max_fields_at_its_edge():
+def test_max_fields_refuses_nothing():
     pairs = [*BASE, *((f"X{i}", "1") for i in range(7))]  # 10 fields
-    assert isinstance(agree(pairs, Limits(max_fields=10)), Delivery)
-    assert isinstance(from_params(pairs, Limits(max_fields=10)), Delivery)
-    assert agree(pairs, Limits(max_fields=9)) == ("body", "has more than 9 fields")
-    assert from_params(pairs, Limits(max_fields=9)) == ("params", "has more than 9 fields")
+    for limits in (DEFAULT_LIMITS, deprecated(max_fields=9)):
+        assert isinstance(agree(pairs, limits), Delivery)
+        assert isinstance(from_params(pairs, limits), Delivery)
+
+
+def test_max_body_bytes_bounds_pairs_and_mappings_as_their_form_body():
+    pairs = [*BASE, ("Pad", "x" * 20)]
+    size = len(urlencode(pairs))
+    assert isinstance(from_params(pairs, Limits(max_body_bytes=size)), Delivery)
+    assert from_params(pairs, Limits(max_body_bytes=size - 1)) == (
+        "params",
+        f"hold more than {size - 1} characters",
+    )
 
 
 def test_max_body_bytes_at_its_edge():
@@ -161,28 +167,23 @@ def test_max_body_bytes_at_its_edge():
 
 
 def test_a_body_longer_than_max_value_length_still_parses():
-    # The whole body may be longer than one value may be: each field is measured.
     pairs = [*BASE, *((f"X{i}", "y" * 50) for i in range(5))]
-    assert isinstance(agree(pairs, Limits(max_value_length=60)), Delivery)
+    assert isinstance(agree(pairs, deprecated(max_value_length=60)), Delivery)
 
 
 @given(
     st.lists(
         st.tuples(st.sampled_from(["A", "B", "Ab", "é", "x%y"]), st.text(max_size=5)), max_size=5
     ),
-    st.integers(1, 6),
-    st.integers(1, 6),
+    st.integers(1, 200),
 )
-def test_limits_on_names_and_values_as_a_reference_reads_them(extra, max_name, max_value):
+def test_only_the_body_size_and_repeated_names_refuse_extra_fields(extra, max_body):
+    # As a reference reads them: past the body's size, or a name seen twice.
     pairs = [*BASE, *extra]
-    limits = Limits(max_name_length=max(max_name, 14), max_value_length=max(max_value, 34))
-    found = agree(pairs, limits)
-    too_long = [
-        (n, v)
-        for n, v in pairs
-        if len(n) > limits.max_name_length or len(v) > limits.max_value_length
-    ]
-    assert isinstance(found, Delivery) is (not too_long)
+    found = agree(pairs, Limits(max_body_bytes=max_body))
+    too_big = len(urlencode(pairs).encode()) > max_body
+    repeated = len({n for n, _ in pairs}) < len(pairs)
+    assert isinstance(found, Delivery) is (not too_big and not repeated), found
 
 
 def test_bytes_text_and_pairs_make_the_same_delivery():
@@ -369,9 +370,16 @@ def test_bad_params(source, reason):
     assert (caught.value.field, caught.value.reason) == reason
 
 
-def test_a_mapping_with_repeated_values_and_tuples():
-    delivery = parse_callback({**dict(BASE), "Event": ("a", "b")})
-    assert [v for n, v in delivery.params if n == "Event"] == ["a", "b"]
+def test_a_mapping_with_values_in_lists_and_tuples():
+    delivery = parse_callback({**dict(BASE), "Event": ("a",), "Other": ["b"]})
+    assert [(n, v) for n, v in delivery.params if n in ("Event", "Other")] == [
+        ("Event", "a"),
+        ("Other", "b"),
+    ]
+    # No name may repeat (issue 22.7): two values are two parameters of one name.
+    with pytest.raises(InvalidCallback) as caught:
+        parse_callback({**dict(BASE), "Event": ("a", "b")})
+    assert (caught.value.field, caught.value.reason) == ("Event", "is repeated")
 
 
 @pytest.mark.parametrize(
