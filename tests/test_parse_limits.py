@@ -238,6 +238,32 @@ def test_a_plus_in_a_decoded_timestamp_is_a_plus():
             parse_callback("&".join([urlencode(BASE), "Timestamp=" + text.replace(" ", "%20")]))
 
 
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("CallSid&CallStatus=ringing&SequenceNumber=1", ("CallSid", "is empty")),
+        ("CallSid=CA1&CallStatus&SequenceNumber=1", ("CallStatus", "is not a call status: ''")),
+        ("CallSid=CA1&CallStatus=ringing&SequenceNumber", ("SequenceNumber", "is empty")),
+        ("CallSid=CA1&CallStatus=ringing&SequenceNumber=1&Timestamp&CallDuration", None),
+        ("CallSid=CA1&CallStatus=ringing&SequenceNumber=1&Flag&Flag", ("Flag", "is repeated")),
+    ],
+)
+def test_a_field_without_an_equals_sign_is_an_empty_value_on_every_path(body, expected):
+    found = agree([])  # every way agrees on nothing sent, too
+    assert found == ("CallSid", "is missing")
+    results = []
+    for way in (parse_form, lambda b: parse_split(split_form(b)), parse_callback):
+        try:
+            results.append(way(body))
+        except InvalidCallback as exc:
+            results.append((exc.field, exc.reason))
+    assert all(r == results[0] for r in results), results
+    if expected is None:
+        assert isinstance(results[0], Delivery)
+    else:
+        assert results[0] == expected
+
+
 def test_empty_optional_fields_are_absent():
     delivery = agree([*BASE, ("CallDuration", ""), ("AccountSid", ""), ("Timestamp", "")])
     assert isinstance(delivery, Delivery)

@@ -178,24 +178,18 @@ def _decode(field: str, text: str) -> str:
 # The fast path: an ASCII body whose names need no decoding and whose escapes
 # are all ASCII cannot fail to decode, so only the known fields are decoded now.
 def _fast_fields(text: str) -> dict[str, str] | None:
-    """The known fields of a plain body, still encoded; None when it needs care."""
+    """The fields of a plain body by name, values still encoded; None when it needs care."""
     if not decodes_plainly(text):
         return None
     parts = text.split("&")
     fields = {}
-    names = set()
-    known = _FIELDS
     for part in parts:
-        name, eq, value = part.partition("=")
-        if name in known:
-            if not eq:
-                return None
-            fields[name] = value
-        elif not name or "%" in name or "+" in name:
+        name, _, value = part.partition("=")
+        if not name or "%" in name or "+" in name:
             return None
-        names.add(name)
-    # A name seen twice, known or not, goes the careful way (which refuses it).
-    return fields if len(names) == len(parts) else None
+        fields[name] = value
+    # A name seen twice goes the careful way, which refuses it.
+    return fields if len(fields) == len(parts) else None
 
 
 def _text_of(body: bytes | str, limits: Limits) -> str:
@@ -367,7 +361,8 @@ def _delivery(pairs: Sequence[tuple[str, str]]) -> Delivery:
 
 
 def _build(found: dict[str, str], params: CallbackParams, *, encoded: bool) -> Delivery:
-    """A Delivery from the known fields (still form-encoded when ``encoded``)."""
+    """A Delivery from the fields by name: only the known ones are read (still form-encoded
+    when ``encoded``)."""
     get = found.get
     call_sid, status_text, seq_text = get("CallSid"), get("CallStatus"), get("SequenceNumber")
     if call_sid is None:
