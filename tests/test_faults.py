@@ -249,6 +249,22 @@ def test_the_settings_a_dsn_gives_win_over_the_store_s_bounds():
         assert params["tcp_user_timeout"] == b"1000"
 
 
+def test_libpq_s_environment_wins_over_the_store_s_bounds(monkeypatch):
+    from callstate.stores.postgres import PostgresStore
+
+    dsn = postgres_dsn_or_skip()
+    # Set in the environment, as libpq documents: a keyword argument of ours
+    # silently overrode both (found by review).
+    monkeypatch.setenv("PGOPTIONS", "-c work_mem=7MB -c statement_timeout=23456")
+    monkeypatch.setenv("PGCONNECT_TIMEOUT", "31")
+    with PostgresStore(dsn, timeout=BOUND) as store, store._connection() as conn:
+        assert conn.execute("SHOW work_mem").fetchone() == ("7MB",)
+        assert conn.execute("SHOW statement_timeout").fetchone() == ("23456ms",)
+        assert conn.execute("SHOW lock_timeout").fetchone() == ("600ms",)  # not given: ours
+        params = {item.keyword.decode(): item.val for item in conn.pgconn.info}
+        assert params["connect_timeout"] == b"31"
+
+
 # -- 2. a full disk ---------------------------------------------------------------------------
 
 

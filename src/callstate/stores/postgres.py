@@ -45,7 +45,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import psycopg
@@ -174,7 +174,7 @@ class PostgresStore:
                 dsn or "",
                 min_size=min_size,
                 max_size=max_size,
-                kwargs={"autocommit": True, **_bounds(dsn or "", timeout)},
+                kwargs={"autocommit": True, **_bounds(dsn or "", timeout, os.environ)},
                 timeout=timeout,
                 open=False,
             )
@@ -595,7 +595,11 @@ class _Rollback(Exception):
     """Leave a transaction block, rolling it back."""
 
 
-def _bounds(dsn: str, timeout: float) -> dict[str, Any]:
+#: The libpq environment variables of the parameters ``_bounds`` sets.
+_LIBPQ_ENVIRONMENT: Final = {"PGCONNECT_TIMEOUT": "connect_timeout", "PGOPTIONS": "options"}
+
+
+def _bounds(dsn: str, timeout: float, environ: Mapping[str, str]) -> dict[str, Any]:
     """Connection parameters that bound each connection's waits by ``timeout``.
 
     The server's own bounds come first, so a statement that is merely slow
@@ -605,12 +609,19 @@ def _bounds(dsn: str, timeout: float) -> dict[str, Any]:
     keepalives and ``tcp_user_timeout`` notice a peer that vanished;
     ``connect_timeout`` bounds a connection's making (libpq counts whole
     seconds, at least 2). Parameters the ``dsn`` sets win, and its own
-    ``options`` come after these.
+    ``options`` come after these; so do libpq's ``PGCONNECT_TIMEOUT`` and
+    ``PGOPTIONS`` in ``environ`` (the ``dsn`` over them, as libpq has it).
     """
     try:
         given = conninfo_to_dict(dsn)
     except psycopg.Error:
         raise UsageError("dsn: is not a PostgreSQL connection string") from None
+    # libpq's environment counts as given too: a keyword argument would
+    # silently override PGCONNECT_TIMEOUT or PGOPTIONS.
+    given = {
+        **{key: environ[name] for name, key in _LIBPQ_ENVIRONMENT.items() if environ.get(name)},
+        **given,
+    }
     ms = max(1, round(timeout * 1000))
     seconds = max(1, math.ceil(timeout))
     bounds: dict[str, Any] = {
