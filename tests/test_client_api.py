@@ -34,6 +34,7 @@ from callstate.client import (
     ModificationRefused,
     NothingToModify,
     Profile,
+    RateLimited,
     RequestRejected,
     Response,
     Retry,
@@ -195,7 +196,7 @@ def test_a_known_state_refuses_exactly_the_impossible_modifications(status):
 @pytest.mark.parametrize(
     ("status", "kind"),
     [(401, AuthenticationFailed), (403, AuthenticationFailed), (404, CallNotFound),
-     (409, NothingToModify), (410, CallGone), (400, RequestRejected), (429, RequestRejected),
+     (409, NothingToModify), (410, CallGone), (400, RequestRejected), (429, RateLimited),
      (500, ServerError), (503, ServerError), (302, BadResponse)],
 )  # fmt: skip
 def test_each_status_has_its_error(status, kind):
@@ -304,6 +305,32 @@ def test_retry_pauses_are_bounded_and_counted(attempts, backoff, cap):
     assert len(delays) == attempts - 1
     assert all(0 <= d <= cap for d in delays)
     assert delays == sorted(delays)
+
+
+@pytest.mark.parametrize(
+    ("headers", "seconds"),
+    [
+        ((), None),
+        ((("Retry-After", "7"),), 7.0),
+        ((("retry-after", " 0 "),), 0.0),
+        ((("Retry-After", "99999999"),), 86_400.0),
+        ((("Retry-After", "soon"),), None),
+        ((("Retry-After", "-1"),), None),
+        ((("Retry-After", "Fri, 04 Dec 2026 03:00:30 GMT"),), None),  # a date, but no Date
+        ((("Retry-After", "Fri, 04 Dec 2026 03:00:30 GMT"),
+          ("Date", "Fri, 04 Dec 2026 03:00:00 GMT")), 30.0),
+        ((("Retry-After", "Fri, 04 Dec 2026 02:59:00 GMT"),
+          ("Date", "Fri, 04 Dec 2026 03:00:00 GMT")), 0.0),
+        ((("Retry-After", "Fri, 04 Dec 2026 03:00:30 GMT"), ("Date", "garbage")), None),
+    ],
+)  # fmt: skip
+def test_a_429_reads_its_retry_after(headers, seconds):
+    error = error_for(Response(status=429, headers=headers, body=b"slow down"), 100)
+    assert type(error) is RateLimited
+    assert error.retryable and error.message == "slow down"
+    assert error.retry_after == seconds
+    again = pickle.loads(pickle.dumps(error))
+    assert (type(again), again.status, again.retry_after) == (RateLimited, 429, seconds)
 
 
 def test_errors_keep_their_fields_through_pickle_and_builtin_bases():

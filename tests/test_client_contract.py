@@ -30,6 +30,7 @@ from callstate.client import (
     ModificationRefused,
     NothingToModify,
     Profile,
+    RateLimited,
     Request,
     RequestRejected,
     Retry,
@@ -272,6 +273,53 @@ def test_a_get_is_repeated_with_bounded_backoff(adapter, provider):
         with pytest.raises(ServerError, match="down"):
             calls.fetch(placed.sid)
         assert slept == [0.5, 0.75]
+    finally:
+        calls.close()
+
+
+def _busy(retry_after: str | None = None, date: str | None = None) -> Fault:
+    headers = [("Retry-After", retry_after)] if retry_after is not None else []
+    headers += [("Date", date)] if date is not None else []
+    return Fault(status=429, body=b'{"message": "Too Many Requests"}', headers=tuple(headers))
+
+
+def test_a_429_is_retried_for_every_request_after_its_retry_after(adapter, provider):
+    slept: list[float] = []
+    retry = Retry(attempts=3, backoff=0.1, max_backoff=0.2)
+    calls = calls_for(adapter, provider, slept=slept, retry=retry)
+    try:
+        # A create is sent again after a 429 (never after a 5xx): the provider did nothing.
+        provider.inject(_busy("2"))
+        (placed,) = calls.create(PARAMS)
+        assert slept == [2.0]
+        assert [c.sid for c in provider.calls()] == [placed.sid]
+        slept.clear()
+        date = "Fri, 04 Dec 2026 03:00:00 GMT"
+        provider.inject(_busy("Fri, 04 Dec 2026 03:00:01 GMT", date), _busy())
+        assert calls.fetch(placed.sid).sid == placed.sid
+        assert slept == [1.0, 0.2]  # the date read against the answer's Date; then the backoff
+    finally:
+        calls.close()
+
+
+def test_a_429_past_the_attempts_or_asking_too_long_is_a_typed_error(adapter, provider):
+    slept: list[float] = []
+    retry = Retry(attempts=2, backoff=0.1, max_retry_after=30)
+    calls = calls_for(adapter, provider, slept=slept, retry=retry)
+    try:
+        provider.inject(_busy("1"), _busy("3"))
+        with pytest.raises(RateLimited, match="Too Many Requests") as caught:
+            calls.fetch("CA1")
+        assert (caught.value.status, caught.value.retry_after) == (429, 3.0)
+        assert isinstance(caught.value, RequestRejected) and caught.value.retryable
+        assert slept == [1.0]
+        slept.clear()
+        provider.inject(_busy("120"))
+        with pytest.raises(RateLimited) as caught:
+            calls.create(PARAMS)
+        assert caught.value.retry_after == 120.0
+        assert slept == []
+        assert provider.calls() == []
     finally:
         calls.close()
 

@@ -21,6 +21,7 @@ DOCUMENTED = {
     "InvalidParameter",
     "ModificationRefused",
     "NothingToModify",
+    "RateLimited",
     "RequestRejected",
     "ServerError",
     "Anomaly",

@@ -58,6 +58,7 @@ __all__ = [
     "InvalidValue",
     "ModificationRefused",
     "NothingToModify",
+    "RateLimited",
     "RequestRejected",
     "ServerError",
     "StoreError",
@@ -233,6 +234,41 @@ class CallGone(ApiResponseError):
 
 class RequestRejected(ApiResponseError):
     """Any other 4xx: the provider refused the request; ``message`` says why."""
+
+
+class RateLimited(RequestRejected):
+    """429: too many requests; the provider did nothing, so any request may be sent again.
+
+    ``retry_after`` is the pause in seconds its ``Retry-After`` header asked
+    for (seconds, or an HTTP date read against the answer's ``Date``), None
+    if it asked for none the client could read.
+    """
+
+    retryable = True
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        code: str | None = None,
+        more_info: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(status, message, code=code, more_info=more_info)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (
+            _rebuild_rate_limited,
+            (self.status, self.message, self.code, self.more_info, self.retry_after),
+        )
+
+
+def _rebuild_rate_limited(
+    status: int, message: str, code: str | None, more_info: str | None, retry_after: float | None
+) -> RateLimited:
+    return RateLimited(status, message, code=code, more_info=more_info, retry_after=retry_after)
 
 
 class ServerError(ApiResponseError):

@@ -27,6 +27,7 @@ from callstate._errors import (
     InvalidParameter,
     ModificationRefused,
     NothingToModify,
+    RateLimited,
     RequestRejected,
     ServerError,
 )
@@ -67,6 +68,7 @@ __all__ = [
     "NothingToModify",
     "Operation",
     "Profile",
+    "RateLimited",
     "Request",
     "RequestRejected",
     "Response",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from email.utils import parsedate_to_datetime
 from collections.abc import Callable, Mapping
 from typing import Final
 
@@ -27,12 +28,21 @@ from callstate._errors import (
     CallNotFound,
     InvalidResource,
     NothingToModify,
+    RateLimited,
     RequestRejected,
     ServerError,
 )
 from callstate.client._http import Response
 
-__all__ = ["CallPage", "error_for", "read_json", "read_page", "read_resource", "read_resources"]
+__all__ = [
+    "CallPage",
+    "error_for",
+    "read_json",
+    "read_page",
+    "read_resource",
+    "read_resources",
+    "retry_after",
+]
 
 _MAX_MESSAGE: Final = 500
 #: How much of an error body is read for its message: the head of the body, at most.
@@ -45,6 +55,7 @@ _BY_STATUS: Final[dict[int, type[ApiResponseError]]] = {
     404: CallNotFound,
     409: NothingToModify,
     410: CallGone,
+    429: RateLimited,
 }
 # Every pattern here runs in linear time: ``[^<>]*`` stops at the next ``<``,
 # so no character is scanned from more than one starting point.
@@ -162,7 +173,39 @@ def error_for(response: Response, limit: int) -> ApiResponseError:
     else:
         cls = BadResponse
         message = _clip(f"unexpected HTTP status {status}: {message}")
+    if cls is RateLimited:
+        return RateLimited(
+            status, message, code=code, more_info=more_info, retry_after=retry_after(response)
+        )
     return cls(status, message, code=code, more_info=more_info)
+
+
+#: The longest pause a ``Retry-After`` is read as (a day): anything longer is as good as never.
+_MAX_RETRY_AFTER: Final = 86_400.0
+
+
+def retry_after(response: Response) -> float | None:
+    """The seconds an answer's ``Retry-After`` asks to wait, or None if it asks none we can read.
+
+    Seconds as digits, or an HTTP date, read against the answer's own
+    ``Date`` (no clock is read here); an HTTP date without ``Date`` is None.
+    """
+    raw = response.header("Retry-After")
+    if raw is None:
+        return None
+    raw = raw.strip()
+    if raw.isascii() and raw.isdigit():
+        return min(float(raw), _MAX_RETRY_AFTER)
+    sent = response.header("Date")
+    if sent is None:
+        return None
+    try:
+        when, now = parsedate_to_datetime(raw), parsedate_to_datetime(sent)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None or now.tzinfo is None:
+        return None
+    return min(max(0.0, (when - now).total_seconds()), _MAX_RETRY_AFTER)
 
 
 # The scanner ``json.loads`` ends in (C, where built), with the settings it

@@ -1,8 +1,9 @@
 """Running operations through a transport: the sync ``Calls`` and the async ``AsyncCalls``.
 
-The one place that repeats a request: only an operation marked repeatable
-(a GET), only after a transport error or a 5xx, at most ``Retry.attempts``
-times, pausing with the injected ``sleep``.
+The one place that repeats a request, at most ``Retry.attempts`` times,
+pausing with the injected ``sleep``: an operation marked repeatable (a GET)
+after a transport error or a 5xx; any operation after a 429, pausing at
+least what its ``Retry-After`` asked.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import TypeVar
 from callstate._core._call import CallState
 from callstate._core._state import CallStatus
 from callstate._core._values import CallResource
-from callstate._errors import ApiError
+from callstate._errors import ApiError, RateLimited
 from callstate.client._answers import CallPage
 from callstate.client._api import CallsApi, Operation
 from callstate.client._http import AsyncTransport, Retry, Transport
@@ -28,8 +29,15 @@ T = TypeVar("T")
 Known = CallState | CallStatus | None
 
 
-def _worth_repeating(exc: ApiError, repeatable: bool) -> bool:
-    return repeatable and exc.retryable
+def _pause(exc: ApiError, repeatable: bool, delays: Iterator[float], retry: Retry) -> float | None:
+    """The pause before sending the operation again after ``exc``; None: raise it."""
+    if isinstance(exc, RateLimited):
+        delay = next(delays, None)
+        asked = exc.retry_after
+        if delay is None or asked is None:
+            return delay
+        return None if asked > retry.max_retry_after else max(delay, asked)
+    return next(delays, None) if repeatable and exc.retryable else None
 
 
 class Calls:
@@ -55,11 +63,9 @@ class Calls:
             try:
                 return operation.read(self.transport.send(operation.request))
             except ApiError as exc:
-                if not _worth_repeating(exc, operation.repeatable):
-                    raise
                 if delays is None:
                     delays = self.retry.delays()
-                delay = next(delays, None)
+                delay = _pause(exc, operation.repeatable, delays, self.retry)
                 if delay is None:
                     raise
             self._sleep(delay)
@@ -140,11 +146,9 @@ class AsyncCalls:
             try:
                 return operation.read(await self.transport.send(operation.request))
             except ApiError as exc:
-                if not _worth_repeating(exc, operation.repeatable):
-                    raise
                 if delays is None:
                     delays = self.retry.delays()
-                delay = next(delays, None)
+                delay = _pause(exc, operation.repeatable, delays, self.retry)
                 if delay is None:
                     raise
             await self._sleep(delay)

@@ -146,14 +146,18 @@ class AsyncTransport(Protocol):
 class Retry:
     """How often, and after what pauses, to send a request that is safe to repeat.
 
-    Only requests that change nothing (GET) are ever repeated, and only after
-    a transport error or a 5xx: placing or modifying a call is sent once,
-    since a repeat could ring someone twice. ``attempts`` counts the first.
+    After a transport error or a 5xx only requests that change nothing (GET)
+    are repeated: placing or modifying a call is sent once, since a repeat
+    could ring someone twice. After a 429 any request is repeated (the
+    provider did nothing), pausing at least the answer's ``Retry-After``;
+    one asking more than ``max_retry_after`` seconds is not waited for.
+    ``attempts`` counts the first.
     """
 
     attempts: int = attrs.field(default=3, validator=attrs.validators.ge(1))
     backoff: float = attrs.field(default=0.1, validator=attrs.validators.ge(0))
     max_backoff: float = attrs.field(default=2.0, validator=attrs.validators.ge(0))
+    max_retry_after: float = attrs.field(default=60.0, validator=attrs.validators.ge(0))
 
     def delays(self) -> Iterator[float]:
         """The pause before each repeat: doubling from ``backoff``, capped."""

@@ -34,7 +34,8 @@ class Fault:
 
     ``action`` is ``answer`` (send ``status``, ``body``, ``content_type``
     after ``delay`` seconds), ``close`` (close the connection, no answer) or
-    ``truncate`` (promise more body than is sent, then close).
+    ``truncate`` (promise more body than is sent, then close). ``headers``
+    are sent with the answer (a 429's ``Retry-After``, say).
     """
 
     status: int = 200
@@ -42,6 +43,7 @@ class Fault:
     content_type: str = "application/json"
     delay: float = 0.0
     action: Literal["answer", "close", "truncate"] = "answer"
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 def _escape(text: str) -> str:
@@ -143,9 +145,22 @@ class Handler(BaseHTTPRequestHandler):
         content_type, body = render_error(style, status, problem.message, problem.code)
         self._send(status, content_type, body)
 
-    def _send(self, status: int, content_type: str, body: bytes, length: int | None = None) -> None:
+    def _send(
+        self,
+        status: int,
+        content_type: str,
+        body: bytes,
+        length: int | None = None,
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> None:
         try:
-            self.send_response(status)
+            if any(name.lower() == "date" for name, _ in headers):
+                self.send_response_only(status)  # the fault's own Date, not the clock's
+                self.send_header("Server", self.version_string())
+            else:
+                self.send_response(status)
+            for name, value in headers:
+                self.send_header(name, value)
             if self.close_connection:
                 self.send_header("Connection", "close")
             if status != 204:
@@ -165,4 +180,4 @@ class Handler(BaseHTTPRequestHandler):
         if fault.action == "truncate":
             self._send(fault.status, fault.content_type, fault.body, length=len(fault.body) + 1000)
             return
-        self._send(fault.status, fault.content_type, fault.body)
+        self._send(fault.status, fault.content_type, fault.body, headers=fault.headers)
