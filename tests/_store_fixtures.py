@@ -12,6 +12,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -57,3 +58,19 @@ def fresh_postgres_store(**options: int) -> Iterator[PostgresStore]:
     finally:
         store.close()
         drop_schema(dsn, schema)
+
+
+@contextlib.contextmanager
+def private_database(dsn: str) -> Iterator[str]:
+    """A database of its own on the test server (serve uses the schema "callstate")."""
+    import psycopg
+
+    name = f"callstate_faults_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    parts = urlsplit(dsn)
+    try:
+        yield urlunsplit(parts._replace(path="/" + name))
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

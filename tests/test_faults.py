@@ -20,14 +20,13 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import pytest
 
-from _store_fixtures import postgres_dsn_or_skip
+from _store_fixtures import postgres_dsn_or_skip, private_database
 from callstate import CallStatus, DeliveryAccepted, RecordDelivery
 from callstate.stores import AsyncRunner, Runner, SQLiteStore, StoreTimeout, StoreUnavailable
 from callstate.testing.store_contract import lifecycle
@@ -57,22 +56,6 @@ def forwarder(port: int) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
         process.wait(timeout=10)
         if process.stdout is not None:
             process.stdout.close()
-
-
-@contextlib.contextmanager
-def private_database(dsn: str) -> Iterator[str]:
-    """A database of its own on the test server (serve uses the schema "callstate")."""
-    import psycopg
-
-    name = f"callstate_faults_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(dsn, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    parts = urlsplit(dsn)
-    try:
-        yield urlunsplit(parts._replace(path="/" + name))
-    finally:
-        with psycopg.connect(dsn, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def through(dsn: str, port: int) -> str:

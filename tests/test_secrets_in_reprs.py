@@ -98,6 +98,8 @@ def may_hold_a_secret(cls: type) -> bool:
 HOLDS_NO_SECRET: dict[str, str] = {
     "callstate.web.WebhookResponse": "the receiver's own answer: a status, a reason, its headers",
     "callstate.client.Response": "the provider's answer: it carries no credential of ours",
+    "callstate.testing.fake_provider.Fault": "the fake provider's canned answer (status, "
+    "body, headers such as Retry-After): what a provider sends back, no credential of ours",
     "callstate.testing.web_contract.Answer": "the receiver's answer, as the contract reads it",
 }
 

@@ -219,8 +219,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve_cmd.add_argument(
         "--auth-token",
-        help="Twilio-style signing token; unsigned callbacks are then refused. Prefer "
-        "CALLSTATE_AUTH_TOKEN: a flag shows in ps to every user of the machine",
+        help="Twilio-style signing token; unsigned callbacks are then refused; with "
+        "--account-sid also the Calls API's password. Prefer CALLSTATE_AUTH_TOKEN: a flag "
+        "shows in ps to every user of the machine",
     )
     serve_cmd.add_argument(
         "--basic-auth",
@@ -290,6 +291,20 @@ def _parser() -> argparse.ArgumentParser:
         "--max-connections",
         help="connections at once; past it requests get 503 (CALLSTATE_MAX_CONNECTIONS, 1000)",
     )
+    _reconcile_arguments(serve_cmd)
+    reconcile_cmd = commands.add_parser(
+        "reconcile",
+        help="one reconciliation pass over a store: fetch the calls whose outcome is unknown",
+    )
+    reconcile_cmd.add_argument(
+        "--store", help="SQLite file or PostgreSQL DSN (CALLSTATE_STORE, callstate.sqlite)"
+    )
+    reconcile_cmd.add_argument(
+        "--auth-token", help="the Calls API's password; prefer CALLSTATE_AUTH_TOKEN"
+    )
+    reconcile_cmd.add_argument("--dialect", choices=[d.value for d in Dialect])
+    reconcile_cmd.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    _reconcile_arguments(reconcile_cmd)
     demo_cmd = commands.add_parser(
         "demo", help="place calls on a fake provider with chaos on, and show they all converge"
     )
@@ -297,6 +312,12 @@ def _parser() -> argparse.ArgumentParser:
     demo_cmd.add_argument("--store", help="SQLite file or PostgreSQL DSN (a temporary file)")
     demo_cmd.add_argument("--seed", type=int, default=2026)
     demo_cmd.add_argument("--vocabulary", choices=["twilio", "restcomm"], default="twilio")
+    demo_cmd.add_argument(
+        "--serve",
+        action="store_true",
+        help="run a real `callstate serve` process with reconciliation on, drop 30%% of "
+        "callbacks (finals too), and let its reconciliation end every call",
+    )
     diagram_cmd = commands.add_parser(
         "diagram", help="draw the state machine from its one definition"
     )
@@ -308,6 +329,72 @@ def _parser() -> argparse.ArgumentParser:
         help="the grouped drawing the docs show (dot, svg or png): final statuses in one box",
     )
     return parser
+
+
+def _reconcile_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--account-sid",
+        help="the provider account whose calls are reconciled (CALLSTATE_ACCOUNT_SID); "
+        "with CALLSTATE_AUTH_TOKEN it turns reconciliation on",
+    )
+    command.add_argument(
+        "--profile",
+        choices=["api19", "restcomm", "twilio"],
+        help="which Calls API (CALLSTATE_PROFILE, twilio)",
+    )
+    command.add_argument(
+        "--api-base-url",
+        help="the Calls API's address before /Accounts (CALLSTATE_API_BASE_URL; the profile's own)",
+    )
+    command.add_argument(
+        "--api-timeout", help="seconds a Calls API request may take (CALLSTATE_API_TIMEOUT, 10)"
+    )
+    command.add_argument(
+        "--reconcile-interval",
+        help="seconds between passes, and a call's first backoff "
+        "(CALLSTATE_RECONCILE_INTERVAL, 30)",
+    )
+    command.add_argument(
+        "--reconcile-concurrency",
+        help="fetches at once (CALLSTATE_RECONCILE_CONCURRENCY, 4)",
+    )
+    command.add_argument(
+        "--ring-timeout",
+        help="seconds a call rings when its own timeout is unknown (CALLSTATE_RING_TIMEOUT, 60)",
+    )
+    command.add_argument(
+        "--max-call-length",
+        help="seconds after its ring timeout before a live call is overdue "
+        "(CALLSTATE_MAX_CALL_LENGTH, 14400)",
+    )
+
+
+_RECONCILE_FLAGS = (
+    "account_sid",
+    "profile",
+    "api_base_url",
+    "api_timeout",
+    "reconcile_interval",
+    "reconcile_concurrency",
+    "ring_timeout",
+    "max_call_length",
+)
+
+
+def _reconcile(args: argparse.Namespace) -> int:
+    from callstate.serve._main import reconcile_once  # noqa: PLC0415 (needs the serve extra)
+
+    flags = {name: getattr(args, name) for name in _RECONCILE_FLAGS}
+    flags.update(
+        store=args.store, auth_token=args.auth_token, dialect=args.dialect, log_level=args.log_level
+    )
+    try:
+        report = reconcile_once(flags)
+    except (UsageError, StoreError) as exc:
+        raise _UsageError(str(exc)) from None
+    json.dump(report, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return 0
 
 
 def _diagram(fmt: str, output: str | None, summary: bool = False) -> int:
@@ -355,6 +442,7 @@ def _serve(args: argparse.Namespace) -> int:
         "header_timeout": args.header_timeout,
         "body_timeout": args.body_timeout,
         "max_connections": args.max_connections,
+        **{name: getattr(args, name) for name in _RECONCILE_FLAGS},
     }
     try:
         return serve(flags)
@@ -368,7 +456,13 @@ def _demo(args: argparse.Namespace) -> int:
     if args.calls < 1:
         raise _UsageError("--calls must be at least 1")
     try:
-        report = run_demo(args.calls, store=args.store, seed=args.seed, vocabulary=args.vocabulary)
+        report = run_demo(
+            args.calls,
+            store=args.store,
+            seed=args.seed,
+            vocabulary=args.vocabulary,
+            serve=args.serve,
+        )
     except UsageError as exc:
         raise _UsageError(str(exc)) from None
     print(render(report))
@@ -477,6 +571,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _diagram(args.format, args.output, args.summary)
         if args.command == "serve":
             return _serve(args)
+        if args.command == "reconcile":
+            return _reconcile(args)
         if args.command == "demo":
             return _demo(args)
         if args.command == "calls":

@@ -12,8 +12,8 @@ from __future__ import annotations
 import html
 import json
 import re
-from email.utils import parsedate_to_datetime
 from collections.abc import Callable, Mapping
+from email.utils import parsedate_to_datetime
 from typing import Final
 
 import attrs

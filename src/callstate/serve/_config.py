@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
+from datetime import timedelta
 
 import attrs
 
 from callstate import _redact as redact
 from callstate._core._values import Dialect
-from callstate._errors import UsageError
+from callstate._errors import InvalidParameter, UsageError
+from callstate.client._profile import check_http_url
 from callstate.serve._auth import basic_credentials, check_api_keys
 from callstate.serve._logging import LOG_FORMATS
 from callstate.stores import EventStore, SQLiteStore
@@ -80,6 +82,54 @@ def _basic_auth(value: Iterable[str]) -> tuple[str, ...]:
         raise UsageError(f"--basic-auth (CALLSTATE_BASIC_AUTH): {exc}") from None
 
 
+def _interval(value: object) -> float:
+    try:
+        seconds = float(str(value))
+    except ValueError:
+        raise UsageError(f"an interval must be a number of seconds, not {value!r}") from None
+    if not 0 < seconds <= 86_400:
+        raise UsageError(f"an interval must be more than 0 and at most 86400 s, not {seconds}")
+    return seconds
+
+
+def _duration(value: object) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    try:
+        seconds = float(str(value))
+    except ValueError:
+        raise UsageError(f"a duration must be a number of seconds, not {value!r}") from None
+    if not 0 <= seconds <= 7 * 86_400:
+        raise UsageError(f"a duration must be from 0 to 604800 seconds, not {seconds}")
+    return timedelta(seconds=seconds)
+
+
+def _concurrency(value: object) -> int:
+    try:
+        count = int(str(value))
+    except ValueError:
+        raise UsageError(f"reconcile_concurrency must be a whole number, not {value!r}") from None
+    if not 1 <= count <= 256:
+        raise UsageError(f"reconcile_concurrency must be from 1 to 256, not {count}")
+    return count
+
+
+def _profile(value: object) -> str:
+    if value not in ("api19", "restcomm", "twilio"):
+        raise UsageError(f"profile must be api19, restcomm or twilio, not {value!r}")
+    return str(value)
+
+
+def _base_url(value: object) -> str | None:
+    if value is None:
+        return None
+    try:
+        check_http_url("api_base_url", str(value))
+    except InvalidParameter as exc:
+        raise UsageError(str(exc)) from None
+    return str(value).rstrip("/")
+
+
 @attrs.frozen(kw_only=True)
 class ServeConfig:
     """The receiver's settings; each has a ``CALLSTATE_<NAME>`` environment twin."""
@@ -127,6 +177,22 @@ class ServeConfig:
     )
     #: Accept callbacks unverified (loopback addresses only); logged as a warning.
     insecure_no_signatures: bool = attrs.field(default=False, converter=_insecure)
+    #: The account whose calls are reconciled (with ``auth_token``); None: no reconciliation.
+    account_sid: str | None = None
+    #: Which Calls API: ``api19``, ``restcomm`` or ``twilio``.
+    profile: str = attrs.field(default="twilio", converter=_profile)
+    #: The Calls API's address before ``/Accounts`` (None: the profile's own).
+    api_base_url: str | None = attrs.field(default=None, converter=_base_url, repr=redact.urls)
+    #: Seconds between reconciliation passes (also the first pause of a call's backoff).
+    reconcile_interval: float = attrs.field(default=30.0, converter=_interval)
+    #: Fetches at once during a pass.
+    reconcile_concurrency: int = attrs.field(default=4, converter=_concurrency)
+    #: Seconds a Calls API request may take.
+    api_timeout: float = attrs.field(default=10.0, converter=_seconds)
+    #: A call's ring timeout when its own is unknown.
+    ring_timeout: timedelta = attrs.field(default=timedelta(seconds=60), converter=_duration)
+    #: How long after ringing a call may go on before it is overdue (the grace).
+    max_call_length: timedelta = attrs.field(default=timedelta(hours=4), converter=_duration)
 
     @public_url.validator
     def _check_public_url(self, attribute: object, value: str | None) -> None:

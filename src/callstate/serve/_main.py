@@ -16,12 +16,22 @@ from callstate.serve._auth import callback_verifier, is_loopback
 from callstate.serve._config import ServeConfig, open_store
 from callstate.serve._limits import deadline_protocol
 from callstate.serve._logging import log_config
+from callstate.serve._reconcile import reconciler_for, running
 from callstate.stores import Runner
 from callstate.web import TrustedProxy
 
-__all__ = ["serve"]
+__all__ = ["decider_for", "reconcile_once", "serve"]
 
 LOGGER = logging.getLogger("callstate.serve")
+
+
+def decider_for(config: ServeConfig) -> Decider:
+    """The rules the receiver and its reconciliation run by."""
+    return Decider(
+        dialect=config.dialect,
+        ring_timeout=config.ring_timeout,
+        max_call_length=config.max_call_length,
+    )
 
 
 def serve(flags: Mapping[str, object], environ: Mapping[str, str] | None = None) -> int:
@@ -51,8 +61,14 @@ def serve(flags: Mapping[str, object], environ: Mapping[str, str] | None = None)
     # uvicorn's own proxy_headers (on by default, for loopback peers) is off.
     proxy = TrustedProxy(trust=config.trusted_proxy_headers, proxies=config.trusted_proxy_ips)
     store = open_store(config.store, timeout=config.store_timeout)
+    runner = Runner(store, decider_for(config))
+    try:
+        reconciler = reconciler_for(config, runner)
+    except UsageError:
+        store.close()
+        raise
     app = build_app(
-        Runner(store, Decider(dialect=config.dialect)),
+        runner,
         verifier=verifier,
         proxy=proxy,
         store_timeout=config.store_timeout,
@@ -68,19 +84,42 @@ def serve(flags: Mapping[str, object], environ: Mapping[str, str] | None = None)
             "signatures": config.auth_token is not None,
             "basic_auth": bool(config.basic_auth),
             "api_keys": len(config.api_keys),
+            "reconcile_every": None if reconciler is None else config.reconcile_interval,
         },
     )
     try:
-        uvicorn.run(
-            app,
-            host=config.host,
-            port=config.port,
-            log_config=log_config(config.log_level, config.log_format),
-            timeout_graceful_shutdown=30,
-            http=deadline_protocol(config.header_timeout, config.body_timeout),
-            limit_concurrency=config.max_connections,
-            proxy_headers=False,
-        )
+        with running(reconciler, config.reconcile_interval):
+            uvicorn.run(
+                app,
+                host=config.host,
+                port=config.port,
+                log_config=log_config(config.log_level, config.log_format),
+                timeout_graceful_shutdown=30,
+                http=deadline_protocol(config.header_timeout, config.body_timeout),
+                limit_concurrency=config.max_connections,
+                proxy_headers=False,
+            )
     finally:
         store.close()
     return 0
+
+
+def reconcile_once(
+    flags: Mapping[str, object], environ: Mapping[str, str] | None = None
+) -> dict[str, int]:
+    """``callstate reconcile``: one pass over the store, its report."""
+    config = ServeConfig.from_env(os.environ if environ is None else environ, **flags)
+    logging.config.dictConfig(log_config(config.log_level, config.log_format))
+    if config.account_sid is None:
+        raise UsageError("reconcile needs account_sid (--account-sid or CALLSTATE_ACCOUNT_SID)")
+    store = open_store(config.store, timeout=config.store_timeout)
+    try:
+        reconciler = reconciler_for(config, Runner(store, decider_for(config)))
+        if reconciler is None:  # pragma: no cover - account_sid is set
+            raise UsageError("reconcile needs account_sid")
+        try:
+            return reconciler.run_pass().as_json()
+        finally:
+            reconciler.calls.close()
+    finally:
+        store.close()

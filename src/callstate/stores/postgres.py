@@ -35,6 +35,12 @@ watchdog thread shuts the socket of an operation still running at its
 deadline: the operation fails at once with ``StoreTimeout`` and the pool
 replaces the connection. An append that timed out may still have committed;
 its retry is then a duplicate, never a second copy.
+
+``lease(call_sid)`` lets one process at a time work on a call across every
+process sharing the database (reconciliation's fetches): a session-level
+advisory lock, ``pg_try_advisory_lock(hashtext(schema), hashtext(call_sid))``,
+taken and released on one connection the store keeps out of its pool for
+leases. If that connection breaks, the server releases its locks.
 """
 
 from __future__ import annotations
@@ -45,7 +51,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final
 
 import psycopg
@@ -126,6 +132,8 @@ _PAGE: Final = """
         WHERE c.status = wanted.status AND c.call_sid > %s
         ORDER BY c.call_sid LIMIT %s) AS page
     ORDER BY page.call_sid LIMIT %s"""
+_TRY_LEASE: Final = "SELECT pg_try_advisory_lock(hashtext(%s), hashtext(%s))"
+_END_LEASE: Final = "SELECT pg_advisory_unlock(hashtext(%s), hashtext(%s))"
 _SELECT: Final = "SELECT position, call_sid, version, kind, data FROM {schema}.events"
 # The transactions writing to the events table now (each holds a lock on it).
 _WRITERS: Final = """
@@ -180,6 +188,9 @@ class PostgresStore:
             )
             pool.open(wait=False)
         self._pool: ConnectionPool[Any] = pool
+        # The connection leases are taken on (session locks), made when first needed.
+        self._lease_conn: psycopg.Connection[Any] | None = None
+        self._lease_lock = threading.Lock()
         self._closed = False
         self._lock = threading.Lock()
         self._watchdog = _Watchdog(timeout)
@@ -411,11 +422,51 @@ class PostgresStore:
             ).fetchall()
         return tuple(row[0] for row in rows)
 
+    @contextlib.contextmanager
+    def lease(self, call_sid: str) -> Iterator[bool]:
+        """Hold the call's lease for the block: True, or False if another holder has it.
+
+        Never waits for the lease: a process told False leaves the call to
+        its holder. The lease is a session advisory lock (see the module's
+        docstring), released when the block ends, whatever happened in it.
+        """
+        args = [f"callstate:lease:{self._schema}", call_sid]
+        if not self._on_lease_connection(_TRY_LEASE, args):
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            self._on_lease_connection(_END_LEASE, args)
+
+    def _on_lease_connection(self, statement: str, args: list[str]) -> bool:
+        with self._lease_lock:
+            if self._closed:
+                raise StoreUnavailable("the PostgreSQL store is closed")
+            conn = self._lease_conn
+            try:
+                if conn is None or conn.closed:
+                    conn = self._lease_conn = self._pool.getconn(timeout=self._timeout)
+                row = conn.execute(statement, args).fetchone()
+            except psycopg.Error as exc:
+                self._drop_lease_connection()  # its locks went with it
+                raise self._translated(exc) from exc
+        return bool(row and row[0])
+
+    def _drop_lease_connection(self) -> None:
+        conn, self._lease_conn = self._lease_conn, None
+        if conn is not None:
+            conn.close()
+            with contextlib.suppress(psycopg.Error):
+                self._pool.putconn(conn)
+
     def close(self) -> None:
         with self._lock:
             if self._closed:
                 return
             self._closed = True
+        with self._lease_lock:
+            self._drop_lease_connection()
         if self._owns_pool:
             self._pool.close()
         self._watchdog.stop()

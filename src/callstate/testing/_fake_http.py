@@ -105,9 +105,19 @@ class Handler(BaseHTTPRequestHandler):
         self._serve()
 
     def _serve(self) -> None:
+        started = time.monotonic()
+        try:
+            self._answer()
+        finally:
+            if self.command == "GET":
+                self.provider._fetched(urlsplit(self.path).path, started, time.monotonic())
+
+    def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         provider = self.provider
+        if provider.fetch_latency and self.command == "GET":
+            time.sleep(provider.fetch_latency)
         fault = provider.next_fault()
         if fault is not None:
             self._fault(fault)

@@ -42,7 +42,7 @@ from callstate.testing._fake_plan import (
     steps_for,
 )
 
-__all__ = ["FakeCall", "FakeProvider", "Fault", "SentCallback"]
+__all__ = ["FakeCall", "FakeProvider", "Fault", "Fetch", "SentCallback"]
 
 ErrorStyle = Literal["text", "message", "twilio", "xml", "html"]
 Flavour = Literal["api19", "restcomm", "twilio"]
@@ -121,6 +121,20 @@ class FakeCall:
         return self.status in _FINAL
 
 
+@attrs.frozen(kw_only=True)
+class Fetch:
+    """One GET of one call the provider answered: which, and when (``time.monotonic``).
+
+    ``started`` is when the request was read, ``ended`` when its answer was
+    written (or the connection dropped): two fetches of one call overlap if
+    one started before the other ended.
+    """
+
+    call_sid: str
+    started: float
+    ended: float
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -143,6 +157,8 @@ class FakeProvider:
     that is over), under ``/restcomm/2012-04-24`` and ``/call/2012-04-24`` as
     Restcomm (ISO 8601 start and end times, ``Url`` required, no DELETE,
     410 for a call that is over).
+    ``fetch_latency`` is the seconds every GET waits before it is answered;
+    ``fetches()`` lists the GETs of single calls with their times.
     """
 
     def __init__(
@@ -156,6 +172,7 @@ class FakeProvider:
         chaos: Chaos | None = None,
         error_style: ErrorStyle | None = None,
         quirks: bool = False,
+        fetch_latency: float = 0.0,
     ) -> None:
         if outcome is not None:
             _check_outcome(outcome)
@@ -167,6 +184,8 @@ class FakeProvider:
         self.chaos = chaos or Chaos()
         self.error_style: ErrorStyle | None = error_style
         self.quirks = quirks
+        self.fetch_latency = fetch_latency
+        self._fetches: list[Fetch] = []
         self._rng = random.Random(self.chaos.seed)
         self._lock = threading.RLock()
         self._wake = threading.Condition(self._lock)
@@ -267,6 +286,17 @@ class FakeProvider:
         """Every status-callback request made so far, in the order made."""
         with self._lock:
             return list(self._sent)
+
+    def fetches(self) -> list[Fetch]:
+        """Every GET of one call answered so far (faults included), in the order they ended."""
+        with self._lock:
+            return list(self._fetches)
+
+    def _fetched(self, path: str, started: float, ended: float) -> None:
+        found = _PATH.match(path)
+        if found is not None and found["sid"] is not None:
+            with self._lock:
+                self._fetches.append(Fetch(call_sid=found["sid"], started=started, ended=ended))
 
     def advance(self, call_sid: str) -> str:
         """Play the call's next lifecycle step now; answers its new true status."""

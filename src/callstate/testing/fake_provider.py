@@ -27,6 +27,6 @@ demand (``inject(Fault(...))``).
 """
 
 from callstate.testing._fake_plan import OUTCOMES, Chaos
-from callstate.testing._fake_server import FakeCall, FakeProvider, Fault, SentCallback
+from callstate.testing._fake_server import FakeCall, FakeProvider, Fault, Fetch, SentCallback
 
-__all__ = ["OUTCOMES", "Chaos", "FakeCall", "FakeProvider", "Fault", "SentCallback"]
+__all__ = ["OUTCOMES", "Chaos", "FakeCall", "FakeProvider", "Fault", "Fetch", "SentCallback"]
