@@ -470,10 +470,20 @@ def test_the_docs_give_secrets_in_the_environment() -> None:
         if page.name == "changelog.md":
             continue
         for commands in block.findall(page.read_text(encoding="utf-8")):
-            assert "--auth-token" not in commands, f"{page.name}: use CALLSTATE_AUTH_TOKEN"
+            for flag, variable in (
+                ("--auth-token", "CALLSTATE_AUTH_TOKEN"),
+                ("--api-key", "CALLSTATE_API_KEYS"),
+                ("--basic-auth", "CALLSTATE_BASIC_AUTH"),
+            ):
+                assert flag not in commands, f"{page.name}: use {variable}"
             assert not password_in_url.search(commands), f"{page.name}: a password in a URL"
     serve = (root / "docs" / "serve.md").read_text(encoding="utf-8")
-    assert serve.index("CALLSTATE_AUTH_TOKEN") < serve.index("--auth-token")
+    for flag, variable in (
+        ("--auth-token", "CALLSTATE_AUTH_TOKEN"),
+        ("--api-key", "CALLSTATE_API_KEYS"),
+        ("--basic-auth", "CALLSTATE_BASIC_AUTH"),
+    ):
+        assert serve.index(variable) < serve.index(flag), variable
 
 
 @pytest.mark.parametrize(
