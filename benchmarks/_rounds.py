@@ -62,7 +62,10 @@ def ratio(
     name: str, ours: Sequence[float], base: Sequence[float], digits: int = 3
 ) -> dict[str, float | list[float]]:
     """``<name>_ratio`` (median of the per-round ours/base) and ``<name>_ratio_spread``."""
-    per_round = [o / b for o, b in zip(ours, base, strict=True)]
+    # A round the baseline finished nothing in (a starved machine) has no ratio.
+    per_round = [o / b for o, b in zip(ours, base, strict=True) if b > 0]
+    if not per_round:
+        raise ValueError(f"{name}: the baseline measured nothing in any round")
     return {
         f"{name}_ratio": round(statistics.median(per_round), digits),
         f"{name}_ratio_spread": spread(per_round, digits),

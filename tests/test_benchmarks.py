@@ -179,3 +179,5 @@ def test_rounds_alternate_every_side_in_a_rotating_order() -> None:
         "x_ratio": 2.0,
         "x_ratio_spread": [1.0, 3.0],
     }
+    # A round whose baseline measured nothing has no ratio (it raised ZeroDivisionError).
+    assert _rounds.ratio("x", [1.0, 5.0], [1.0, 0.0])["x_ratio"] == 1.0
