@@ -20,10 +20,9 @@ DOC = Path(__file__).resolve().parent.parent / "docs" / "state-machine.md"
 
 def declared() -> set[tuple[str, str, str]]:
     out = set()
-    for t in TRANSITIONS:
-        sources = t["source"] if isinstance(t["source"], list) else [t["source"]]
+    for trigger, sources, dest, *_condition in TRANSITIONS:
         for source in sources:
-            out.add((str(source), str(t["trigger"]), str(t["dest"])))
+            out.add((source, trigger, dest))
     return out
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from types import SimpleNamespace
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from callstate import CallStatus
 from callstate._core import _state
@@ -18,17 +21,18 @@ def live_result(source: CallStatus, trigger: str, supersedes: bool) -> str:
     return str(model.state)
 
 
+def table_result(source: CallStatus, code: int, superseded: bool) -> str:
+    table = _state.NEXT_SUPERSEDING if superseded else _state.NEXT
+    dest = table[_state.STATUSES.index(source)][code]
+    return _state.STATUSES[dest].value
+
+
 @pytest.mark.parametrize("source", list(CallStatus))
 @pytest.mark.parametrize("trigger", list(enumerate(_state.TRIGGERS)))
 def test_table_agrees_with_a_live_machine(source, trigger):
     code, name = trigger
-    entry = _state.NEXT[_state.STATUSES.index(source) * 10 + code]
-    if entry < 0:  # a correction: only when the new evidence outranks the old
-        assert live_result(source, name, supersedes=True) == _state.STATUSES[-1 - entry].value
-        assert live_result(source, name, supersedes=False) == source.value
-    else:
-        assert live_result(source, name, supersedes=True) == _state.STATUSES[entry].value
-        assert live_result(source, name, supersedes=False) == _state.STATUSES[entry].value
+    for superseded in (True, False):
+        assert table_result(source, code, superseded) == live_result(source, name, superseded)
 
 
 def test_final_states_never_lead_to_live_ones():
@@ -36,17 +40,15 @@ def test_final_states_never_lead_to_live_ones():
         if not source.is_final:
             continue
         for code in range(len(_state.TRIGGERS)):
-            entry = _state.NEXT[_state.STATUSES.index(source) * 10 + code]
-            dest = _state.STATUSES[entry if entry >= 0 else -1 - entry]
-            assert dest.is_final
+            for superseded in (True, False):
+                assert CallStatus(table_result(source, code, superseded)).is_final
 
 
 def test_live_states_only_move_up():
     for source in CallStatus:
         for code in range(len(_state.TRIGGERS)):
-            entry = _state.NEXT[_state.STATUSES.index(source) * 10 + code]
-            dest = _state.STATUSES[entry if entry >= 0 else -1 - entry]
-            assert dest.rank >= source.rank
+            for superseded in (True, False):
+                assert CallStatus(table_result(source, code, superseded)).rank >= source.rank
 
 
 def test_ranks_and_finals():
@@ -60,3 +62,46 @@ def test_ranks_and_finals():
         CallStatus.CANCELED,
     }
     assert str(CallStatus.NO_ANSWER) == "no-answer"
+
+
+def test_triggers_are_named_and_lead_to_the_status_of_their_code():
+    assert [t.name.lower() for t in _state.Trigger][:10] == list(_state.TRIGGERS)
+    assert len(_state.Trigger) == 11  # and the unread "completed" event
+    for code, name in enumerate(_state.TRIGGERS):
+        sources = [row[1] for row in _state.TRANSITIONS if row[0] == name]
+        dests = {row[2] for row in _state.TRANSITIONS if row[0] == name}
+        if name == "answer":  # the one exception: ended, answered after all
+            assert dests == {"in-progress", "completed"}
+        else:
+            assert dests <= {_state.STATUSES[code].value}
+        assert all(sources)
+
+
+_CLAIMS = st.lists(
+    st.tuples(st.integers(0, 40), st.sampled_from([4, 5, 6, 7, 8, 9, 10])), max_size=5
+)
+_RESOURCES = st.lists(
+    st.tuples(st.floats(-1e3, 1e3) | st.just(-math.inf), st.sampled_from([5, 6, 7, 8, 9])),
+    max_size=3,
+)
+
+
+@given(st.integers(0, 2**11 - 1), _CLAIMS, _RESOURCES, st.randoms(use_true_random=False))
+def test_resolve_picks_the_claim_that_supersedes_all_others_in_any_order(
+    marks, finals, resources, rng
+):
+    status = _state.resolve(marks, finals, resources)
+    shuffled_finals, shuffled_resources = finals[:], resources[:]
+    rng.shuffle(shuffled_finals)
+    rng.shuffle(shuffled_resources)
+    assert _state.resolve(marks, shuffled_finals, shuffled_resources) == status
+    answered = bool(marks & 1 << _state.Trigger.ANSWER)
+    claims = [(True, at, code) for at, code in resources] + [
+        (False, seq, _state.claimed_status(kind, answered)) for seq, kind in finals
+    ]
+    known = [c for c in claims if c[2] != _state.Trigger.END]
+    if known:
+        (winner,) = [c for c in known if not any(_state.supersedes(o, c) for o in known)][:1]
+        assert status == winner[2]
+    else:
+        assert _state.STATUSES[status].rank < 4 or status == _state.Trigger.END

@@ -2,8 +2,10 @@
 
 The record is a join over the *set* of distinct evidence: every field only
 grows (a bit set, a minimum, a set of final claims), so the same deliveries in
-any order and any number of copies give the same record. The derived status
-is read from it with the tables of ``_state``.
+any order and any number of copies give the same record. What status that
+evidence gives is ``_state``'s to say: its table (``NEXT``), the
+``completed`` event's readings and ``resolve``. This module keeps the evidence
+and reports the changes.
 
 ``Record`` is mutable for speed and private; the public ``CallState`` is a
 frozen snapshot of it. ``CallBook`` keeps one ``Record`` per call and folds
@@ -21,15 +23,18 @@ from typing import Final
 import attrs
 
 from callstate._core._state import (
-    ANSWER,
-    COMPLETE,
-    COMPLETED_EVENT,
-    END,
     FINAL_CODES,
     NEXT,
+    NEXT_SUPERSEDING,
     RANK,
     STATUSES,
     CallStatus,
+    Dialect,
+    Trigger,
+    claimed_status,
+    completed_as,
+    read_completed,
+    resolve,
 )
 from callstate._core._time import EARLIEST, LATEST
 from callstate._core._values import (
@@ -38,7 +43,6 @@ from callstate._core._values import (
     Anomaly,
     CallResource,
     Delivery,
-    Dialect,
     StatusChange,
     TimelineEntry,
 )
@@ -46,11 +50,16 @@ from callstate._core._values import (
 __all__ = ["CallState", "KeyedValue", "Record", "fold_delivery", "fold_resource"]
 
 _NAN: Final = math.nan
-_ANSWER_BIT: Final = 1 << ANSWER
-_SLOTS: Final = 11  # ten triggers and the unread "completed" event
+# The trigger codes the fold tests, as plain ints (as in ``_state``).
+_ANSWER: Final = int(Trigger.ANSWER)
+_END: Final = int(Trigger.END)
+_COMPLETE: Final = int(Trigger.COMPLETE)
+_COMPLETED_EVENT: Final = int(Trigger.COMPLETED_EVENT)
+_ANSWER_BIT: Final = 1 << _ANSWER
+_SLOTS: Final = len(Trigger)  # a time slot per trigger, the unread "completed" event's too
 _EMPTY_TIMES: Final = array("d", [_NAN] * (2 * _SLOTS))
 _NO_CHANGE: Final[tuple[StatusChange, ...]] = ()
-_LIVE_BY_RANK: Final = (0, 1, 2, 3)
+_LIVE_BY_RANK: Final = tuple(code for code, rank in enumerate(RANK) if rank < RANK[_END])
 # The usual ``finals`` of a call, one claim with a small SequenceNumber, made
 # once: a tuple fewer per call for the cyclic GC to count and scan.
 _ONE_CLAIM: Final = tuple(
@@ -128,35 +137,15 @@ def _stamp(times: array[float], slot: int, at: float, received: float) -> None:
 
 
 def _resolve(record: Record) -> int:
-    """The derived status code: a pure function of the record's sets."""
-    if record.resources:
-        return max(record.resources)[1]
-    answered = record.marks & _ANSWER_BIT
-    best: tuple[int, int] | None = None
-    ended = False
-    for seq, claimed in record.finals:
-        kind = (COMPLETE if answered else END) if claimed == COMPLETED_EVENT else claimed
-        if kind == END:
-            ended = True
-        elif best is None or (seq, kind) > best:
-            best = (seq, kind)
-    if best is not None:
-        return best[1]
-    if ended:
-        return END
-    marks = record.marks
-    for code in (3, 2, 1):  # the live statuses, highest rank first
-        if marks >> code & 1:
-            return code
-    return 0
+    """The derived status code: what the record's evidence says (``_state.resolve``)."""
+    return resolve(record.marks, record.finals, record.resources)
 
 
 def _changes(record: Record, before: int, marks_before: int, new: int) -> tuple[StatusChange, ...]:
     """Report the move from ``before`` to ``new``, through newly reached statuses."""
     # The resolver only ever picks what the machine allows (trigger i leads to
     # status i); a move the table does not have would be a bug here.
-    step = NEXT[before * 10 + new]
-    if new != before and step not in (new, -1 - new):
+    if new != before and NEXT_SUPERSEDING[before][new] != new:
         raise AssertionError(f"illegal transition {STATUSES[before]} -> {STATUSES[new]}")
     record.status = new
     fresh = record.marks & ~marks_before
@@ -165,10 +154,10 @@ def _changes(record: Record, before: int, marks_before: int, new: int) -> tuple[
     current = before
     for code in _LIVE_BY_RANK:
         if low < RANK[code] < high and fresh >> code & 1:
-            out.append(CHANGES[current * 10 + code])
+            out.append(CHANGES[current][code])
             current = code
     if new != current:
-        out.append(CHANGES[current * 10 + new])
+        out.append(CHANGES[current][new])
     return tuple(out)
 
 
@@ -188,7 +177,7 @@ def fold_delivery(
         _conflict(record, seq, known, fingerprint)
 
     before = record.status
-    if trigger < END:
+    if trigger < _END:
         # The hot path: a live status.
         marks_before = record.marks
         record.marks = marks_before | 1 << trigger
@@ -199,13 +188,13 @@ def fold_delivery(
             times[i] = at
         if not times[i + 1] <= received and received == received:
             times[i + 1] = received
-        if before < END:
-            new = NEXT[before * 10 + trigger]
+        if before < _END:
+            new = NEXT[before][trigger]
             if new == before:
                 return _NO_CHANGE
             record.status = new
-            return SINGLE_CHANGES[before * 10 + new]
-        if trigger != ANSWER or not record.finals:
+            return SINGLE_CHANGES[before][new]
+        if trigger != _ANSWER or not record.finals:
             return _NO_CHANGE
         return _changes(record, before, marks_before, _resolve(record))
     return _fold_end(record, delivery, seq, trigger, at, received, dialect)
@@ -235,21 +224,20 @@ def _fold_end(
     duration = delivery.call_duration
     if duration is not None and (record.duration is None or duration > record.duration):
         record.duration = duration
-    if trigger == COMPLETED_EVENT and (
-        dialect is Dialect.TWILIO or (dialect is Dialect.AUTO and duration)
-    ):
-        trigger = COMPLETE
-    if trigger == COMPLETE:
+    if trigger == _COMPLETED_EVENT:
+        trigger = read_completed(dialect, duration)
+    if trigger == _COMPLETE:
         record.marks |= _ANSWER_BIT
     _stamp(record.times, trigger, at, received)
     finals = record.finals
-    if not finals and not record.resources and trigger != COMPLETED_EVENT:
+    if not finals and not record.resources and trigger != _COMPLETED_EVENT:
         # The common case: the first word of a known end, on a live call.
         record.finals = _ONE_CLAIM[seq][trigger] if seq < 32 else ((seq, trigger),)
+        new = NEXT[before][trigger]
         if record.marks == marks_before or marks_before & _ANSWER_BIT:
-            record.status = trigger
-            return SINGLE_CHANGES[before * 10 + trigger]
-        return _changes(record, before, marks_before, trigger)
+            record.status = new
+            return SINGLE_CHANGES[before][new]
+        return _changes(record, before, marks_before, new)
     claim = (seq, trigger)
     if claim not in finals:
         record.finals = (*finals, claim)
@@ -267,7 +255,7 @@ def fold_resource(
     before = record.status
     marks_before = record.marks
     if code in FINAL_CODES:
-        if code == COMPLETE:
+        if code == _COMPLETE:
             record.marks |= _ANSWER_BIT
         end = resource.end_time
         _stamp(record.times, code, _NAN if end is None else end.timestamp(), observed)
@@ -317,11 +305,12 @@ def start_of(record: Record) -> float:
 
 
 def _final_claims(record: Record) -> list[int]:
-    answered = record.marks & _ANSWER_BIT
+    """The known final statuses the callbacks claim, in code order."""
+    answered = bool(record.marks & _ANSWER_BIT)
     out = []
     for _seq, claimed in record.finals:
-        kind = (COMPLETE if answered else END) if claimed == COMPLETED_EVENT else claimed
-        if kind != END and kind not in out:
+        kind = claimed_status(claimed, answered)
+        if kind != _END and kind not in out:
             out.append(kind)
     return sorted(out)
 
@@ -335,10 +324,11 @@ def anomalies_of(record: Record) -> tuple[Anomaly, ...]:
     claims = _final_claims(record) if len(record.finals) > 1 or record.resources else []
     status = STATUSES[record.status]
     if len(claims) > 1:
+        answered = bool(record.marks & _ANSWER_BIT)
         best = max(
-            (seq, COMPLETE if kind == COMPLETED_EVENT else kind)
+            (seq, claimed_status(kind, answered))
             for seq, kind in record.finals
-            if (COMPLETE if kind == COMPLETED_EVENT else kind) in claims
+            if claimed_status(kind, answered) in claims
         )
         out.append(
             Anomaly(
@@ -371,13 +361,13 @@ def timeline_of(record: Record) -> tuple[TimelineEntry, ...]:
     """For each status with evidence of its own: when it happened and was heard of."""
     times = record.times
     out = []
-    answered = record.marks & _ANSWER_BIT
-    for code in range(10):
+    became = completed_as(bool(record.marks & _ANSWER_BIT))
+    for code in range(len(STATUSES)):
         at, received = times[2 * code], times[2 * code + 1]
         # The unread "completed" event is evidence of whichever it became.
-        if code == record.status and code == (COMPLETE if answered else END):
-            at = _earliest(at, times[2 * COMPLETED_EVENT])
-            received = _earliest(received, times[2 * COMPLETED_EVENT + 1])
+        if code == record.status and code == became:
+            at = _earliest(at, times[2 * _COMPLETED_EVENT])
+            received = _earliest(received, times[2 * _COMPLETED_EVENT + 1])
         if at != at and received != received:
             continue
         if code in FINAL_CODES and code != record.status:

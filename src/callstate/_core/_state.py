@@ -1,48 +1,59 @@
-"""The call state machine: the one place that says what a call may do.
+"""The call state machine: everything that decides what a call may do, in this one file.
 
-Everything about statuses lives here, as plain tables: the statuses and their
-rank, which of them are final, and the transitions between them, declared once
-for ``transitions``. At import, one ``transitions.Machine`` is built from that
-declaration (never one per call) and compiled into ``NEXT``, the flat table
-the hot path indexes. The diagram is drawn from the same declaration, and a
-test proves ``NEXT`` and a live ``Machine`` agree on every (state, trigger)
-pair.
+As in h11's ``_state.py``, the rules are plain tables, read from top to bottom:
 
-Triggers are named by what a piece of evidence says happened; every trigger
-leads to the status of the same index (``answer`` leads to ``in-progress``,
-``end`` to ``ended``: the call is over and its outcome is not known).
-
-A trigger a state has no transition for is ignored: a late or duplicate piece
-of evidence never moves a call backwards. The one conditional transition,
-``supersedes``, is the correction of one known final status by another: it
-happens only when the new evidence outranks the old (a higher SequenceNumber,
-or a reconciliation from the Call resource), and is always reported as an
-anomaly.
+1. ``CallStatus``: the statuses, their rank (what "later" means) and which are final.
+2. ``Trigger``: what a piece of evidence says happened. Trigger ``i`` leads to
+   status ``i`` (``ANSWER`` to ``in-progress``, ``END`` to ``ended``: the call
+   is over and its outcome is not known).
+3. ``TRIGGER_OF``: which trigger each reported ``CallStatus`` value is, in both
+   vocabularies (Twilio statuses, Restcomm event names).
+4. ``TRANSITIONS``: the machine itself, written out row by row. This literal
+   table is what ``transitions.Machine`` is built from (``build_machine``) and
+   what the docs' diagram draws; a (status, trigger) pair it does not list is
+   ignored: late or repeated evidence never moves a call backwards.
+5. What does not fit a table, as code, here too: the ``completed`` event's two
+   meanings (``read_completed``, ``completed_as``), the machine's one
+   condition, ``supersedes``, and ``resolve``: the status that all of a
+   call's evidence says, which is always a move the table allows.
+6. ``NEXT``: the table compiled once at import from one
+   ``transitions.Machine`` (never one per call), read as
+   ``NEXT[status][trigger]``, and ``NEXT_SUPERSEDING``, the same where the
+   condition holds. A test proves they agree with a live ``Machine`` on every
+   (status, trigger, condition).
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from typing import Any, Final
 
 from transitions import Machine
 
 __all__ = [
-    "ANSWER",
-    "CANCEL",
-    "COMPLETE",
-    "COMPLETED_EVENT",
-    "END",
     "FINAL_CODES",
-    "KNOWN_FINAL_CODES",
     "NEXT",
+    "NEXT_SUPERSEDING",
     "RANK",
     "STATUSES",
     "TRANSITIONS",
     "TRIGGERS",
+    "TRIGGER_OF",
     "CallStatus",
+    "Claim",
+    "Dialect",
+    "Trigger",
     "build_machine",
+    "claimed_status",
+    "completed_as",
+    "read_completed",
+    "resolve",
+    "supersedes",
 ]
+
+
+# 1. The statuses.
 
 
 class CallStatus(enum.StrEnum):
@@ -82,99 +93,237 @@ _CODE: Final = {status: code for code, status in enumerate(STATUSES)}
 #: Rank by code: what "later" means. All final statuses share the top rank.
 RANK: Final = (0, 1, 2, 3, 4, 4, 4, 4, 4, 4)
 FINAL_CODES: Final = frozenset(code for code, rank in enumerate(RANK) if rank == 4)
-#: Final statuses whose outcome is known (every final one but ``ended``).
-KNOWN_FINAL_CODES: Final = FINAL_CODES - {4}
-
-#: Trigger names by code; trigger ``i`` leads to status ``i``.
-TRIGGERS: Final = (
-    "queue",
-    "initiate",
-    "ring",
-    "answer",
-    "end",
-    "complete",
-    "busy",
-    "fail",
-    "no_answer",
-    "cancel",
-)
-ANSWER: Final = 3
-END: Final = 4
-COMPLETE: Final = 5
-CANCEL: Final = 9
-#: Not a trigger of the machine: a ``completed`` event whose meaning (answered
-#: then ended, or ended with the outcome unknown) depends on what else is known.
-COMPLETED_EVENT: Final = 10
-
-_LIVE = [s.value for s in STATUSES if RANK[_CODE[s]] < 4]
-_KNOWN_FINAL = [STATUSES[c].value for c in sorted(KNOWN_FINAL_CODES)]
 
 
-def _declare() -> list[dict[str, object]]:
-    """The transitions, in the declarative form ``transitions`` takes."""
-    declared: list[dict[str, object]] = []
-    for code, trigger in enumerate(TRIGGERS):
-        dest = STATUSES[code].value
-        # Progress: a live call moves to any live status of higher rank and to
-        # any final status.
-        sources = [s for s in _LIVE if RANK[code] > RANK[_CODE[CallStatus(s)]]]
-        if sources:
-            declared.append({"trigger": trigger, "source": sources, "dest": dest})
-        if code in KNOWN_FINAL_CODES:
-            # Refinement: an ended call whose outcome becomes known.
-            declared.append({"trigger": trigger, "source": "ended", "dest": dest})
-            # Correction: better evidence replaces a known final status.
-            others = [s for s in _KNOWN_FINAL if s != dest]
-            declared.append(
-                {
-                    "trigger": trigger,
-                    "source": others,
-                    "dest": dest,
-                    "conditions": "supersedes",
-                }
-            )
+# 2. The triggers.
+
+
+class Trigger(enum.IntEnum):
+    """What a piece of evidence says happened: trigger ``i`` leads to status ``i``."""
+
+    QUEUE = 0
+    INITIATE = 1
+    RING = 2
+    ANSWER = 3
+    END = 4
+    COMPLETE = 5
+    BUSY = 6
+    FAIL = 7
+    NO_ANSWER = 8
+    CANCEL = 9
+    #: Not a trigger of the machine: a ``completed`` event whose meaning
+    #: (answered then ended, or ended with the outcome unknown) depends on what
+    #: else is known. ``completed_as`` reads it.
+    COMPLETED_EVENT = 10
+
+
+#: The machine's trigger names, by code (``Trigger.COMPLETED_EVENT`` is none).
+TRIGGERS: Final = tuple(t.name.lower() for t in Trigger if t is not Trigger.COMPLETED_EVENT)
+
+# The codes the rules below work with, as plain ints: reading an enum member's
+# ``value`` is a property call, and a plain int takes the interpreter's fast paths.
+_QUEUE: Final = int(Trigger.QUEUE)
+_ANSWER: Final = int(Trigger.ANSWER)
+_END: Final = int(Trigger.END)
+_COMPLETE: Final = int(Trigger.COMPLETE)
+_COMPLETED_EVENT: Final = int(Trigger.COMPLETED_EVENT)
+
+
+# 3. What each reported value is evidence of.
+
+#: The trigger of each ``CallStatus`` value a status callback may report.
+TRIGGER_OF: Final[dict[str, Trigger]] = {
+    "queued": Trigger.QUEUE,
+    "initiated": Trigger.INITIATE,
+    "ringing": Trigger.RING,
+    "in-progress": Trigger.ANSWER,  # Twilio's name for the answered event
+    "answered": Trigger.ANSWER,  # Restcomm's
+    "completed": Trigger.COMPLETED_EVENT,  # read by read_completed, then completed_as
+    "busy": Trigger.BUSY,
+    "failed": Trigger.FAIL,
+    "no-answer": Trigger.NO_ANSWER,
+    "canceled": Trigger.CANCEL,
+}
+
+
+# 4. The transitions.
+
+#: The machine, one row a line: trigger, the statuses it moves a call from, the
+#: status it moves it to, and the condition, if any. Handed as it stands to
+#: ``transitions.Machine``. ``queue`` has no row: a call is queued from the start.
+TRANSITIONS: Final = (
+    # Progress: a live call moves to a live status of higher rank,
+    ("initiate",  ("queued",),                                                "initiated"),
+    ("ring",      ("queued", "initiated"),                                    "ringing"),
+    ("answer",    ("queued", "initiated", "ringing"),                         "in-progress"),
+    # or to any final status; and an ended call to its outcome, once that is known.
+    ("end",       ("queued", "initiated", "ringing", "in-progress"),          "ended"),
+    ("complete",  ("queued", "initiated", "ringing", "in-progress", "ended"), "completed"),
+    ("busy",      ("queued", "initiated", "ringing", "in-progress", "ended"), "busy"),
+    ("fail",      ("queued", "initiated", "ringing", "in-progress", "ended"), "failed"),
+    ("no_answer", ("queued", "initiated", "ringing", "in-progress", "ended"), "no-answer"),
+    ("cancel",    ("queued", "initiated", "ringing", "in-progress", "ended"), "canceled"),
     # An ended call shown to have been answered was a completed call.
-    declared.append({"trigger": "answer", "source": "ended", "dest": "completed"})
-    return declared
-
-
-#: The one definition of the machine's transitions.
-TRANSITIONS: Final = tuple(_declare())
+    ("answer",    ("ended",),                                                 "completed"),
+    # Correction: a known final status replaced by evidence that supersedes it
+    # (the change is reported as an anomaly).
+    ("complete",  ("busy", "failed", "no-answer", "canceled"),      "completed", "supersedes"),
+    ("busy",      ("completed", "failed", "no-answer", "canceled"), "busy",      "supersedes"),
+    ("fail",      ("completed", "busy", "no-answer", "canceled"),   "failed",    "supersedes"),
+    ("no_answer", ("completed", "busy", "failed", "canceled"),      "no-answer", "supersedes"),
+    ("cancel",    ("completed", "busy", "failed", "no-answer"),     "canceled",  "supersedes"),
+)  # fmt: skip
 
 
 def build_machine(
     model: object = None, machine: type[Machine] = Machine, **options: Any
 ) -> Machine:
-    """A ``transitions`` machine from the one definition (for tests and diagrams)."""
+    """A ``transitions`` machine of ``TRANSITIONS`` (for tests and diagrams)."""
     return machine(
         model=model,
         states=[s.value for s in STATUSES],
-        transitions=[dict(t) for t in TRANSITIONS],
+        transitions=[list(row) for row in TRANSITIONS],
         initial="queued",
         auto_transitions=False,
         **options,
     )
 
 
-# Entries of NEXT: the destination code, or -1 - dest for a transition that
-# needs "supersedes", or the source itself where the trigger is ignored.
-def _compile() -> tuple[int, ...]:
+# 5. The rules that do not fit a table.
+
+
+class Dialect(enum.StrEnum):
+    """How to read ``CallStatus`` in a status callback.
+
+    - ``TWILIO``: ``CallStatus`` is the status; ``completed`` means answered,
+      then ended.
+    - ``RESTCOMM``: ``CallStatus`` is the event name; a ``completed`` that no
+      ``answered`` preceded leaves the outcome unknown (status ``ended``).
+    - ``AUTO`` (default): both vocabularies; as ``RESTCOMM``, except that a
+      ``completed`` with ``CallDuration`` > 0 counts as answered.
+    """
+
+    TWILIO = "twilio"
+    RESTCOMM = "restcomm"
+    AUTO = "auto"
+
+
+def read_completed(dialect: Dialect, call_duration: int | None) -> int:
+    """The ``completed`` event's first reading, as it arrives.
+
+    ``COMPLETE`` (answered, then ended) where the dialect says so: always for
+    Twilio, and for ``AUTO`` when the call lasted (``CallDuration`` > 0).
+    Else it stays ``COMPLETED_EVENT``, to be read by ``completed_as``.
+    """
+    if dialect is Dialect.TWILIO or (dialect is Dialect.AUTO and call_duration):
+        return _COMPLETE
+    return _COMPLETED_EVENT
+
+
+def completed_as(answered: bool) -> int:
+    """The ``completed`` event's second reading: ``COMPLETE`` if the call was answered.
+
+    Else ``END``: the call is over and nobody has said how (the library never
+    invents ``busy`` or ``no-answer``). It is read again whenever the call is,
+    so a late ``answered`` turns it into ``COMPLETE``.
+    """
+    return _COMPLETE if answered else _END
+
+
+def claimed_status(trigger: int, answered: bool) -> int:
+    """The status a final claim's ``trigger`` stands for, ``completed`` read as it now reads."""
+    return completed_as(answered) if trigger == _COMPLETED_EVENT else trigger
+
+
+#: A claim of a known final status: (whether it is the Call resource, its order:
+#: the resource's date_updated or the callback's SequenceNumber, the status code).
+Claim = tuple[bool, float, int]
+
+
+def supersedes(claim: Claim, other: Claim) -> bool:
+    """The machine's one condition: ``claim``'s final status replaces ``other``'s.
+
+    The Call resource, the provider's own account, supersedes any callback;
+    between two of a kind the later one does (date_updated, SequenceNumber),
+    and at a tie the higher status code, so that the same claims in any order
+    of arrival leave the same status.
+    """
+    return claim > other
+
+
+_ANSWER_BIT: Final = 1 << _ANSWER
+_LIVE_HIGHEST_FIRST: Final = (_ANSWER, int(Trigger.RING), int(Trigger.INITIATE))
+
+
+def resolve(
+    marks: int, finals: Iterable[tuple[int, int]], resources: Iterable[tuple[float, int]]
+) -> int:
+    """The status code all of a call's evidence says, whatever order it came in.
+
+    ``marks``: bit ``i`` set once trigger ``i`` was seen (a live status, or
+    ``ANSWER``); ``finals``: (SequenceNumber, trigger) of every callback that
+    said the call ended; ``resources``: (date_updated, status code) of every
+    final Call resource seen.
+
+    The known final claim that supersedes all others wins; else, if a
+    ``completed`` event is still read as ``END``, the call ended; else the
+    live status of the highest rank reached.
+    """
+    answered = bool(marks & _ANSWER_BIT)
+    best: Claim | None = None
+    for updated, code in resources:
+        claim = (True, updated, code)
+        if best is None or supersedes(claim, best):
+            best = claim
+    ended = False
+    for seq, trigger in finals:
+        code = claimed_status(trigger, answered)
+        if code == _END:
+            ended = True
+            continue
+        claim = (False, seq, code)
+        if best is None or supersedes(claim, best):
+            best = claim
+    if best is not None:
+        return best[2]
+    if ended:
+        return _END
+    for live in _LIVE_HIGHEST_FIRST:
+        if marks & 1 << live:
+            return live
+    return _QUEUE
+
+
+# 6. The compiled table.
+
+
+def _compile() -> tuple[tuple[tuple[int, ...], ...], tuple[tuple[int, ...], ...]]:
+    """``table[status][trigger]``, the destination code, without the condition and with it.
+
+    Read from one machine built from ``TRANSITIONS``: what ``transitions`` itself made of it.
+    """
     machine = build_machine(ignore_invalid_triggers=True)
-    width = len(TRIGGERS)
-    table = []
+    tables: tuple[list[tuple[int, ...]], list[tuple[int, ...]]] = ([], [])
     for source in STATUSES:
+        rows: tuple[list[int], list[int]] = ([], [])
         for trigger in TRIGGERS:
             event = machine.events.get(trigger)
             found = [] if event is None else event.transitions.get(source.value, [])
-            if not found:
-                table.append(_CODE[source])
-                continue
-            (transition,) = found
-            dest = _CODE[CallStatus(str(transition.dest))]
-            table.append(-1 - dest if transition.conditions else dest)
-    assert len(table) == len(STATUSES) * width
-    return tuple(table)
+            assert len(found) <= 1, (source, trigger)
+            plain = superseding = _CODE[source]  # ignored
+            for transition in found:
+                superseding = _CODE[CallStatus(str(transition.dest))]
+                if not transition.conditions:
+                    plain = superseding
+            rows[0].append(plain)
+            rows[1].append(superseding)
+        tables[0].append(tuple(rows[0]))
+        tables[1].append(tuple(rows[1]))
+    return tuple(tables[0]), tuple(tables[1])
 
 
-#: ``NEXT[status_code * 10 + trigger_code]``: compiled from the machine once.
-NEXT: Final = _compile()
+#: The table compiled, read as ``NEXT[status][trigger]`` (both as codes): the
+#: status the trigger moves a call in ``status`` to, or ``status`` itself where
+#: the trigger is ignored. A correction is not taken here: it is in
+#: ``NEXT_SUPERSEDING``, the table where the new evidence ``supersedes`` the old.
+NEXT, NEXT_SUPERSEDING = _compile()

@@ -16,7 +16,7 @@ import attrs
 
 from callstate._core._form import unquote_ascii
 from callstate._core._make import slot_setters
-from callstate._core._state import COMPLETED_EVENT, STATUSES, CallStatus
+from callstate._core._state import STATUSES, TRIGGER_OF, CallStatus, Dialect
 from callstate._core._time import OUT_OF_RANGE, out_of_range
 from callstate._errors import InvalidValue
 
@@ -43,22 +43,6 @@ __all__ = [
 ]
 
 
-class Dialect(enum.StrEnum):
-    """How to read ``CallStatus`` in a status callback.
-
-    - ``TWILIO``: ``CallStatus`` is the status; ``completed`` means answered,
-      then ended.
-    - ``RESTCOMM``: ``CallStatus`` is the event name; a ``completed`` that no
-      ``answered`` preceded leaves the outcome unknown (status ``ended``).
-    - ``AUTO`` (default): both vocabularies; as ``RESTCOMM``, except that a
-      ``completed`` with ``CallDuration`` > 0 counts as answered.
-    """
-
-    TWILIO = "twilio"
-    RESTCOMM = "restcomm"
-    AUTO = "auto"
-
-
 class CallbackStatus(enum.StrEnum):
     """A ``CallStatus`` value as a status callback reports it (both vocabularies)."""
 
@@ -73,20 +57,6 @@ class CallbackStatus(enum.StrEnum):
     NO_ANSWER = "no-answer"
     CANCELED = "canceled"
 
-
-#: The machine's trigger for each reported value; ``completed`` is read later.
-TRIGGER_OF: Final = {
-    CallbackStatus.QUEUED: 0,
-    CallbackStatus.INITIATED: 1,
-    CallbackStatus.RINGING: 2,
-    CallbackStatus.IN_PROGRESS: 3,
-    CallbackStatus.ANSWERED: 3,
-    CallbackStatus.COMPLETED: COMPLETED_EVENT,
-    CallbackStatus.BUSY: 6,
-    CallbackStatus.FAILED: 7,
-    CallbackStatus.NO_ANSWER: 8,
-    CallbackStatus.CANCELED: 9,
-}
 
 _NAN: Final = math.nan
 
@@ -174,7 +144,8 @@ def _to_params(value: Iterable[tuple[str, str]]) -> CallbackParams:
 
 
 _CALLBACK_STATUSES: Final = tuple(CallbackStatus)
-_TRIGGERS: Final = tuple(TRIGGER_OF[s] for s in _CALLBACK_STATUSES)
+#: The trigger code of each reported value, by its index in ``CallbackStatus``.
+_TRIGGERS: Final = tuple(int(TRIGGER_OF[s]) for s in _CALLBACK_STATUSES)
 _new = object.__new__
 _set = object.__setattr__
 
@@ -413,11 +384,14 @@ class StatusChange:
         return self.previous.is_final and self.previous is not CallStatus.ENDED
 
 
-#: Every possible change, built once: reporting a change allocates nothing.
+#: Every possible change, built once, ``CHANGES[previous][status]`` (by code):
+#: reporting a change allocates nothing.
 CHANGES: Final = tuple(
-    StatusChange(previous=STATUSES[i // 10], status=STATUSES[i % 10]) for i in range(100)
+    tuple(StatusChange(previous=previous, status=status) for status in STATUSES)
+    for previous in STATUSES
 )
-SINGLE_CHANGES: Final = tuple((change,) for change in CHANGES)
+#: ``(CHANGES[previous][status],)``: one change, as the fold reports it.
+SINGLE_CHANGES: Final = tuple(tuple((change,) for change in row) for row in CHANGES)
 
 
 # Commands: what a caller asks the decider to do. Time comes in the command.
