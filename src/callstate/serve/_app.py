@@ -17,10 +17,13 @@ from starlette.routing import Route
 from callstate._core._state import CallStatus
 from callstate._errors import StoreError, StoreTimeout, UnknownCall
 from callstate._report import state_json
+from callstate.client import Calls
 from callstate.serve._auth import ApiKeyGuard, check_api_keys
 from callstate.serve._health import Health
+from callstate.serve._place import Placer
 from callstate.stores import AsyncRunner, Runner, SQLiteStore
 from callstate.stores._codec import encode
+from callstate.stores._side import IdempotencyKeys
 from callstate.web import AsyncWebhookHandler, Hooks, TrustedProxy, Verifier
 from callstate.web.starlette import webhook_endpoint
 
@@ -64,6 +67,8 @@ def build_app(
     store_timeout: float | None = None,
     api_keys: Iterable[str] = (),
     public_url: str | None = None,
+    calls: Calls | None = None,
+    status_callback: str | None = None,
 ) -> Starlette:
     """The receiver's ASGI app over ``runner``.
 
@@ -79,6 +84,10 @@ def build_app(
     threads for any other store; reads always go to threads. Signatures are
     checked against ``public_url`` (the callback URL as configured at the
     provider, or its origin) or the URL ``proxy`` rebuilds; see ``WebhookHandler``.
+
+    ``POST /calls`` places calls through ``calls`` with ``status_callback``
+    as their status callback (see ``callstate.serve._place``); without
+    both it answers 501.
     """
     keys = check_api_keys(api_keys)
     sink = AsyncRunner(
@@ -89,6 +98,19 @@ def build_app(
     )
     store = runner.store
     health = Health(store, store_timeout)
+    placer = None
+    if calls is not None and status_callback is not None:
+        claims = store if isinstance(store, IdempotencyKeys) else None
+        placer = Placer(calls, sink, status_callback=status_callback, keys=claims)
+
+    async def place_call(request: Request) -> Response:
+        if placer is None:
+            return _error(
+                501,
+                "placing calls is off: give provider credentials (CALLSTATE_ACCOUNT_SID, "
+                "CALLSTATE_AUTH_TOKEN) and --public-url",
+            )
+        return await placer(request)
 
     async def list_calls(request: Request) -> Response:
         query = request.query_params
@@ -191,6 +213,7 @@ def build_app(
         routes=[
             Route("/callbacks", webhook_endpoint(handler), methods=["GET", "POST"]),
             Route("/calls", list_calls, methods=["GET"]),
+            Route("/calls", place_call, methods=["POST"]),
             Route("/calls/{call_sid}", show_call, methods=["GET"]),
             Route("/calls/{call_sid}/events", call_events, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),

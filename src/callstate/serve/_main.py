@@ -11,12 +11,15 @@ import uvicorn
 
 from callstate._core._decider import Decider
 from callstate._errors import UsageError
+from callstate.client import Calls, Retry
+from callstate.client.urllib import UrllibTransport
 from callstate.serve._app import build_app
 from callstate.serve._auth import callback_verifier, is_loopback
 from callstate.serve._config import ServeConfig, open_store
 from callstate.serve._limits import deadline_protocol
 from callstate.serve._logging import log_config
-from callstate.serve._reconcile import reconciler_for, running
+from callstate.serve._place import callback_url
+from callstate.serve._reconcile import api_for, reconciler_for, running
 from callstate.stores import Runner
 from callstate.web import TrustedProxy
 
@@ -67,6 +70,13 @@ def serve(flags: Mapping[str, object], environ: Mapping[str, str] | None = None)
     except UsageError:
         store.close()
         raise
+    # POST /calls: one attempt per request (a 429 is the caller's to retry,
+    # with its Retry-After), the status callback this receiver's public URL.
+    api = api_for(config)
+    calls = callback = None
+    if api is not None and config.public_url is not None:
+        calls = Calls(api, UrllibTransport(timeout=config.api_timeout), retry=Retry(attempts=1))
+        callback = callback_url(config.public_url, config.basic_auth)
     app = build_app(
         runner,
         verifier=verifier,
@@ -74,6 +84,8 @@ def serve(flags: Mapping[str, object], environ: Mapping[str, str] | None = None)
         store_timeout=config.store_timeout,
         api_keys=config.api_keys,
         public_url=config.public_url,
+        calls=calls,
+        status_callback=callback,
     )
     LOGGER.info(
         "serving",
@@ -85,6 +97,7 @@ def serve(flags: Mapping[str, object], environ: Mapping[str, str] | None = None)
             "basic_auth": bool(config.basic_auth),
             "api_keys": len(config.api_keys),
             "reconcile_every": None if reconciler is None else config.reconcile_interval,
+            "places_calls": calls is not None,
         },
     )
     try:
@@ -100,6 +113,8 @@ def serve(flags: Mapping[str, object], environ: Mapping[str, str] | None = None)
                 proxy_headers=False,
             )
     finally:
+        if calls is not None:
+            calls.close()
         store.close()
     return 0
 

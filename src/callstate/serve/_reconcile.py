@@ -41,6 +41,7 @@ from callstate.stores import Runner
 __all__ = [
     "CANDIDATES",
     "PassReport",
+    "api_for",
     "Reconciler",
     "needs_fetch",
     "profile_for",
@@ -259,17 +260,24 @@ def profile_for(name: str, base_url: str | None) -> Profile:
     raise UsageError(f"profile must be api19, restcomm or twilio, not {name!r}")
 
 
-def reconciler_for(config: ServeConfig, runner: Runner) -> Reconciler | None:
-    """The reconciler the settings ask for; None without provider credentials."""
+def api_for(config: ServeConfig) -> CallsApi | None:
+    """The provider's Calls API the settings name; None without provider credentials."""
     if config.account_sid is None:
         return None
     if config.auth_token is None:
         raise UsageError("account_sid needs auth_token (CALLSTATE_AUTH_TOKEN) to fetch calls")
-    api = CallsApi(
+    return CallsApi(
         account_sid=config.account_sid,
         token=config.auth_token,
         profile=profile_for(config.profile, config.api_base_url),
     )
+
+
+def reconciler_for(config: ServeConfig, runner: Runner) -> Reconciler | None:
+    """The reconciler the settings ask for; None without provider credentials."""
+    api = api_for(config)
+    if api is None:
+        return None
     calls = Calls(api, UrllibTransport(timeout=config.api_timeout), retry=Retry(attempts=3))
     return Reconciler(
         runner,

@@ -14,6 +14,7 @@ from callstate._core._values import DeliveryAccepted, Event
 from callstate._errors import VersionConflict
 from callstate.stores._codec import delivery_key
 from callstate.stores._port import Append, StoredEvent, check_append, check_page, one_event
+from callstate.stores._side import KeyClaim, check_key, check_target
 
 __all__ = ["MemoryStore"]
 
@@ -29,6 +30,9 @@ class MemoryStore:
         self._calls: dict[str, list[StoredEvent]] = {}
         self._keys: set[tuple[str, str]] = set()
         self._status: dict[str, CallStatus] = {}
+        # Beside the log (stores/_side.py): idempotency keys, forward cursors.
+        self._claims: dict[str, KeyClaim] = {}
+        self._cursors: dict[str, int] = {}
 
     def append(
         self,
@@ -125,6 +129,41 @@ class MemoryStore:
         with self._lock:
             found = (sid for sid, s in self._status.items() if s in wanted and sid > after)
             return tuple(heapq.nsmallest(limit, found))
+
+    # Beside the log: see stores/_side.py.
+
+    def claim_key(self, key: str, fingerprint: str) -> KeyClaim | None:
+        check_key(key, fingerprint)
+        with self._lock:
+            held = self._claims.get(key)
+            if held is None:
+                self._claims[key] = KeyClaim(fingerprint=fingerprint, call_sid=None)
+            return held
+
+    def settle_key(self, key: str, call_sid: str) -> None:
+        with self._lock:
+            held = self._claims.get(key)
+            if held is not None:
+                self._claims[key] = KeyClaim(fingerprint=held.fingerprint, call_sid=call_sid)
+
+    def release_key(self, key: str) -> None:
+        with self._lock:
+            held = self._claims.get(key)
+            if held is not None and held.call_sid is None:
+                del self._claims[key]
+
+    def forward_position(self, target: str) -> int:
+        with self._lock:
+            return self._cursors.get(target, 0)
+
+    def set_forward_position(self, target: str, position: int) -> None:
+        check_target(target, position)
+        with self._lock:
+            self._cursors[target] = max(position, self._cursors.get(target, 0))
+
+    def forward_positions(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._cursors)
 
     def close(self) -> None:
         pass

@@ -32,6 +32,7 @@ from callstate._core._values import DeliveryAccepted, Event
 from callstate._errors import StoreTimeout, StoreUnavailable, UsageError, VersionConflict
 from callstate.stores._codec import decode, delivery_key, encode
 from callstate.stores._port import Append, StoredEvent, check_append, check_page, one_event
+from callstate.stores._side import KeyClaim, check_key, check_target
 
 __all__ = ["SQLiteStore"]
 
@@ -58,6 +59,30 @@ _SCHEMA: Final = (
         ON callstate_events (call_id, version)""",
     # One row that probe() rewrites: a write outside the event log.
     "CREATE TABLE IF NOT EXISTS callstate_probe (id INTEGER PRIMARY KEY, writes INTEGER NOT NULL)",
+)
+# Beside the log (stores/_side.py): POST /calls' idempotency keys, forward cursors.
+_SIDE_SCHEMA: Final = (
+    """CREATE TABLE IF NOT EXISTS callstate_idempotency_keys (
+        key TEXT PRIMARY KEY,
+        fingerprint TEXT NOT NULL,
+        call_sid TEXT
+    )""",
+    """CREATE TABLE IF NOT EXISTS callstate_forward_cursors (
+        target TEXT PRIMARY KEY,
+        position INTEGER NOT NULL
+    )""",
+)
+_CLAIM_KEY: Final = (
+    "INSERT INTO callstate_idempotency_keys (key, fingerprint) VALUES (?, ?)"
+    " ON CONFLICT (key) DO NOTHING"
+)
+_HELD_KEY: Final = "SELECT fingerprint, call_sid FROM callstate_idempotency_keys WHERE key = ?"
+_SETTLE_KEY: Final = "UPDATE callstate_idempotency_keys SET call_sid = ? WHERE key = ?"
+_RELEASE_KEY: Final = "DELETE FROM callstate_idempotency_keys WHERE key = ? AND call_sid IS NULL"
+_CURSOR: Final = "SELECT position FROM callstate_forward_cursors WHERE target = ?"
+_MOVE_CURSOR: Final = (
+    "INSERT INTO callstate_forward_cursors (target, position) VALUES (?, ?)"
+    " ON CONFLICT (target) DO UPDATE SET position = max(position, excluded.position)"
 )
 _PROBE: Final = (
     "INSERT INTO callstate_probe (id, writes) VALUES (1, 1)"
@@ -148,7 +173,7 @@ class SQLiteStore:
                 conn.execute("PRAGMA wal_autocheckpoint=10000")
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    for statement in _SCHEMA:
+                    for statement in (*_SCHEMA, *_SIDE_SCHEMA):
                         conn.execute(statement)
                 except BaseException:
                     conn.execute("ROLLBACK")
@@ -301,6 +326,46 @@ class SQLiteStore:
         with self._lock, self._translate() as conn:
             rows = conn.execute(query, args).fetchall()
         return tuple(row[0] for row in rows)
+
+    # Beside the log: see stores/_side.py.
+
+    def _write_side(self, statement: str, args: tuple[object, ...]) -> None:
+        with self._lock, self._translate() as conn:
+            conn.execute(statement, args)  # autocommit: one statement, one transaction
+
+    def claim_key(self, key: str, fingerprint: str) -> KeyClaim | None:
+        check_key(key, fingerprint)
+        with self._lock, self._translate() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                claimed = conn.execute(_CLAIM_KEY, (key, fingerprint)).rowcount == 1
+                row = None if claimed else conn.execute(_HELD_KEY, (key,)).fetchone()
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        return None if row is None else KeyClaim(fingerprint=row[0], call_sid=row[1])
+
+    def settle_key(self, key: str, call_sid: str) -> None:
+        self._write_side(_SETTLE_KEY, (call_sid, key))
+
+    def release_key(self, key: str) -> None:
+        self._write_side(_RELEASE_KEY, (key,))
+
+    def forward_position(self, target: str) -> int:
+        with self._lock, self._translate() as conn:
+            row = conn.execute(_CURSOR, (target,)).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def set_forward_position(self, target: str, position: int) -> None:
+        check_target(target, position)
+        self._write_side(_MOVE_CURSOR, (target, position))
+
+    def forward_positions(self) -> dict[str, int]:
+        with self._lock, self._translate() as conn:
+            rows = conn.execute("SELECT target, position FROM callstate_forward_cursors")
+            return {target: int(position) for target, position in rows}
 
     def close(self) -> None:
         with self._lock:

@@ -65,6 +65,7 @@ from callstate._core._values import DeliveryAccepted, Event
 from callstate._errors import StoreTimeout, StoreUnavailable, UsageError, VersionConflict
 from callstate.stores._codec import decode, delivery_key, encode
 from callstate.stores._port import Append, StoredEvent, check_append, check_page
+from callstate.stores._side import KeyClaim, check_key, check_target
 
 __all__ = ["PostgresStore"]
 
@@ -88,6 +89,32 @@ _SCHEMA: Final = (
     # One row that probe() rewrites: a write outside the event log.
     "CREATE TABLE IF NOT EXISTS {schema}.probe (id INTEGER PRIMARY KEY, writes BIGINT NOT NULL)",
 )
+# Beside the log (stores/_side.py): POST /calls' idempotency keys, forward cursors.
+_SIDE_SCHEMA: Final = (
+    """CREATE TABLE IF NOT EXISTS {schema}.idempotency_keys (
+        key TEXT COLLATE "C" PRIMARY KEY,
+        fingerprint TEXT NOT NULL,
+        call_sid TEXT COLLATE "C"
+    )""",
+    """CREATE TABLE IF NOT EXISTS {schema}.forward_cursors (
+        target TEXT COLLATE "C" PRIMARY KEY,
+        position BIGINT NOT NULL
+    )""",
+)
+# A concurrent claim of the same key waits for this one's insert to commit
+# (the primary key's lock): then one of the two inserted it, and the other
+# reads its row.
+_CLAIM_KEY: Final = """
+    INSERT INTO {schema}.idempotency_keys (key, fingerprint) VALUES (%s, %s)
+    ON CONFLICT (key) DO NOTHING RETURNING 1"""
+_HELD_KEY: Final = "SELECT fingerprint, call_sid FROM {schema}.idempotency_keys WHERE key = %s"
+_SETTLE_KEY: Final = "UPDATE {schema}.idempotency_keys SET call_sid = %s WHERE key = %s"
+_RELEASE_KEY: Final = "DELETE FROM {schema}.idempotency_keys WHERE key = %s AND call_sid IS NULL"
+_CURSOR: Final = "SELECT position FROM {schema}.forward_cursors WHERE target = %s"
+_CURSORS: Final = "SELECT target, position FROM {schema}.forward_cursors"
+_MOVE_CURSOR: Final = """
+    INSERT INTO {schema}.forward_cursors AS f (target, position) VALUES (%s, %s)
+    ON CONFLICT (target) DO UPDATE SET position = greatest(f.position, excluded.position)"""
 _PROBE: Final = """
     INSERT INTO {schema}.probe AS p (id, writes) VALUES (1, 1)
     ON CONFLICT (id) DO UPDATE SET writes = p.writes + 1"""
@@ -201,7 +228,19 @@ class PostgresStore:
         def q(text: str, **parts: sql.Composable) -> sql.Composed:
             return sql.SQL(text).format(schema=ident, **parts)
 
-        self._q_schema = tuple(q(s) for s in _SCHEMA)
+        self._q_schema = tuple(q(s) for s in (*_SCHEMA, *_SIDE_SCHEMA))
+        self._q_side = {
+            name: q(text)
+            for name, text in (
+                ("claim", _CLAIM_KEY),
+                ("held", _HELD_KEY),
+                ("settle", _SETTLE_KEY),
+                ("release", _RELEASE_KEY),
+                ("cursor", _CURSOR),
+                ("cursors", _CURSORS),
+                ("move", _MOVE_CURSOR),
+            )
+        }
         self._q_new = q(_APPEND, claim=q(_NEW_CALL))
         self._q_old = q(_APPEND, claim=q(_OLD_CALL))
         self._r_new = _Rendered(self._q_new)
@@ -421,6 +460,44 @@ class PostgresStore:
                 self._q_page, [[s.value for s in wanted], after, limit, limit], prepare=True
             ).fetchall()
         return tuple(row[0] for row in rows)
+
+    # Beside the log: see stores/_side.py.
+
+    def claim_key(self, key: str, fingerprint: str) -> KeyClaim | None:
+        check_key(key, fingerprint)
+        side = self._q_side
+        with self._connection() as conn:
+            while True:
+                with conn.transaction():
+                    if conn.execute(side["claim"], [key, fingerprint]).fetchone():
+                        return None
+                    row = conn.execute(side["held"], [key]).fetchone()
+                if row is not None:
+                    return KeyClaim(fingerprint=row[0], call_sid=row[1])
+                # Released between the two statements: claim it again.
+
+    def settle_key(self, key: str, call_sid: str) -> None:
+        with self._connection() as conn:
+            conn.execute(self._q_side["settle"], [call_sid, key])
+
+    def release_key(self, key: str) -> None:
+        with self._connection() as conn:
+            conn.execute(self._q_side["release"], [key])
+
+    def forward_position(self, target: str) -> int:
+        with self._connection() as conn:
+            row = conn.execute(self._q_side["cursor"], [target]).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def set_forward_position(self, target: str, position: int) -> None:
+        check_target(target, position)
+        with self._connection() as conn:
+            conn.execute(self._q_side["move"], [target, position])
+
+    def forward_positions(self) -> dict[str, int]:
+        with self._connection() as conn:
+            rows = conn.execute(self._q_side["cursors"]).fetchall()
+        return {target: int(position) for target, position in rows}
 
     @contextlib.contextmanager
     def lease(self, call_sid: str) -> Iterator[bool]:
