@@ -35,7 +35,6 @@ from callstate._core._values import (
     Tick,
     TimelineEntry,
 )
-from callstate._diagram import state_diagram
 from callstate._errors import (
     ApiConnectionError,
     ApiError,
@@ -67,6 +66,7 @@ from callstate._errors import (
     VersionConflict,
 )
 from callstate._version import __version__
+from callstate.cli._diagram import state_diagram
 
 __all__ = [
     "Anomaly",

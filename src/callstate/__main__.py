@@ -2,6 +2,6 @@
 
 import sys
 
-from callstate._cli import main
+from callstate.cli._cli import main
 
 sys.exit(main())

@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from callstate._core._state import CallStatus
 from callstate._errors import StoreError, StoreTimeout, UnknownCall
-from callstate._report import state_json
+from callstate.cli._report import state_json
 from callstate.client import Calls
 from callstate.serve._auth import ApiKeyGuard, check_api_keys
 from callstate.serve._health import Health

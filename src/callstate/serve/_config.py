@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
 
@@ -14,7 +13,7 @@ from callstate._errors import InvalidParameter, UsageError
 from callstate.client._profile import check_http_url
 from callstate.serve._auth import basic_credentials, check_api_keys
 from callstate.serve._logging import LOG_FORMATS
-from callstate.stores import EventStore, SQLiteStore
+from callstate.stores._open import DEFAULT_STORE, open_store
 from callstate.web._url import PublicUrl
 
 __all__ = ["ServeConfig", "open_store"]
@@ -136,7 +135,7 @@ class ServeConfig:
 
     host: str = "127.0.0.1"
     port: int = attrs.field(default=8000, converter=_port)
-    store: str = attrs.field(default="callstate.sqlite", repr=redact.urls)
+    store: str = attrs.field(default=DEFAULT_STORE, repr=redact.urls)
     auth_token: str | None = attrs.field(default=None, repr=redact.hidden)
     dialect: Dialect = attrs.field(default=Dialect.AUTO, converter=Dialect)
     #: The callback URL as configured at the provider (or its origin): what signatures cover.
@@ -219,19 +218,3 @@ class ServeConfig:
         values.update({k: v for k, v in flags.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
 
-
-def open_store(target: str, *, timeout: float | None = None) -> EventStore:
-    """A store from ``--store``: a PostgreSQL DSN, or else a SQLite file path.
-
-    ``timeout`` bounds each of its operations (None: the store's default).
-    """
-    if target.startswith(("postgresql://", "postgres://")):
-        from callstate.stores.postgres import PostgresStore  # noqa: PLC0415 (optional extra)
-
-        store = PostgresStore(target) if timeout is None else PostgresStore(target, timeout=timeout)
-        store.migrate()
-        return store
-    folder = os.path.dirname(os.path.abspath(target))
-    if not os.path.isdir(folder):
-        raise UsageError(f"no folder {folder!r} for the SQLite store {target!r}")
-    return SQLiteStore(target) if timeout is None else SQLiteStore(target, timeout=timeout)

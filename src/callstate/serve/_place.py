@@ -49,7 +49,7 @@ from callstate._errors import (
     UnknownCall,
     UsageError,
 )
-from callstate._report import state_json
+from callstate.cli._report import state_json
 from callstate.client import EVENTS, CallParams, Calls, record_placed_call_async
 from callstate.stores import AsyncRunner
 from callstate.stores._side import MAX_KEY, IdempotencyKeys, KeyClaim

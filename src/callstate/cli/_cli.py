@@ -25,9 +25,9 @@ from callstate._core._resource import parse_call_resources
 from callstate._core._state import CallStatus
 from callstate._core._time import OUT_OF_RANGE, out_of_range
 from callstate._core._values import Dialect, Reconcile, RecordDelivery
-from callstate._diagram import FORMATS, state_diagram
 from callstate._errors import InvalidInput, StoreError, UsageError
-from callstate._report import state_json
+from callstate.cli._diagram import FORMATS, state_diagram
+from callstate.cli._report import state_json
 
 __all__ = ["main"]
 
@@ -451,7 +451,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from callstate.serve._demo import render, run_demo  # noqa: PLC0415 (needs the serve extra)
+    from callstate.cli._demo import render, run_demo  # noqa: PLC0415 (needs the serve extra)
 
     if args.calls < 1:
         raise _UsageError("--calls must be at least 1")
@@ -482,7 +482,7 @@ def _open_store(target: str, *, existing: bool = False, source: str = "--store")
     A command that only reads must not create an empty database where a
     typo pointed, and then report that it holds no calls.
     """
-    from callstate.serve._config import open_store  # noqa: PLC0415 (stores are optional here)
+    from callstate.stores._open import open_store  # noqa: PLC0415 (stores are optional here)
 
     is_dsn = target.startswith(("postgresql://", "postgres://"))
     if existing and not is_dsn and not os.path.isfile(target):
@@ -496,7 +496,7 @@ def _open_store(target: str, *, existing: bool = False, source: str = "--store")
 
 
 def _store_sink(store: Any, decider: Decider) -> Any:
-    from callstate._store_replay import StoreReplay  # noqa: PLC0415
+    from callstate.cli._store_replay import StoreReplay  # noqa: PLC0415
     from callstate.stores import Runner  # noqa: PLC0415
 
     return StoreReplay(store, Runner(store, decider))
@@ -507,14 +507,14 @@ def _calls_store(flag: str | None) -> tuple[str, str]:
 
     Answers the store and where it was named, for the error that names it.
     """
-    from callstate.serve._config import ServeConfig  # noqa: PLC0415 (stores are optional here)
+    from callstate.stores._open import DEFAULT_STORE  # noqa: PLC0415 (stores are optional here)
 
     if flag:
         return flag, "--store"
     env = os.environ.get("CALLSTATE_STORE")
     if env:
         return env, "CALLSTATE_STORE"
-    return ServeConfig().store, "the default store (no --store, no CALLSTATE_STORE)"
+    return DEFAULT_STORE, "the default store (no --store, no CALLSTATE_STORE)"
 
 
 def _calls(args: argparse.Namespace) -> int:

@@ -19,6 +19,13 @@ provider as its Calls API: 30% of callbacks are dropped, finals included,
 the demo itself fetches nothing, and the receiver's reconciliation brings
 every call to the provider's truth; the provider's GET log shows which
 calls were fetched (none whose callbacks all arrived).
+
+Why it lives in ``callstate.cli``: the demo is a command, and the only
+shipped code that runs the testing kit (``callstate.testing``'s fake
+provider) outside a test. The receiver (``callstate.serve``) must never
+depend on the kit; a command that stages a provider for a reader to watch
+may, so the dependency stands here, beside the other commands, and
+``serve`` imports nothing from ``testing``.
 """
 
 from __future__ import annotations
@@ -54,8 +61,8 @@ from callstate._errors import ApiError
 from callstate.client import CallParams, Calls, CallsApi, record_placed_call
 from callstate.client.urllib import UrllibTransport
 from callstate.serve._app import build_app
-from callstate.serve._config import open_store
 from callstate.stores import EventStore, Runner
+from callstate.stores._open import open_store
 from callstate.testing._fake_plan import steps_for
 from callstate.testing.fake_provider import Chaos, FakeProvider
 from callstate.web import TwilioSignature
