@@ -92,3 +92,36 @@ def test_postgres_reads_a_page_from_the_status_index() -> None:
             )
             assert "Seq Scan" not in plan, plan
             assert "Index Only Scan using calls_status" in plan, plan
+
+
+def _three_calls(store: object) -> None:
+    from callstate._core._values import RecordDelivery
+    from callstate.stores import Runner
+    from callstate.testing.store_contract import delivery
+
+    runner = Runner(store)  # type: ignore[arg-type]
+    for sid, status in (("CA1", "ringing"), ("CA2", "ringing"), ("CA3", "busy")):
+        runner.handle(RecordDelivery(delivery=delivery(sid, 1, status)))
+
+
+def test_every_store_counts_calls_by_status(tmp_path: Path) -> None:
+    from callstate.stores import MemoryStore
+
+    want = {CallStatus.RINGING: 2, CallStatus.BUSY: 1}
+    memory = MemoryStore()
+    _three_calls(memory)
+    assert memory.count_by_status() == want
+    with SQLiteStore(tmp_path / "counts.sqlite") as store:
+        _three_calls(store)
+        assert store.count_by_status() == want
+        statements: list[str] = []
+        store._conn.set_trace_callback(statements.append)  # type: ignore[union-attr]
+        store.count_by_status()
+        store._conn.set_trace_callback(None)  # type: ignore[union-attr]
+        with sqlite3.connect(store.path) as conn:
+            plan = [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + statements[-1])]
+        assert any("COVERING INDEX callstate_calls_by_status" in step for step in plan), plan
+    postgres_dsn_or_skip()
+    with fresh_postgres_store() as pg:
+        _three_calls(pg)
+        assert pg.count_by_status() == want

@@ -8,7 +8,7 @@
 - ``GET /calls/{CallSid}/events``: the call's stored events;
 - ``GET /healthz``: whether a delivery can be stored now (the store reads and writes).
 
-Every route but ``/callbacks`` and ``/healthz`` needs an API key
+Every route but ``/callbacks``, ``/healthz`` and ``/metrics`` needs an API key
 (``Authorization: Bearer <key>``, ``build_app(..., api_keys=[...])``).
 
 ``callstate serve`` runs it on uvicorn with the SQLite store by default.

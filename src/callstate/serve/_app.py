@@ -20,6 +20,7 @@ from callstate.cli._report import state_json
 from callstate.client import Calls
 from callstate.serve._auth import ApiKeyGuard, check_api_keys
 from callstate.serve._health import Health
+from callstate.serve._metrics import Metrics
 from callstate.serve._place import Placer
 from callstate.stores import AsyncRunner, Runner, SQLiteStore
 from callstate.stores._codec import encode
@@ -69,6 +70,7 @@ def build_app(
     public_url: str | None = None,
     calls: Calls | None = None,
     status_callback: str | None = None,
+    metrics: Metrics | None = None,
 ) -> Starlette:
     """The receiver's ASGI app over ``runner``.
 
@@ -88,15 +90,19 @@ def build_app(
     ``POST /calls`` places calls through ``calls`` with ``status_callback``
     as their status callback (see ``callstate.serve._place``); without
     both it answers 501.
+
+    ``/metrics`` (open, like ``/healthz``) publishes ``metrics`` (by default a
+    new ``Metrics`` of this app's own).
     """
     keys = check_api_keys(api_keys)
     sink = AsyncRunner(
         runner, write_in_loop=isinstance(runner.store, SQLiteStore), timeout=store_timeout
     )
-    handler = AsyncWebhookHandler(
-        sink, verifier=verifier, proxy=proxy, hooks=hooks, public_url=public_url
-    )
     store = runner.store
+    metrics = Metrics(store) if metrics is None else metrics
+    handler = AsyncWebhookHandler(
+        metrics.sink(sink), verifier=verifier, proxy=proxy, hooks=hooks, public_url=public_url
+    )
     health = Health(store, store_timeout)
     placer = None
     if calls is not None and status_callback is not None:
@@ -211,15 +217,19 @@ def build_app(
 
     app = Starlette(
         routes=[
-            Route("/callbacks", webhook_endpoint(handler), methods=["GET", "POST"]),
+            Route(
+                "/callbacks", metrics.counting(webhook_endpoint(handler)), methods=["GET", "POST"]
+            ),
             Route("/calls", list_calls, methods=["GET"]),
             Route("/calls", place_call, methods=["POST"]),
             Route("/calls/{call_sid}", show_call, methods=["GET"]),
             Route("/calls/{call_sid}/events", call_events, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/metrics", metrics.response, methods=["GET"]),
         ],
         lifespan=lifespan,
         middleware=[Middleware(ApiKeyGuard, keys=keys)],
     )
     app.state.handler = handler
+    app.state.metrics = metrics
     return app

@@ -1,9 +1,9 @@
 """Who gets in: API keys for the read routes, a verifier for the callbacks.
 
 Every route but ``/callbacks`` (which checks the provider's signature or
-Basic-auth credentials) and ``/healthz`` needs ``Authorization: Bearer <key>``
-with one of the configured API keys: a route added later is closed until it
-is opened here on purpose. Answers (RFC 6750):
+Basic-auth credentials), ``/healthz`` and ``/metrics`` (which say nothing
+private) needs ``Authorization: Bearer <key>`` with one of the configured
+API keys: a route added later is closed until it is opened here on purpose. Answers (RFC 6750):
 
 - no key configured at all: 403 to everyone (no credential could help, so
   none is asked for: the reads are off, not merely locked);
@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 #: The routes that do not take an API key: each checks its callers its own way or says nothing.
-OPEN_PATHS: Final = frozenset({"/callbacks", "/healthz"})
+OPEN_PATHS: Final = frozenset({"/callbacks", "/healthz", "/metrics"})
 #: RFC 6750's b64token, at least 16 characters: a key must be long enough not to be guessed.
 _KEY: Final = re.compile(r"[A-Za-z0-9\-._~+/]{16,}=*", re.ASCII)
 _REALM: Final = 'Bearer realm="callstate"'

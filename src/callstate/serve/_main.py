@@ -18,6 +18,7 @@ from callstate.serve._auth import callback_verifier, is_loopback
 from callstate.serve._config import ServeConfig, open_store
 from callstate.serve._limits import deadline_protocol
 from callstate.serve._logging import log_config
+from callstate.serve._metrics import Metrics
 from callstate.serve._place import callback_url
 from callstate.serve._reconcile import api_for, reconciler_for, running
 from callstate.stores import Runner
@@ -70,6 +71,11 @@ def serve(flags: Mapping[str, object], environ: Mapping[str, str] | None = None)
     except UsageError:
         store.close()
         raise
+    metrics = Metrics(store)
+    if reconciler is not None:
+        metrics.watch(
+            "callstate_reconciliations", "Calls reconciled, by outcome", "outcome", reconciler
+        )
     # POST /calls: one attempt per request (a 429 is the caller's to retry,
     # with its Retry-After), the status callback this receiver's public URL.
     api = api_for(config)
@@ -79,6 +85,7 @@ def serve(flags: Mapping[str, object], environ: Mapping[str, str] | None = None)
         callback = callback_url(config.public_url, config.basic_auth)
     app = build_app(
         runner,
+        metrics=metrics,
         verifier=verifier,
         proxy=proxy,
         store_timeout=config.store_timeout,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import heapq
 import threading
 from bisect import bisect_right
+from collections import Counter
 from collections.abc import Sequence
 from typing import Final
 
@@ -119,6 +120,11 @@ class MemoryStore:
 
     def probe(self) -> None:
         """A health check's write probe: memory can always be written."""
+
+    def count_by_status(self) -> dict[CallStatus, int]:
+        """How many calls have each current status."""
+        with self._lock:
+            return dict(Counter(self._status.values()))
 
     def calls_page(
         self, *statuses: CallStatus, after: str = "", limit: int = 100

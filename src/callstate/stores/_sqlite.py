@@ -138,6 +138,11 @@ _PAGE_ARM: Final = (
     " WHERE status = ? AND call_sid > ?"
 )
 _SYNCHRONOUS: Final = ("OFF", "NORMAL", "FULL", "EXTRA")
+# A scan of the (status, call_sid) index alone, never the table.
+_COUNT_BY_STATUS: Final = (
+    "SELECT status, count(*) FROM callstate_calls INDEXED BY callstate_calls_by_status"
+    " GROUP BY status"
+)
 
 _Row = tuple[str, str, "str | None"]
 
@@ -312,6 +317,12 @@ class SQLiteStore:
             ).fetchall()
         return tuple(row[0] for row in rows)
 
+    def count_by_status(self) -> dict[CallStatus, int]:
+        """How many calls have each current status (read from the status index)."""
+        with self._lock, self._translate() as conn:
+            rows = conn.execute(_COUNT_BY_STATUS).fetchall()
+        return _counts(rows)
+
     def calls_page(
         self, *statuses: CallStatus, after: str = "", limit: int = 100
     ) -> tuple[str, ...]:
@@ -381,6 +392,11 @@ class SQLiteStore:
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self._path!r})"
+
+
+def _counts(rows: Sequence[tuple[str, int]]) -> dict[CallStatus, int]:
+    known = {s.value: s for s in CallStatus}
+    return {known[status]: int(n) for status, n in rows if status in known}
 
 
 def _key_of(event: Event) -> str | None:

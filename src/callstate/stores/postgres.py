@@ -262,6 +262,7 @@ class PostgresStore:
             "SELECT call_sid FROM {schema}.calls WHERE status = ANY(%s) ORDER BY call_sid"
         )
         self._q_page = q(_PAGE)
+        self._q_count = q("SELECT status, count(*) FROM {schema}.calls GROUP BY status")
 
     @property
     def schema(self) -> str:
@@ -498,6 +499,13 @@ class PostgresStore:
         with self._connection() as conn:
             rows = conn.execute(self._q_side["cursors"]).fetchall()
         return {target: int(position) for target, position in rows}
+
+    def count_by_status(self) -> dict[CallStatus, int]:
+        """How many calls have each current status (from the status index)."""
+        with self._connection() as conn:
+            rows = conn.execute(self._q_count).fetchall()
+        known = {s.value: s for s in CallStatus}
+        return {known[status]: int(n) for status, n in rows if status in known}
 
     @contextlib.contextmanager
     def lease(self, call_sid: str) -> Iterator[bool]:
