@@ -14,7 +14,7 @@ from callstate._core._state import CallStatus
 from callstate._core._values import DeliveryAccepted, Event
 from callstate._errors import VersionConflict
 from callstate.stores._codec import delivery_key
-from callstate.stores._port import Append, StoredEvent, check_append, check_page, one_event
+from callstate.stores._port import Append, SharedPaths, StoredEvent, check_append
 from callstate.stores._side import KeyClaim, check_key, check_target
 
 __all__ = ["MemoryStore"]
@@ -22,7 +22,7 @@ __all__ = ["MemoryStore"]
 _stored: Final = maker(StoredEvent)
 
 
-class MemoryStore:
+class MemoryStore(SharedPaths):
     """Every call's log in a dict, one lock around it. Lost with the process."""
 
     def __init__(self) -> None:
@@ -35,17 +35,9 @@ class MemoryStore:
         self._claims: dict[str, KeyClaim] = {}
         self._cursors: dict[str, int] = {}
 
-    def append(
-        self,
-        call_sid: str,
-        expected_version: int,
-        events: Sequence[Event],
-        *,
-        status: CallStatus,
+    def _append_one(
+        self, call_sid: str, expected_version: int, event: Event, status: CallStatus
     ) -> tuple[StoredEvent, ...]:
-        event = one_event(call_sid, expected_version, events, status)
-        if isinstance(event, Append):
-            return self.append_many((event,))
         # One event, what a webhook worker appends: append_many's checks and
         # writes without its batch bookkeeping (a test proves they agree).
         key = None
@@ -126,12 +118,9 @@ class MemoryStore:
         with self._lock:
             return dict(Counter(self._status.values()))
 
-    def calls_page(
-        self, *statuses: CallStatus, after: str = "", limit: int = 100
-    ) -> tuple[str, ...]:
+    def _page(self, wanted: tuple[CallStatus, ...], after: str, limit: int) -> tuple[str, ...]:
         # A scan of every call (no index): this store is for tests and small
         # data. heapq keeps only ``limit`` CallSids, so nothing is sorted whole.
-        wanted = set(check_page(statuses, after, limit))
         with self._lock:
             found = (sid for sid, s in self._status.items() if s in wanted and sid > after)
             return tuple(heapq.nsmallest(limit, found))

@@ -16,8 +16,9 @@ that an unfinished transaction could still fill.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Protocol, Self, runtime_checkable
 
 import attrs
 
@@ -25,7 +26,15 @@ from callstate._core._state import CallStatus
 from callstate._core._values import Event
 from callstate._errors import UsageError
 
-__all__ = ["Append", "EventStore", "StoredEvent", "check_append", "check_page", "one_event"]
+__all__ = [
+    "Append",
+    "EventStore",
+    "SharedPaths",
+    "StoredEvent",
+    "check_append",
+    "check_page",
+    "one_event",
+]
 
 
 @attrs.frozen(kw_only=True)
@@ -157,3 +166,53 @@ def one_event(
     return Append(
         call_sid=call_sid, expected_version=expected_version, events=events, status=status
     )
+
+
+class SharedPaths(ABC):
+    """What callstate's own stores do alike, written once: they inherit it.
+
+    ``append`` takes one event the short way, as a webhook worker appends it
+    (``_append_one``: the checks and writes of ``append_many`` without its
+    batch bookkeeping; ``tests/test_stores_contract.py`` holds each store to
+    a batch of one), and hands anything else to ``append_many`` as a batch of
+    one. ``calls_page`` checks its arguments and asks ``_page`` only for a
+    page that can hold a call. A ``with`` block closes the store.
+    """
+
+    def append(
+        self, call_sid: str, expected_version: int, events: Sequence[Event], *, status: CallStatus
+    ) -> tuple[StoredEvent, ...]:
+        event = one_event(call_sid, expected_version, events, status)
+        if isinstance(event, Append):
+            return self.append_many((event,))
+        return self._append_one(call_sid, expected_version, event, status)
+
+    def calls_page(
+        self, *statuses: CallStatus, after: str = "", limit: int = 100
+    ) -> tuple[str, ...]:
+        wanted = check_page(statuses, after, limit)
+        if not wanted or limit == 0:
+            return ()
+        return self._page(wanted, after, limit)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @abstractmethod
+    def append_many(self, appends: Sequence[Append]) -> tuple[StoredEvent, ...]: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    @abstractmethod
+    def _append_one(
+        self, call_sid: str, expected_version: int, event: Event, status: CallStatus
+    ) -> tuple[StoredEvent, ...]:
+        """One event of ``call_sid`` at ``expected_version`` (0 or more), stored or refused."""
+
+    @abstractmethod
+    def _page(self, wanted: tuple[CallStatus, ...], after: str, limit: int) -> tuple[str, ...]:
+        """Up to ``limit`` (1 or more) CallSids above ``after``, of the ``wanted`` statuses."""

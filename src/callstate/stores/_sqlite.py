@@ -31,7 +31,7 @@ from callstate._core._state import CallStatus
 from callstate._core._values import DeliveryAccepted, Event
 from callstate._errors import StoreTimeout, StoreUnavailable, UsageError, VersionConflict
 from callstate.stores._codec import decode, delivery_key, encode
-from callstate.stores._port import Append, StoredEvent, check_append, check_page, one_event
+from callstate.stores._port import Append, SharedPaths, StoredEvent, check_append
 from callstate.stores._side import KeyClaim, check_key, check_target
 
 __all__ = ["SQLiteStore"]
@@ -147,7 +147,7 @@ _COUNT_BY_STATUS: Final = (
 _Row = tuple[str, str, "str | None"]
 
 
-class SQLiteStore:
+class SQLiteStore(SharedPaths):
     """Calls' events in one SQLite file (created with its schema if missing)."""
 
     def __init__(
@@ -206,19 +206,9 @@ class SQLiteStore:
                 raise StoreTimeout(f"SQLite file {self._path!r}: {exc}") from exc
             raise StoreUnavailable(f"SQLite file {self._path!r}: {exc}") from exc
 
-    def append(
-        self,
-        call_sid: str,
-        expected_version: int,
-        events: Sequence[Event],
-        *,
-        status: CallStatus,
+    def _append_one(
+        self, call_sid: str, expected_version: int, event: Event, status: CallStatus
     ) -> tuple[StoredEvent, ...]:
-        event = one_event(call_sid, expected_version, events, status)
-        if isinstance(event, Append):
-            return self.append_many((event,))
-        # One event, what a webhook worker appends: the same statements as
-        # append_many, without its batch bookkeeping (a test proves they agree).
         kind, data = encode(event)
         key = _key_of(event)
         version = expected_version + 1
@@ -323,12 +313,7 @@ class SQLiteStore:
             rows = conn.execute(_COUNT_BY_STATUS).fetchall()
         return _counts(rows)
 
-    def calls_page(
-        self, *statuses: CallStatus, after: str = "", limit: int = 100
-    ) -> tuple[str, ...]:
-        wanted = check_page(statuses, after, limit)
-        if not wanted or limit == 0:
-            return ()
+    def _page(self, wanted: tuple[CallStatus, ...], after: str, limit: int) -> tuple[str, ...]:
         query = " UNION ALL ".join([_PAGE_ARM] * len(wanted)) + " ORDER BY 1 LIMIT ?"
         args: list[object] = []
         for status in wanted:
@@ -383,12 +368,6 @@ class SQLiteStore:
             conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
-
-    def __enter__(self) -> SQLiteStore:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self._path!r})"

@@ -64,7 +64,7 @@ from callstate._core._state import CallStatus
 from callstate._core._values import DeliveryAccepted, Event
 from callstate._errors import StoreTimeout, StoreUnavailable, UsageError, VersionConflict
 from callstate.stores._codec import decode, delivery_key, encode
-from callstate.stores._port import Append, StoredEvent, check_append, check_page
+from callstate.stores._port import Append, SharedPaths, StoredEvent, check_append
 from callstate.stores._side import KeyClaim, check_key, check_target
 
 __all__ = ["PostgresStore"]
@@ -172,7 +172,7 @@ _STILL_RUNNING: Final = (
 )
 
 
-class PostgresStore:
+class PostgresStore(SharedPaths):
     """Calls' events in a PostgreSQL schema, through a connection pool.
 
     Give a ``dsn`` (the store opens and owns a pool of ``min_size`` to
@@ -297,28 +297,14 @@ class PostgresStore:
             for statement in self._q_schema:
                 conn.execute(statement)
 
-    def append(
-        self,
-        call_sid: str,
-        expected_version: int,
-        events: Sequence[Event],
-        *,
-        status: CallStatus,
+    def _append_one(
+        self, call_sid: str, expected_version: int, event: Event, status: CallStatus
     ) -> tuple[StoredEvent, ...]:
         item = Append(
-            call_sid=call_sid,
-            expected_version=expected_version,
-            events=tuple(events),
-            status=status,
+            call_sid=call_sid, expected_version=expected_version, events=(event,), status=status
         )
-        check_append(item)
-        if len(item.events) == 1:  # one event cannot repeat a delivery of its own append
-            params, repeats = _params_one(item), None
-        else:
-            params = _params(item)
-            repeats = _repeats([(item, params)])
         with self._connection() as conn:
-            stored = self._append(conn, item, params, repeats=repeats)
+            stored = self._append(conn, item, _params_one(item))
             if isinstance(stored, VersionConflict):
                 raise stored
             return stored
@@ -450,12 +436,7 @@ class PostgresStore:
             ).fetchall()
         return tuple(row[0] for row in rows)
 
-    def calls_page(
-        self, *statuses: CallStatus, after: str = "", limit: int = 100
-    ) -> tuple[str, ...]:
-        wanted = check_page(statuses, after, limit)
-        if not wanted or limit == 0:
-            return ()
+    def _page(self, wanted: tuple[CallStatus, ...], after: str, limit: int) -> tuple[str, ...]:
         with self._connection() as conn:
             rows = conn.execute(
                 self._q_page, [[s.value for s in wanted], after, limit, limit], prepare=True
@@ -555,12 +536,6 @@ class PostgresStore:
         if self._owns_pool:
             self._pool.close()
         self._watchdog.stop()
-
-    def __enter__(self) -> PostgresStore:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"PostgresStore(schema={self._schema!r})"
