@@ -43,8 +43,8 @@ from callstate.client import (
     record_placed_call_async,
 )
 from callstate.client._answers import error_for, read_json
+from callstate.testing._fake_api import check_create as _check_create
 from callstate.testing._fake_plan import callback_params, steps_for
-from callstate.testing._fake_server import _check_create
 
 LAWS = settings(max_examples=60, deadline=None)
 API = CallsApi(account_sid="AC123", token="s3cret")

@@ -1,4 +1,8 @@
-"""The fake provider's HTTP face: the request handler, error bodies and faults."""
+"""The fake provider's HTTP glue: the request handler, error bodies and faults.
+
+``Handler`` reads a request, asks its ``Backend`` (the provider) for the
+answer, and writes it; it knows nothing of calls.
+"""
 
 from __future__ import annotations
 
@@ -6,26 +10,19 @@ import base64
 import json
 import time
 from http.server import BaseHTTPRequestHandler
-from typing import TYPE_CHECKING, Final, Literal
+from typing import ClassVar, Final, Literal, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 import attrs
 
-if TYPE_CHECKING:
-    from callstate.testing._fake_server import FakeProvider
+from callstate.testing._fake_api import Problem
 
-__all__ = ["Fault", "Handler", "Problem", "render_error"]
+__all__ = ["Backend", "ErrorStyle", "Fault", "Handler", "render_error"]
+
+ErrorStyle = Literal["text", "message", "twilio", "xml", "html"]
 
 #: Twilio's code where the fake gave none: 20003 "Authenticate", 20500 its 500.
 _CODES: Final = {401: 20003, 404: 20404, 405: 20004, 500: 20500}
-
-
-@attrs.frozen
-class Problem:
-    """Why a request is refused, and Twilio's error code for it (None: it has none)."""
-
-    message: str
-    code: int | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -81,10 +78,39 @@ def render_error(
     return "application/json", json.dumps({"message": message}).encode()
 
 
+class Backend(Protocol):
+    """What the handler asks of the provider it serves."""
+
+    account_sid: str
+    token: str
+    #: None: each API's own (Twilio's JSON under Twilio's API, ``{"message"}`` elsewhere).
+    error_style: ErrorStyle | None
+    #: Seconds every GET waits before it is answered.
+    fetch_latency: float
+
+    def next_fault(self) -> Fault | None:
+        """The fault to answer this request with, if one is injected (counts the request)."""
+        ...
+
+    def flavour(self, path: str) -> str:
+        """Whose API the path is under: ``twilio``, ``restcomm`` or ``api19``."""
+        ...
+
+    def respond(
+        self, method: str, path: str, query: dict[str, str], form: list[tuple[str, str]]
+    ) -> tuple[int, object]:
+        """The answer to an authenticated request: (status, JSON or ``Problem``)."""
+        ...
+
+    def record_fetch(self, path: str, started: float, ended: float) -> None:
+        """A GET of ``path`` was read at ``started`` and answered at ``ended`` (monotonic)."""
+        ...
+
+
 class Handler(BaseHTTPRequestHandler):
     """Serves the provider's API; the subclass made per server sets ``provider``."""
 
-    provider: FakeProvider
+    provider: ClassVar[Backend]
     protocol_version = "HTTP/1.1"
     server_version = "callstate-fake-provider"
     disable_nagle_algorithm = True
@@ -110,7 +136,7 @@ class Handler(BaseHTTPRequestHandler):
             self._answer()
         finally:
             if self.command == "GET":
-                self.provider._fetched(urlsplit(self.path).path, started, time.monotonic())
+                self.provider.record_fetch(urlsplit(self.path).path, started, time.monotonic())
 
     def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -129,9 +155,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         query = dict(parse_qsl(parts.query))
         form = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
-        status, data, early = provider.answer(self.command, parts.path, query, form)
-        if early is not None:
-            provider._play_early(early)
+        status, data = provider.respond(self.command, parts.path, query, form)
         if status >= 400:
             problem = data if isinstance(data, Problem) else Problem(str(data))
             self._error(status, problem, flavour)

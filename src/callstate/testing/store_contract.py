@@ -55,6 +55,22 @@ _EXAMPLES = itertools.count()  # tells apart the calls of examples sharing one s
 _STEPS = (("initiated", 0), ("ringing", 1), ("in-progress", 2), ("completed", 3))
 
 
+def _over_one_store(examples: int) -> settings:
+    """Settings of a property whose examples share one store, each with calls of its own.
+
+    The store fixture is made once for all the examples; each store is its
+    own subclass, so its own executor.
+    """
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.differing_executors,
+        ],
+    )
+
+
 def delivery(
     call_sid: str, sequence_number: int, status: str, *, seconds: int = 0, **extra: str
 ) -> Delivery:
@@ -287,14 +303,7 @@ class StoreContract:
         with pytest.raises(UsageError):
             store.calls_page("busy-ish")  # type: ignore[arg-type]
 
-    @settings(
-        max_examples=25,
-        deadline=None,
-        suppress_health_check=[
-            HealthCheck.function_scoped_fixture,
-            HealthCheck.differing_executors,
-        ],
-    )
+    @_over_one_store(25)
     @given(data=st.data())
     def test_calls_page_is_the_sorted_projection_from_the_cursor_on(
         self, store: EventStore, data: st.DataObject
@@ -364,16 +373,7 @@ class StoreContract:
 
     # The runner over the store.
 
-    @settings(
-        max_examples=20,
-        deadline=None,
-        # Each store is its own subclass, so its own executor; the store fixture is
-        # made once for all the examples, which use calls of their own.
-        suppress_health_check=[
-            HealthCheck.function_scoped_fixture,
-            HealthCheck.differing_executors,
-        ],
-    )
+    @_over_one_store(20)
     @given(data=st.data())
     def test_the_runner_keeps_the_callbook_contract(
         self, store: EventStore, data: st.DataObject
