@@ -19,7 +19,17 @@ import attrs
 
 from callstate.testing._fake_calls import FakeCall, Switchboard, now
 
-__all__ = ["Answers", "Flavour", "Problem", "check_create", "flavour_of", "twiml_allowed"]
+__all__ = [
+    "Answers",
+    "Flavour",
+    "Problem",
+    "Settings",
+    "call_sid_of",
+    "check_create",
+    "flavour_of",
+    "matches",
+    "twiml_allowed",
+]
 
 Flavour = Literal["api19", "restcomm", "twilio"]
 _PATH: Final = re.compile(
