@@ -57,7 +57,9 @@ def fresh() -> dict[str, Any]:
     return runpy.run_path(_state.__file__, run_name=_state.__name__)
 
 
-@pytest.fixture(params=["imported", "fresh"], scope="module")
+# Per test, not per module: each test reruns the module, so the table it checks is
+# compiled in that test (a mutation tool maps a function to the tests that call it).
+@pytest.fixture(params=["imported", "fresh"])
 def machine_module(request: pytest.FixtureRequest) -> dict[str, Any]:
     return vars(_state) if request.param == "imported" else fresh()
 
