@@ -6,6 +6,7 @@ with equal hashes, whatever path made them.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -35,6 +36,7 @@ from callstate import (
     UnknownCall,
     UsageError,
 )
+from callstate._core._call import Record, earliest, fold_resource, longest
 from callstate.testing import strategies as cst
 
 SID = "CA" + "4" * 32
@@ -114,6 +116,8 @@ def test_states_differing_in_one_field_are_unequal():
     assert base != "ringing"
     assert base.__eq__(object()) is NotImplemented
     assert len({*others, base}) == len(others) + 1
+    # The hash reads the state: six different states do not all share one.
+    assert len({hash(state) for state in (*others, base)}) > 1
 
 
 def test_outcomes_are_values():
@@ -340,3 +344,38 @@ def test_handle_reports_before_after_events_and_changes():
     book.record(d("busy", 5))
     assert outcome.after.status is CallStatus.IN_PROGRESS
     assert seen.after.status is CallStatus.NO_ANSWER
+
+
+known_times = st.floats(min_value=0, max_value=4e9, allow_nan=False)
+times_or_unknown = st.one_of(known_times, st.just(math.nan))
+durations = st.one_of(st.none(), st.integers(min_value=0, max_value=10**6))
+
+
+@given(times_or_unknown, times_or_unknown)
+def test_earliest_is_the_smaller_known_time(a, b):
+    got = earliest(a, b)
+    known = [t for t in (a, b) if t == t]
+    if known:
+        assert got == min(known)
+    else:
+        assert got != got
+
+
+@given(durations, durations)
+def test_longest_is_the_larger_known_duration(a, b):
+    known = [x for x in (a, b) if x is not None]
+    assert longest(a, b) == (max(known) if known else None)
+
+
+@pytest.mark.parametrize(
+    ("placed", "created", "expected"),
+    [(100.0, 50.0, 50.0), (100.0, 200.0, 100.0), (math.nan, 200.0, 200.0)],
+)
+def test_a_resource_moves_the_placing_time_only_earlier(placed, created, expected):
+    record = Record(SID)
+    record.placed_at = placed
+    resource = CallResource(
+        sid=SID, status="ringing", date_created=datetime.fromtimestamp(created, UTC)
+    )
+    fold_resource(record, resource, observed=300.0)
+    assert record.placed_at == expected

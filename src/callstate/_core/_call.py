@@ -222,8 +222,7 @@ def _fold_end(
     before = record.status
     marks_before = record.marks
     duration = delivery.call_duration
-    if duration is not None and (record.duration is None or duration > record.duration):
-        record.duration = duration
+    record.duration = longest(record.duration, duration)
     if trigger == _COMPLETED_EVENT:
         trigger = read_completed(dialect, duration)
     if trigger == _COMPLETE:
@@ -241,10 +240,7 @@ def _fold_end(
     claim = (seq, trigger)
     if claim not in finals:
         record.finals = (*finals, claim)
-    new = _resolve(record)
-    if new == before and record.marks == marks_before:
-        return _NO_CHANGE
-    return _changes(record, before, marks_before, new)
+    return _changes(record, before, marks_before, _resolve(record))
 
 
 def fold_resource(
@@ -263,19 +259,13 @@ def fold_resource(
         claim = (-math.inf if updated is None else updated.timestamp(), code)
         if claim not in record.resources:
             record.resources = (*record.resources, claim)
-        if resource.duration is not None and (
-            record.duration is None or resource.duration > record.duration
-        ):
-            record.duration = resource.duration
+        record.duration = longest(record.duration, resource.duration)
     else:
         record.marks |= 1 << code
     created = resource.date_created
-    if created is not None and not record.placed_at <= created.timestamp():
-        record.placed_at = created.timestamp()
-    new = _resolve(record)
-    if new == before and record.marks == marks_before:
-        return _NO_CHANGE
-    return _changes(record, before, marks_before, new)
+    if created is not None:
+        record.placed_at = earliest(record.placed_at, created.timestamp())
+    return _changes(record, before, marks_before, _resolve(record))
 
 
 _EARLIEST: Final = EARLIEST.timestamp()
@@ -304,15 +294,11 @@ def start_of(record: Record) -> float:
     return min(times) if times else _NAN
 
 
-def _final_claims(record: Record) -> list[int]:
-    """The known final statuses the callbacks claim, in code order."""
+def _final_claims(record: Record) -> list[tuple[int, int]]:
+    """(sequence number, status code) of each known final status the callbacks claim."""
     answered = bool(record.marks & _ANSWER_BIT)
-    out = []
-    for _seq, claimed in record.finals:
-        kind = claimed_status(claimed, answered)
-        if kind != _END and kind not in out:
-            out.append(kind)
-    return sorted(out)
+    claims = ((seq, claimed_status(claimed, answered)) for seq, claimed in record.finals)
+    return [claim for claim in claims if claim[1] != _END]
 
 
 def anomalies_of(record: Record) -> tuple[Anomaly, ...]:
@@ -321,20 +307,16 @@ def anomalies_of(record: Record) -> tuple[Anomaly, ...]:
         Anomaly(kind="conflicting_delivery", sequence_number=seq)
         for seq in sorted(record.conflicts)
     ]
-    claims = _final_claims(record) if len(record.finals) > 1 or record.resources else []
+    finals = _final_claims(record)
+    claims = sorted({code for _, code in finals})
     status = STATUSES[record.status]
     if len(claims) > 1:
-        answered = bool(record.marks & _ANSWER_BIT)
-        best = max(
-            (seq, claimed_status(kind, answered))
-            for seq, kind in record.finals
-            if claimed_status(kind, answered) in claims
-        )
+        _, chosen = max(finals)
         out.append(
             Anomaly(
                 kind="conflicting_final",
                 statuses=tuple(STATUSES[c] for c in claims),
-                chosen=STATUSES[best[1]],
+                chosen=STATUSES[chosen],
             )
         )
     if record.resources:
@@ -350,11 +332,20 @@ def anomalies_of(record: Record) -> tuple[Anomaly, ...]:
     return tuple(out)
 
 
-def _earliest(a: float, b: float) -> float:
+def earliest(a: float, b: float) -> float:
     """The smaller of two times, where NaN means unknown."""
     if a != a:
         return b
-    return a if not b < a else b
+    return b if b < a else a  # pragma: no mutate (b <= a: the same time either way)
+
+
+def longest(a: int | None, b: int | None) -> int | None:
+    """The longer of two durations, where None means unknown."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return b if b > a else a  # pragma: no mutate (b >= a: the same duration either way)
 
 
 def timeline_of(record: Record) -> tuple[TimelineEntry, ...]:
@@ -366,8 +357,8 @@ def timeline_of(record: Record) -> tuple[TimelineEntry, ...]:
         at, received = times[2 * code], times[2 * code + 1]
         # The unread "completed" event is evidence of whichever it became.
         if code == record.status and code == became:
-            at = _earliest(at, times[2 * _COMPLETED_EVENT])
-            received = _earliest(received, times[2 * _COMPLETED_EVENT + 1])
+            at = earliest(at, times[2 * _COMPLETED_EVENT])
+            received = earliest(received, times[2 * _COMPLETED_EVENT + 1])
         if at != at and received != received:
             continue
         if code in FINAL_CODES and code != record.status:

@@ -17,6 +17,7 @@ from callstate._core._call import (
     CallState,
     KeyedValue,
     Record,
+    earliest,
     fold_delivery,
     fold_resource,
     start_of,
@@ -175,9 +176,7 @@ class Decider:
         if isinstance(event, ResourceObserved):
             return fold_resource(record, event.resource, _epoch(event.observed_at))
         if isinstance(event, CallRegistered):
-            placed = event.placed_at.timestamp()
-            if not record.placed_at <= placed:
-                record.placed_at = placed
+            record.placed_at = earliest(record.placed_at, event.placed_at.timestamp())
             if event.ring_timeout is not None:
                 record.ring_timeout = event.ring_timeout.total_seconds()
             return ()
