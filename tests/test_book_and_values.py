@@ -36,7 +36,9 @@ from callstate import (
     UnknownCall,
     UsageError,
 )
-from callstate._core._call import Record, earliest, fold_resource, longest
+from callstate._core._call import Record, _changes, _dt, earliest, fold_resource, longest
+from callstate._core._state import STATUSES
+from callstate._core._time import EARLIEST, LATEST
 from callstate.testing import strategies as cst
 
 SID = "CA" + "4" * 32
@@ -379,3 +381,20 @@ def test_a_resource_moves_the_placing_time_only_earlier(placed, created, expecte
     )
     fold_resource(record, resource, observed=300.0)
     assert record.placed_at == expected
+
+
+def test_a_stored_time_past_either_end_reads_as_that_end():
+    first, last = EARLIEST.timestamp(), LATEST.timestamp()
+    assert _dt(first) == EARLIEST
+    assert _dt(last) == LATEST
+    assert _dt(first - 1) == EARLIEST
+    assert _dt(last + 1) == LATEST
+    assert _dt(first + 1) == datetime.fromtimestamp(first + 1, UTC)
+    assert _dt(math.nan) is None
+
+
+def test_a_move_the_table_does_not_have_is_a_bug_said_aloud():
+    record = Record(SID)
+    completed, ringing = STATUSES.index(CallStatus.COMPLETED), STATUSES.index(CallStatus.RINGING)
+    with pytest.raises(AssertionError, match="illegal transition completed -> ringing"):
+        _changes(record, completed, 0, ringing)

@@ -281,9 +281,7 @@ def _dt(value: float) -> datetime | None:
     """
     if value != value:
         return None
-    if not _EARLIEST <= value <= _LATEST:
-        value = _EARLIEST if value < _EARLIEST else _LATEST
-    return datetime.fromtimestamp(value, UTC)
+    return datetime.fromtimestamp(min(max(value, _EARLIEST), _LATEST), UTC)
 
 
 def start_of(record: Record) -> float:
