@@ -2,6 +2,9 @@
 
 ``callstate diagram``: the state machine as Mermaid, dot, SVG or PNG.
 
+``callstate prune``: retention, one run; ``callstate export``: stored calls as
+the JSON Lines that ``replay`` reads back.
+
 ``callstate replay FILE``: fold a JSON Lines file of deliveries and Call
 resources into call states and print them as one JSON object. A bad line is
 reported under ``rejected`` while every good line is still applied. Exit 0
@@ -11,10 +14,11 @@ when the file was read, 2 for unusable arguments or an unreadable file.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import IO, Any
 
@@ -292,6 +296,11 @@ def _parser() -> argparse.ArgumentParser:
         help="connections at once; past it requests get 503 (CALLSTATE_MAX_CONNECTIONS, 1000)",
     )
     _reconcile_arguments(serve_cmd)
+    _retention_arguments(serve_cmd)
+    serve_cmd.add_argument(
+        "--retention-interval",
+        help="seconds between retention passes (CALLSTATE_RETENTION_INTERVAL, 600)",
+    )
     reconcile_cmd = commands.add_parser(
         "reconcile",
         help="one reconciliation pass over a store: fetch the calls whose outcome is unknown",
@@ -305,6 +314,34 @@ def _parser() -> argparse.ArgumentParser:
     reconcile_cmd.add_argument("--dialect", choices=[d.value for d in Dialect])
     reconcile_cmd.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     _reconcile_arguments(reconcile_cmd)
+    prune_cmd = commands.add_parser(
+        "prune", help="remove the calls final for longer than --keep-days, then exit"
+    )
+    prune_cmd.add_argument(
+        "--store", help="SQLite file or PostgreSQL DSN (CALLSTATE_STORE, callstate.sqlite)"
+    )
+    _retention_arguments(prune_cmd)
+    prune_cmd.add_argument("--dialect", choices=[d.value for d in Dialect])
+    prune_cmd.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    export_cmd = commands.add_parser(
+        "export", help="write stored calls as the JSON Lines that replay reads back"
+    )
+    export_cmd.add_argument(
+        "--store",
+        help="an existing SQLite file or a PostgreSQL DSN (CALLSTATE_STORE, callstate.sqlite)",
+    )
+    export_cmd.add_argument(
+        "--since", help="the calls last heard of at or after this ISO 8601 time"
+    )
+    export_cmd.add_argument("--until", help="... and before this one")
+    export_cmd.add_argument(
+        "--keep-days",
+        type=int,
+        help="the calls `prune --keep-days N` would remove now (instead of --since/--until)",
+    )
+    export_cmd.add_argument("--format", choices=["jsonl"], default="jsonl")
+    export_cmd.add_argument("-o", "--output", help="write to this file instead of stdout")
+    export_cmd.add_argument("--dialect", choices=[d.value for d in Dialect], default="auto")
     demo_cmd = commands.add_parser(
         "demo", help="place calls on a fake provider with chaos on, and show they all converge"
     )
@@ -369,6 +406,14 @@ def _reconcile_arguments(command: argparse.ArgumentParser) -> None:
     )
 
 
+def _retention_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--keep-days",
+        help="remove the events and projections of calls final for longer than this many "
+        "days (CALLSTATE_KEEP_DAYS; none: keep everything)",
+    )
+
+
 _RECONCILE_FLAGS = (
     "account_sid",
     "profile",
@@ -395,6 +440,80 @@ def _reconcile(args: argparse.Namespace) -> int:
     json.dump(report, sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0
+
+
+def _prune(args: argparse.Namespace) -> int:
+    from callstate.serve._main import prune_once  # noqa: PLC0415 (needs the serve extra)
+
+    flags = {
+        "store": args.store,
+        "keep_days": args.keep_days,
+        "dialect": args.dialect,
+        "log_level": args.log_level,
+    }
+    try:
+        report = prune_once(flags)
+    except (UsageError, StoreError) as exc:
+        raise _UsageError(str(exc)) from None
+    json.dump(report, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from datetime import UTC, timedelta  # noqa: PLC0415
+
+    from callstate.cli._export import export_calls  # noqa: PLC0415
+    from callstate.stores import Runner  # noqa: PLC0415
+    from callstate.stores._retention import newest_time, selected  # noqa: PLC0415
+
+    if args.keep_days is not None and (args.since or args.until):
+        raise _UsageError("give --keep-days, or --since/--until, not both")
+    if args.keep_days is None and not args.since:
+        raise _UsageError("give --since (and maybe --until), or --keep-days")
+    if args.keep_days is not None and args.keep_days < 0:
+        raise _UsageError("--keep-days must be 0 or more")
+    since = None if args.since is None else _iso(args.since, "--since")
+    until = None if args.until is None else _iso(args.until, "--until")
+    target, source = _calls_store(args.store)
+    store = _open_store(target, existing=True, source=source)
+    runner = Runner(store, Decider(dialect=Dialect(args.dialect)))
+    if args.keep_days is not None:
+        cutoff = datetime.now(UTC) - timedelta(days=args.keep_days)
+
+        def wanted(stored: Sequence[Any]) -> bool:
+            return selected(runner, stored, cutoff)
+    else:
+
+        def wanted(stored: Sequence[Any]) -> bool:
+            newest = newest_time(stored)
+            if newest is None or (since is not None and newest < since):
+                return False
+            return until is None or newest < until
+
+    try:
+        with _output(args.output) as out:
+            report = export_calls(store, wanted, out)
+    except StoreError as exc:
+        raise _UsageError(f"--store: {exc}") from None
+    finally:
+        store.close()
+    print(json.dumps({"exported": report.as_json()}), file=sys.stderr)
+    return 0
+
+
+@contextlib.contextmanager
+def _output(path: str | None) -> Iterator[IO[str]]:
+    """Standard output, or the file ``path`` (refused with exit 2 if it cannot be written)."""
+    if path is None:
+        yield sys.stdout
+        return
+    try:
+        file = open(path, "w", encoding="utf-8")  # noqa: SIM115 (closed below)
+    except OSError as exc:
+        raise _UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    with file:
+        yield file
 
 
 def _diagram(fmt: str, output: str | None, summary: bool = False) -> int:
@@ -443,6 +562,8 @@ def _serve(args: argparse.Namespace) -> int:
         "body_timeout": args.body_timeout,
         "max_connections": args.max_connections,
         **{name: getattr(args, name) for name in _RECONCILE_FLAGS},
+        "keep_days": args.keep_days,
+        "retention_interval": args.retention_interval,
     }
     try:
         return serve(flags)
@@ -573,6 +694,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args)
         if args.command == "reconcile":
             return _reconcile(args)
+        if args.command == "prune":
+            return _prune(args)
+        if args.command == "export":
+            return _export(args)
         if args.command == "demo":
             return _demo(args)
         if args.command == "calls":

@@ -113,6 +113,18 @@ def _concurrency(value: object) -> int:
     return count
 
 
+def _keep_days(value: object) -> int | None:
+    if value is None:
+        return None
+    try:
+        days = int(str(value))
+    except ValueError:
+        raise UsageError(f"keep_days must be a whole number of days, not {value!r}") from None
+    if not 0 <= days <= 36_500:
+        raise UsageError(f"keep_days must be from 0 to 36500, not {days}")
+    return days
+
+
 def _profile(value: object) -> str:
     if value not in ("api19", "restcomm", "twilio"):
         raise UsageError(f"profile must be api19, restcomm or twilio, not {value!r}")
@@ -193,6 +205,11 @@ class ServeConfig:
     #: How long after ringing a call may go on before it is overdue (the grace).
     max_call_length: timedelta = attrs.field(default=timedelta(hours=4), converter=_duration)
 
+    #: Remove the calls final for longer than this many days (None: keep everything).
+    keep_days: int | None = attrs.field(default=None, converter=_keep_days)
+    #: Seconds between retention passes (sooner while a pass is behind).
+    retention_interval: float = attrs.field(default=600.0, converter=_interval)
+
     @public_url.validator
     def _check_public_url(self, attribute: object, value: str | None) -> None:
         if value is not None:
@@ -217,4 +234,3 @@ class ServeConfig:
                 )
         values.update({k: v for k, v in flags.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
-

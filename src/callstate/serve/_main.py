@@ -6,6 +6,7 @@ import logging
 import logging.config
 import os
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 
 import uvicorn
 
@@ -22,9 +23,10 @@ from callstate.serve._metrics import Metrics
 from callstate.serve._place import callback_url
 from callstate.serve._reconcile import api_for, reconciler_for, running
 from callstate.stores import Runner
+from callstate.stores._retention import Pruner, pruning
 from callstate.web import TrustedProxy
 
-__all__ = ["decider_for", "reconcile_once", "serve"]
+__all__ = ["decider_for", "prune_once", "pruner_for", "reconcile_once", "serve"]
 
 LOGGER = logging.getLogger("callstate.serve")
 
@@ -76,6 +78,13 @@ def serve(flags: Mapping[str, object], environ: Mapping[str, str] | None = None)
         metrics.watch(
             "callstate_reconciliations", "Calls reconciled, by outcome", "outcome", reconciler
         )
+    try:
+        pruner = pruner_for(config, runner)
+    except UsageError:
+        store.close()
+        raise
+    if pruner is not None:
+        metrics.watch("callstate_retention_removed_calls", "Calls removed by retention", "", pruner)
     # POST /calls: one attempt per request (a 429 is the caller's to retry,
     # with its Retry-After), the status callback this receiver's public URL.
     api = api_for(config)
@@ -104,11 +113,15 @@ def serve(flags: Mapping[str, object], environ: Mapping[str, str] | None = None)
             "basic_auth": bool(config.basic_auth),
             "api_keys": len(config.api_keys),
             "reconcile_every": None if reconciler is None else config.reconcile_interval,
+            "keep_days": config.keep_days,
             "places_calls": calls is not None,
         },
     )
     try:
-        with running(reconciler, config.reconcile_interval):
+        with (
+            running(reconciler, config.reconcile_interval),
+            pruning(pruner, config.retention_interval),
+        ):
             uvicorn.run(
                 app,
                 host=config.host,
@@ -143,5 +156,30 @@ def reconcile_once(
             return reconciler.run_pass().as_json()
         finally:
             reconciler.calls.close()
+    finally:
+        store.close()
+
+
+def pruner_for(config: ServeConfig, runner: Runner) -> Pruner | None:
+    """The retention ``--keep-days`` asks for; None without it."""
+    if config.keep_days is None:
+        return None
+    return Pruner(runner, timedelta(days=config.keep_days), clock=lambda: datetime.now(UTC))
+
+
+def prune_once(
+    flags: Mapping[str, object], environ: Mapping[str, str] | None = None
+) -> dict[str, int | bool]:
+    """``callstate prune``: passes until the cutoff is reached, the report."""
+    config = ServeConfig.from_env(os.environ if environ is None else environ, **flags)
+    logging.config.dictConfig(log_config(config.log_level, config.log_format))
+    if config.keep_days is None:
+        raise UsageError("prune needs keep_days (--keep-days or CALLSTATE_KEEP_DAYS)")
+    store = open_store(config.store, timeout=config.store_timeout)
+    try:
+        pruner = pruner_for(config, Runner(store, decider_for(config)))
+        if pruner is None:  # pragma: no cover - keep_days is set
+            raise UsageError("prune needs keep_days")
+        return pruner.run_until_done().as_json()
     finally:
         store.close()

@@ -17,7 +17,8 @@ so two apps in one process, or a test's, never share counts.
 - ``callstate_reconciliations_total{outcome}`` and
   ``callstate_reconciliation_passes_total``, with reconciliation on;
 - ``callstate_calls{status}``: calls stored, by current status, read from the
-  store's status index at scrape time (``count_by_status``).
+  store's status index at scrape time (``count_by_status``);
+- ``callstate_retention_removed_calls_total``, with ``--keep-days``.
 """
 
 from __future__ import annotations
@@ -91,6 +92,9 @@ class _TotalsCollector(Collector):
 
     def collect(self) -> Iterable[Metric]:
         totals = dict(self._source.totals)
+        if not self._label:  # one number: the only total kept
+            yield CounterMetricFamily(self._name, self._doc, value=sum(totals.values()))
+            return
         family = CounterMetricFamily(self._name, self._doc, labels=[self._label])
         for key, value in totals.items():
             if key != "passes":
@@ -173,7 +177,10 @@ class Metrics:
         registry.register(_CallsByStatus(store))
 
     def watch(self, name: str, documentation: str, label: str, source: _Totals) -> None:
-        """Publish ``source.totals`` as ``name{label}`` (``passes``, if kept, apart)."""
+        """Publish ``source.totals`` as ``name{label}`` (``passes``, if kept, apart).
+
+        With ``label`` empty, ``source`` keeps one total, published as ``name``.
+        """
         self.registry.register(_TotalsCollector(name, documentation, label, source))
 
     def sink(self, sink: AsyncSink) -> AsyncSink:

@@ -209,6 +209,10 @@ class Runner:
             raise UnknownCall(call_sid)
         return state
 
+    def forget(self, call_sid: str) -> None:
+        """Drop what the runner remembers of a call (its events were removed: retention)."""
+        self._forget(call_sid)
+
     # The cache: (version, state) per call, least recently used first. A cached
     # state may be stale (another process appended): the append's expected
     # version catches that, and the runner then reads only what it missed.

@@ -24,7 +24,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Final
 
 from callstate._core._state import CallStatus
@@ -96,7 +96,8 @@ _NO_DUPLICATE: Final = (
     " WHERE e.call_id = callstate_calls.id AND e.delivery_key {test})"
 )
 _CLAIM_PLAIN: Final = _CLAIM + " RETURNING id"
-# With the call's id known (ids never change: rows are never deleted), no
+# With the call's id known (an id never changes; retention deletes a row, and a
+# claim that fails forgets the id it used), no
 # RETURNING: SQLite buffers a RETURNING statement's rows, which costs more
 # than the UPDATE itself. The row count says whether the claim held.
 _CLAIM_NEW_BARE: Final = (
@@ -138,6 +139,13 @@ _PAGE_ARM: Final = (
     " WHERE status = ? AND call_sid > ?"
 )
 _SYNCHRONOUS: Final = ("OFF", "NORMAL", "FULL", "EXTRA")
+# Retention: the rows SQLite's next row ids are drawn from (kept), and a call at a version.
+_NEWEST: Final = (
+    "SELECT call_id FROM callstate_events WHERE position = (SELECT max(position)"
+    " FROM callstate_events) UNION ALL SELECT max(id) FROM callstate_calls"
+)
+_AT_VERSION: Final = "SELECT id FROM callstate_calls WHERE call_sid = ? AND version = ?"
+_INCREMENTAL: Final = 2  # PRAGMA auto_vacuum's value for INCREMENTAL
 # A scan of the (status, call_sid) index alone, never the table.
 _COUNT_BY_STATUS: Final = (
     "SELECT status, count(*) FROM callstate_calls INDEXED BY callstate_calls_by_status"
@@ -171,6 +179,9 @@ class SQLiteStore(SharedPaths):
         self._conn: sqlite3.Connection | None = conn
         try:
             with self._translate():
+                # A new file frees pages incrementally (retention's vacuum); the
+                # setting only takes before the first table (an old file keeps NONE).
+                conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
                 # Checkpoint the WAL every ~40 MB rather than every 4 MB: each
@@ -226,6 +237,7 @@ class SQLiteStore(SharedPaths):
                 raise
             if call_id is None:
                 conn.execute("ROLLBACK")
+                ids.pop(call_sid, None)  # its row may be gone (retention): ask by CallSid
                 raise _conflict(conn, call_sid, expected_version)
             conn.execute("COMMIT")
             if call_sid not in ids:
@@ -249,6 +261,7 @@ class SQLiteStore(SharedPaths):
                 raise
             if isinstance(written, Append):
                 conn.execute("ROLLBACK")
+                self._ids.pop(written.call_sid, None)  # its row may be gone (retention)
                 raise _conflict(conn, written.call_sid, written.expected_version)
             conn.execute("COMMIT")
             self._remember(claimed)
@@ -306,6 +319,54 @@ class SQLiteStore(SharedPaths):
                 [CallStatus(s).value for s in statuses],
             ).fetchall()
         return tuple(row[0] for row in rows)
+
+    def delete_calls(self, versions: Mapping[str, int]) -> tuple[str, ...]:
+        """Remove the events and projection row of each call still at its version in ``versions``.
+
+        Retention's one write, in one short transaction: a call that moved
+        on (an append since it was read) is kept, as is the call holding the
+        newest event or the newest call id: SQLite hands out the largest
+        row id plus one, so keeping those rows is what keeps positions and
+        ids from being handed out twice. Answers the CallSids removed.
+        """
+        if not versions:
+            return ()
+        gone = []
+        with self._lock, self._translate() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                keep = {row[0] for row in conn.execute(_NEWEST) if row[0] is not None}
+                for sid, version in versions.items():
+                    row = conn.execute(_AT_VERSION, (sid, version)).fetchone()
+                    if row is None or row[0] in keep:
+                        continue
+                    conn.execute("DELETE FROM callstate_events WHERE call_id = ?", (row[0],))
+                    conn.execute("DELETE FROM callstate_calls WHERE id = ?", (row[0],))
+                    gone.append(sid)
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            for sid in gone:
+                self._ids.pop(sid, None)
+        return tuple(gone)
+
+    def vacuum(self, pages: int = 1_000) -> int:
+        """Give up to ``pages`` free pages back to the file system (incremental auto-vacuum).
+
+        Files made by this version use ``auto_vacuum=INCREMENTAL``; in an
+        older file (``auto_vacuum=NONE``) nothing is given back (the free
+        pages are reused by later writes): answers 0. Else the pages freed.
+        """
+        with self._lock, self._translate() as conn:
+            if conn.execute("PRAGMA auto_vacuum").fetchone()[0] != _INCREMENTAL:
+                return 0
+            before = conn.execute("PRAGMA freelist_count").fetchone()[0]
+            # As a script: executed as a statement, sqlite3 steps it once (one page).
+            conn.executescript(f"PRAGMA incremental_vacuum({int(pages)});")
+            after = conn.execute("PRAGMA freelist_count").fetchone()[0]
+        return int(before - after)
 
     def count_by_status(self) -> dict[CallStatus, int]:
         """How many calls have each current status (read from the status index)."""

@@ -159,6 +159,16 @@ _PAGE: Final = """
         WHERE c.status = wanted.status AND c.call_sid > %s
         ORDER BY c.call_sid LIMIT %s) AS page
     ORDER BY page.call_sid LIMIT %s"""
+# Retention: calls at the versions given lose their row, then their events.
+_DELETE: Final = """
+    WITH gone AS (
+        DELETE FROM {schema}.calls AS c
+        USING unnest(%s::text[], %s::int[]) AS t(sid, version)
+        WHERE c.call_sid = t.sid AND c.version = t.version
+        RETURNING c.call_sid),
+    events AS (
+        DELETE FROM {schema}.events AS e USING gone WHERE e.call_sid = gone.call_sid)
+    SELECT call_sid FROM gone ORDER BY call_sid"""
 _TRY_LEASE: Final = "SELECT pg_try_advisory_lock(hashtext(%s), hashtext(%s))"
 _END_LEASE: Final = "SELECT pg_advisory_unlock(hashtext(%s), hashtext(%s))"
 _SELECT: Final = "SELECT position, call_sid, version, kind, data FROM {schema}.events"
@@ -263,6 +273,7 @@ class PostgresStore(SharedPaths):
         )
         self._q_page = q(_PAGE)
         self._q_count = q("SELECT status, count(*) FROM {schema}.calls GROUP BY status")
+        self._q_delete = q(_DELETE)
 
     @property
     def schema(self) -> str:
@@ -480,6 +491,22 @@ class PostgresStore(SharedPaths):
         with self._connection() as conn:
             rows = conn.execute(self._q_side["cursors"]).fetchall()
         return {target: int(position) for target, position in rows}
+
+    def delete_calls(self, versions: Mapping[str, int]) -> tuple[str, ...]:
+        """Remove the events and projection row of each call still at its version in ``versions``.
+
+        Retention's one write: one statement, so one short transaction. The
+        projection row is deleted only at the version given (a writer that
+        appended since holds or moved the row, and the call is kept); its
+        events go with it. Positions come from an identity column and are
+        never handed out again. Answers the CallSids removed.
+        """
+        if not versions:
+            return ()
+        sids, numbers = list(versions), list(versions.values())
+        with self._connection() as conn:
+            rows = conn.execute(self._q_delete, [sids, numbers]).fetchall()
+        return tuple(row[0] for row in rows)
 
     def count_by_status(self) -> dict[CallStatus, int]:
         """How many calls have each current status (from the status index)."""
