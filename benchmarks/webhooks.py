@@ -48,7 +48,6 @@ from urllib.parse import parse_qsl, urlencode
 
 from _rounds import ratio
 from callstate import CallBook, Sink
-from callstate._signature import twilio_signature
 from callstate.stores import MemoryStore, Runner
 from callstate.web import (
     AsyncWebhookHandler,
@@ -57,6 +56,7 @@ from callstate.web import (
     Verifier,
     WebhookHandler,
 )
+from callstate.web._signature import twilio_signature
 
 TOKEN = "bench-token"
 ADAPTERS = ("wsgi", "flask", "django", "asgi", "starlette", "aiohttp")

@@ -13,10 +13,10 @@ import pytest
 
 from _client_harness import Webhook, api_for, make_calls
 from callstate import CallBook, CallStatus, Decider, Reconcile, RecordDelivery, parse_callback
-from callstate._signature import twilio_signature
 from callstate.client import CallParams, ModificationRefused, record_placed_call
 from callstate.testing._fake_plan import steps_for
 from callstate.testing.fake_provider import OUTCOMES, Chaos, FakeProvider
+from callstate.web._signature import twilio_signature
 
 
 @pytest.fixture

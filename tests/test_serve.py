@@ -19,8 +19,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from callstate._signature import twilio_signature
 from callstate.stores import SQLiteStore
+from callstate.web._signature import twilio_signature
 
 TOKEN = "serve-test-token"
 KEY = "serve-test-api-key-0123456789"

@@ -22,11 +22,11 @@ import httpx
 import pytest
 
 from callstate._errors import UsageError
-from callstate._signature import twilio_signature
 from callstate.serve import ServeConfig, build_app
 from callstate.serve._auth import is_loopback
 from callstate.stores import MemoryStore, Runner
 from callstate.web import Unverified
+from callstate.web._signature import twilio_signature
 from test_serve import AUTH, KEY, TOKEN, callback, request, serving
 
 OLD = "old-key-0123456789abcdef"

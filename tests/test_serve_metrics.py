@@ -13,11 +13,11 @@ from urllib.parse import urlencode
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from callstate._signature import twilio_signature
 from callstate.serve import open_store
 from callstate.serve._metrics import Metrics, refusal_reason
 from callstate.stores import MemoryStore, Runner
 from callstate.testing.fake_provider import Chaos, FakeProvider
+from callstate.web._signature import twilio_signature
 from test_reconcile import place, reconcile_env, state_of, wait_until
 from test_reconcile import serving as serving_reconciled
 from test_serve import TOKEN, callback, request, serving

@@ -18,7 +18,7 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 
-from callstate._signature import twilio_signature
+from callstate.web._signature import twilio_signature
 from test_serve import AUTH, TOKEN, callback, request, serving
 
 #: Signatures checked (the suite's serving() turns them off by default).

@@ -23,9 +23,9 @@ from twilio.request_validator import RequestValidator
 
 from callstate import CallBook
 from callstate._errors import VerificationFailed
-from callstate._signature import body_sha256, twilio_signature
 from callstate.testing.web_contract import callback
 from callstate.web import TwilioSignature, WebhookHandler, WebhookRequest
+from callstate.web._signature import body_sha256, twilio_signature
 
 AT = datetime(2026, 11, 24, 10, 15, 33, tzinfo=UTC)
 TOKEN = "oracle-token"

@@ -36,13 +36,6 @@ from callstate._core._values import (
     RecordDelivery,
     RegisterCall,
 )
-from callstate._signature import (
-    body_sha256,
-    sign,
-    signed_fields,
-    signed_params,
-    twilio_signature,
-)
 from callstate.testing import strategies as cst
 from callstate.web import (
     AsyncWebhookHandler,
@@ -56,6 +49,13 @@ from callstate.web import (
 from callstate.web._environ import _UNPREFIXED, headers_of
 from callstate.web._scope import body_of as scope_body_of
 from callstate.web._scope import headers_of as scope_headers_of
+from callstate.web._signature import (
+    body_sha256,
+    sign,
+    signed_fields,
+    signed_params,
+    twilio_signature,
+)
 from callstate.web._url import port_variants
 from callstate.web.asgi import webhook_app
 

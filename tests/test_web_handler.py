@@ -26,7 +26,6 @@ from callstate import (
     UsageError,
     VersionConflict,
 )
-from callstate._signature import body_sha256, twilio_signature
 from callstate.stores import Runner, SQLiteStore
 from callstate.testing.web_contract import SwitchableSink, callback
 from callstate.web import (
@@ -41,6 +40,7 @@ from callstate.web import (
     WebhookHandler,
     WebhookRequest,
 )
+from callstate.web._signature import body_sha256, twilio_signature
 from callstate.web._url import port_variants
 
 AT = datetime(2026, 11, 24, 10, 15, 33, tzinfo=UTC)

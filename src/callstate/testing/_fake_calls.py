@@ -25,7 +25,6 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import attrs
 
 from callstate import _redact as redact
-from callstate._signature import twilio_signature
 from callstate.testing._fake_plan import (
     EVENT_OF,
     OUTCOMES,
@@ -36,6 +35,7 @@ from callstate.testing._fake_plan import (
     plan_delays,
     steps_for,
 )
+from callstate.web._signature import twilio_signature
 
 __all__ = ["FINAL", "FakeCall", "SentCallback", "Settings", "Switchboard", "check_outcome", "now"]
 

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 import attrs
 
 from callstate import _redact as redact
-from callstate._signature import twilio_signature
+from callstate.web._signature import twilio_signature
 
 __all__ = ["SignedWebhook", "sign_webhook"]
 

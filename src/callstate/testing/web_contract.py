@@ -44,7 +44,6 @@ from callstate import (
     RecordDelivery,
     StoreUnavailable,
 )
-from callstate._signature import body_sha256, twilio_signature
 from callstate.web import (
     AsyncWebhookHandler,
     BasicAuth,
@@ -55,6 +54,7 @@ from callstate.web import (
     Verifier,
     WebhookHandler,
 )
+from callstate.web._signature import body_sha256, twilio_signature
 
 __all__ = [
     "TOKEN",

@@ -19,8 +19,8 @@ import attrs
 
 from callstate import _redact as redact
 from callstate._errors import CredentialsRequired, UsageError, VerificationFailed
-from callstate._signature import body_sha256, keyed, signed_fields, signed_params
 from callstate.web._request import Headers, WebhookRequest
+from callstate.web._signature import body_sha256, keyed, signed_fields, signed_params
 from callstate.web._url import port_variants, query_of
 
 __all__ = [
@@ -117,7 +117,7 @@ def _as_list(value: str | Sequence[str], what: str) -> tuple[str, ...]:
 class _Shared:
     """The same secrets for every account: a function of the AccountSid that ignores it.
 
-    ``keys`` are the secrets' keyed SHA-1 states (see ``keyed``), made once.
+    ``keys`` are the secrets' keyed HMACs (see ``keyed``), made once.
     """
 
     __slots__ = ("keys", "tokens")
@@ -215,15 +215,13 @@ class TwilioSignature(_ByParts):
         expected = signature.encode("ascii")
         # Each comparison is constant-time; stopping at a match tells only
         # which URL form or which rotated token matched, nothing of a secret.
-        # ``sign``, here: the HMAC from each secret's keyed states (copied).
+        # ``sign``, here: each secret's keyed HMAC, copied.
         for variant in port_variants(url):
             message = (variant + tail).encode()
-            for inner_key, outer_key in keys:
-                inner = inner_key.copy()
-                inner.update(message)
-                outer = outer_key.copy()
-                outer.update(inner.digest())
-                if hmac.compare_digest(b2a_base64(outer.digest(), newline=False), expected):
+            for key in keys:
+                mac = key.copy()
+                mac.update(message)
+                if hmac.compare_digest(b2a_base64(mac.digest(), newline=False), expected):
                     return
         raise VerificationFailed(self.header, "does not match the request")
 

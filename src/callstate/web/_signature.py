@@ -5,9 +5,10 @@ params are, for a form POST, every parameter name in sorted order, each
 followed by its value (repeated names: each value, sorted). For a GET, or a
 JSON body covered by a ``bodySHA256`` query parameter, only the URL is signed.
 
-The HMAC is RFC 2104 over SHA-1 with the keyed inner and outer states made
-once per token: a webhook then costs two copies and three small hashes
-(``hmac.new`` sets the key up again every time, which is most of its cost).
+The HMAC is the standard library's, keyed once per token (``keyed``) and
+copied for each message: setting the key up is most of an HMAC's cost
+(measured for issue 16: 2.09 us a signature, against 2.30 us for the
+hand-built inner and outer SHA-1 states this replaced; same output).
 """
 
 from __future__ import annotations
@@ -15,30 +16,22 @@ from __future__ import annotations
 import binascii
 import functools
 import hashlib
+import hmac
 from collections.abc import Callable, Iterable
 from itertools import chain
 from operator import itemgetter
-from typing import Any, Final
+from typing import Final
 
 __all__ = ["body_sha256", "keyed", "sign", "signed_fields", "signed_params", "twilio_signature"]
 
-_BLOCK: Final = 64  # SHA-1's block size, in bytes
-_IPAD: Final = bytes(x ^ 0x36 for x in range(256))
-_OPAD: Final = bytes(x ^ 0x5C for x in range(256))
-
 
 @functools.lru_cache(maxsize=64)
-def keyed(token: str) -> tuple[Any, Any]:
-    """SHA-1 states that have read the inner and the outer padded key of ``token``.
+def keyed(token: str) -> hmac.HMAC:
+    """An HMAC-SHA1 keyed with ``token`` that has read nothing.
 
-    ``sign`` copies them: a copy of the inner state reads the message, a copy
-    of the outer one the inner digest. Never update them in place.
+    ``sign`` copies it and the copy reads the message: never update it in place.
     """
-    key = token.encode()
-    if len(key) > _BLOCK:
-        key = hashlib.sha1(key).digest()
-    key = key.ljust(_BLOCK, b"\0")
-    return hashlib.sha1(key.translate(_IPAD)), hashlib.sha1(key.translate(_OPAD))
+    return hmac.new(token.encode(), digestmod=hashlib.sha1)
 
 
 def signed_params(params: Iterable[tuple[str, str]], *, distinct: bool = False) -> str:
@@ -59,18 +52,16 @@ def signed_fields(by_name: dict[str, str]) -> str:
     order of names, filled in with the values.
     """
     names = tuple(by_name)
-    found = _templates.get(names)
-    if found is None:
-        found = _template(names)
-    template, values = found
+    if sum(map(len, names)) <= _TEMPLATE_NAMES_LENGTH:
+        template, values = _kept_template(names)
+    else:
+        template, values = _template(names)
     return template % values(by_name)
 
 
 _Template = tuple[str, Callable[[dict[str, str]], tuple[str, ...]]]
-# Kept for a bounded number of orders of names, none of them very long.
-_TEMPLATES_SIZE: Final = 64
+#: Templates are kept for 64 orders of names, none of them very long.
 _TEMPLATE_NAMES_LENGTH: Final = 2_048
-_templates: dict[tuple[str, ...], _Template] = {}
 
 
 def _template(names: tuple[str, ...]) -> _Template:
@@ -81,12 +72,10 @@ def _template(names: tuple[str, ...]) -> _Template:
         values = itemgetter(*ordered)
     else:
         values = functools.partial(_values_of, tuple(ordered))
-    found = (template, values)
-    if sum(map(len, names)) <= _TEMPLATE_NAMES_LENGTH:
-        if len(_templates) >= _TEMPLATES_SIZE:
-            _templates.clear()
-        _templates[names] = found
-    return found
+    return (template, values)
+
+
+_kept_template: Final = functools.lru_cache(maxsize=64)(_template)
 
 
 def _values_of(names: tuple[str, ...], by_name: dict[str, str]) -> tuple[str, ...]:
@@ -95,12 +84,9 @@ def _values_of(names: tuple[str, ...], by_name: dict[str, str]) -> tuple[str, ..
 
 def sign(token: str, message: bytes) -> bytes:
     """base64(HMAC-SHA1(token, message)), as ASCII bytes."""
-    inner_key, outer_key = keyed(token)
-    inner = inner_key.copy()
-    inner.update(message)
-    outer = outer_key.copy()
-    outer.update(inner.digest())
-    return binascii.b2a_base64(outer.digest(), newline=False)
+    mac = keyed(token).copy()
+    mac.update(message)
+    return binascii.b2a_base64(mac.digest(), newline=False)
 
 
 def twilio_signature(token: str, url: str, params: Iterable[tuple[str, str]] = ()) -> str:
