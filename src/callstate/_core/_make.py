@@ -1,69 +1,54 @@
-"""Positional constructors for frozen attrs values that hot paths build per request.
+"""The one fast way to build a value: a positional constructor for a frozen attrs class.
 
-attrs gives a frozen slotted class an ``__init__`` that matches keywords and
-stores each field through ``object.__setattr__`` (a bound-method call and an
-attribute lookup per field). When no field has a validator or a converter,
-every field is set by ``__init__``, and the class has no ``__attrs_pre_init__``
-or ``__attrs_post_init__``, that ``__init__`` does nothing but store its
-arguments. ``maker(cls)`` then returns a function that takes every field
+attrs gives a frozen slotted class an ``__init__`` that matches keywords, runs
+each field's validator and converter, and stores each field through
+``object.__setattr__``. Where a hot path builds a value from parts it has
+checked itself (the callback parser a ``Delivery``, the decider the event of
+a delivery), ``maker(cls)`` returns a function that takes every field
 positionally, in the class's order, and stores each straight into its slot:
-the same value, for fewer instructions. It refuses any class for which it
-would skip something ``__init__`` does, unless told with ``checked=True``
-that its caller (a parser) checks and converts every value itself: then only
-validators and converters are skipped.
+the same value, for less work. It is the only such technique in callstate,
+and this is its only module; everything else is built by attrs.
+
+Without ``checked=True`` it refuses any class for which it would skip
+something ``__init__`` does. ``checked=True`` says its caller hands values
+that are already checked, converted and derived: validators, converters and
+``__attrs_post_init__`` are skipped, and a field that ``__init__`` derives
+(``init=False``) is taken positionally too, in its place.
 
 The slots are written through a private subclass that adds no slot and
-keeps ``object``'s ``__setattr__`` (one plain store per field, where calling
-each slot's setter costs a call through a method wrapper), and the made
+keeps ``object``'s ``__setattr__`` (one plain store per field), and the made
 instance is then switched to ``cls`` itself, which CPython allows between
-classes of one layout: 14.3k -> 4.3k instructions per CallResource (18
-fields). Where that subclass cannot be made, each slot's setter is called.
-The subclass shows in ``cls.__subclasses__()``; no instance of it is ever
-handed out.
+classes of one layout. Measured (callgrind, PYTHONHASHSEED=0): a
+``Delivery`` made by the callback parser, see ``tests/test_make.py`` and the
+figures in its commit. The subclass shows in ``cls.__subclasses__()``; no
+instance of it is ever handed out.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from types import MemberDescriptorType
 from typing import Any, Generic, TypeVar
 
 import attrs
 
-__all__ = ["maker", "slot_setters", "staging_class"]
+__all__ = ["maker"]
 
 T = TypeVar("T")
 
 
-def slot_setters(cls: type, *names: str) -> tuple[Callable[[Any, Any], None], ...]:
-    """The setters of ``cls``'s slots ``names``, for a frozen class's fast constructor.
-
-    Each is what ``object.__setattr__(obj, name, value)`` finds and calls,
-    found once: setting a slot through it costs about half as much. A name
-    that is no plain slot of ``cls`` or a base is a ``TypeError``.
-    """
-    setters = []
-    for name in names:
-        slot = next((k.__dict__[name] for k in cls.__mro__ if name in k.__dict__), None)
-        if not isinstance(slot, MemberDescriptorType):
-            raise TypeError(f"{cls.__name__}.{name} is not a plain slot")
-        setters.append(slot.__set__)
-    return tuple(setters)
-
-
-def staging_class(cls: type) -> type | None:
+def _staging_class(cls: type) -> type:
     """A private subclass of ``cls`` that adds no slot and lets its instances be written.
 
     Its ``__setattr__`` and ``__delattr__`` are ``object``'s, so CPython stores
-    an attribute straight into the slot (a specialised instruction), and since
-    it adds nothing to ``cls``'s layout, CPython lets an instance's
-    ``__class__`` be set to ``cls``. None where that would not hold: a
-    metaclass or an ``__init_subclass__`` (other than ``Generic``'s, which only
-    notes type parameters), or a class that refuses the switch.
+    an attribute straight into the slot, and since it adds nothing to
+    ``cls``'s layout, CPython lets an instance's ``__class__`` be set to
+    ``cls``. A ``TypeError`` where that would not hold: a metaclass or an
+    ``__init_subclass__`` (other than ``Generic``'s, which only notes type
+    parameters), or a class that refuses the switch.
     """
     hooked = (k for k in cls.__mro__[:-1] if k is not Generic and "__init_subclass__" in k.__dict__)
     if type(cls) is not type or any(hooked):
-        return None
+        raise TypeError(f"{cls.__name__} has a metaclass or an __init_subclass__")
     staging = type(
         f"_Making{cls.__name__}",
         (cls,),
@@ -75,11 +60,8 @@ def staging_class(cls: type) -> type | None:
             "__qualname__": f"_Making{cls.__qualname__}",
         },
     )
-    try:
-        probe: object = object.__new__(staging)
-        probe.__class__ = cls
-    except TypeError:
-        return None
+    probe: object = object.__new__(staging)
+    probe.__class__ = cls  # a TypeError if CPython refuses the switch
     return staging
 
 
@@ -87,38 +69,32 @@ def maker(cls: type[T], *, checked: bool = False) -> Callable[..., T]:
     """A function taking every field of ``cls`` positionally that builds what ``cls(...)`` does.
 
     ``checked``: the caller hands only values that pass the fields' validators
-    as they are and need no converting (it checked them itself).
+    as they are, need no converting, and derives the fields ``__init__``
+    would (``init=False``, ``__attrs_post_init__``) itself.
     """
     if not attrs.has(cls) or "__slots__" not in cls.__dict__:
         raise TypeError(f"{cls.__name__} is not a slotted attrs class")
     fields = attrs.fields(cls)
     names = tuple(field.name for field in fields)
-    for field in fields:
-        skipped = field.validator is not None or field.converter is not None
-        if (skipped and not checked) or not field.init:
-            raise TypeError(f"{cls.__name__}.{field.name} is checked, converted or derived")
-    for hook in ("__attrs_pre_init__", "__attrs_post_init__"):
-        if hasattr(cls, hook):
-            raise TypeError(f"{cls.__name__} has {hook}")
+    if not checked:
+        for field in fields:
+            if field.validator is not None or field.converter is not None or not field.init:
+                raise TypeError(f"{cls.__name__}.{field.name} is checked, converted or derived")
+        for hook in ("__attrs_pre_init__", "__attrs_post_init__"):
+            if hasattr(cls, hook):
+                raise TypeError(f"{cls.__name__} has {hook}")
     # A slot that is no field (a cached hash...) would be left unset.
     slots = {name for klass in cls.__mro__ for name in klass.__dict__.get("__slots__", ())}
     if slots - {"__weakref__"} != set(names):
         raise TypeError(f"{cls.__name__} has slots that are not fields")
-    staging = staging_class(cls)
     args = ", ".join(f"v{i}" for i in range(len(names)))
+    staging = _staging_class(cls)
     namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls, "_staging": staging}
-    if staging is not None:
-        # Plain attribute stores into the staging class's (inherited) slots, then
-        # the instance becomes a ``cls``: same memory, same slots, its own class.
-        lines = [f"def make({args}):", "    self = _new(_staging)"]
-        lines += [f"    self.{name} = v{i}" for i, name in enumerate(names)]
-        lines.append("    self.__class__ = _cls")
-    else:
-        lines = [f"def make({args}):", "    self = _new(_cls)"]
-        for i, setter in enumerate(slot_setters(cls, *names)):
-            namespace[f"_set{i}"] = setter  # the slot's own setter: no __setattr__
-            lines.append(f"    _set{i}(self, v{i})")
-    lines.append("    return self")
+    # Plain attribute stores into the staging class's (inherited) slots, then
+    # the instance becomes a ``cls``: same memory, same slots, its own class.
+    lines = [f"def make({args}):", "    self = _new(_staging)"]
+    lines += [f"    self.{name} = v{i}" for i, name in enumerate(names)]
+    lines += ["    self.__class__ = _cls", "    return self"]
     exec(compile("\n".join(lines), f"<callstate maker for {cls.__qualname__}>", "exec"), namespace)
     make: Callable[..., T] = namespace["make"]
     make.__qualname__ = f"maker({cls.__qualname__})"

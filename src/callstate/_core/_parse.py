@@ -20,6 +20,7 @@ and a repeat is how a signed form can be reshaped and still verify
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -102,25 +103,6 @@ _FIELDS: Final = frozenset(
 )
 
 
-# Callbacks arrive in bursts that share a Timestamp (one-second resolution):
-# the parsed value of a recently seen raw Timestamp is kept. The cache holds
-# only immutable values and never decides anything.
-_TIMESTAMP_CACHE_SIZE: Final = 4_096
-_timestamp_cache: dict[str, tuple[datetime, float]] = {}
-_decoded_timestamp_cache: dict[str, tuple[datetime, float]] = {}
-# The same goes for whole fields: a call's callbacks repeat most of them
-# (AccountSid, From, To, Timestamp, CallSid...), and the few values of
-# CallStatus and SequenceNumber recur across calls. A field as received
-# ("name=value") -> its decoded (name, value); only fields read without error.
-_PAIR_CACHE_SIZE: Final = 4_096
-#: Longer fields are not kept: the table stays small (a few MB at most).
-_PAIR_CACHE_FIELD: Final = 256
-_pair_cache: dict[str, tuple[str, str]] = {}
-# CallSids and AccountSids recently found well formed (an account's callbacks
-# all carry its AccountSid; a call's, its CallSid): a set lookup instead of
-# the pattern. Like the caches above, it only remembers and never decides.
-_SID_CACHE_SIZE: Final = 4_096
-_valid_sids: set[str] = set()
 _NAN: Final = math.nan
 
 
@@ -155,16 +137,18 @@ def _number(field: str, text: str) -> int:
     return number
 
 
+# An account's callbacks all carry its AccountSid, a call's its CallSid: the
+# answer for recently seen text is kept (a pure function of the text).
+@functools.lru_cache(maxsize=4_096)
+def _well_formed_sid(text: str) -> bool:
+    return _SID.fullmatch(text) is not None
+
+
 def _sid(field: str, text: str) -> str:
-    if text in _valid_sids:
-        return text
-    if _SID.fullmatch(text) is None:
+    if not _well_formed_sid(text):
         if not text:
             raise InvalidCallback(field, "is empty")
         raise InvalidCallback(field, "must be 1 to 128 letters, digits or . _ : -")
-    if len(_valid_sids) >= _SID_CACHE_SIZE:
-        _valid_sids.clear()
-    _valid_sids.add(text)
     return text
 
 
@@ -235,12 +219,7 @@ def _split(text: str) -> list[tuple[str, str]]:
     # refuses the callback for its length, nor for how many there are.
     pairs = []
     plain = None
-    cache = _pair_cache
     for part in text.split("&"):
-        pair = cache.get(part)
-        if pair is not None:
-            pairs.append(pair)
-            continue
         if not part:
             continue
         name, _, value = part.partition("=")
@@ -253,14 +232,7 @@ def _split(text: str) -> list[tuple[str, str]]:
             raise InvalidCallback("body", "has a field with no name")
         if "%" in value or "+" in value:
             value = unquote_ascii(value) if plain else _decode(_shown(name), value)
-        pair = (name, value)
-        pairs.append(pair)
-        # The same field decodes the same in any body (unquote_ascii is
-        # unquote_plus for the field of a plain body): keep it for the next.
-        if len(part) <= _PAIR_CACHE_FIELD:
-            if len(cache) >= _PAIR_CACHE_SIZE:
-                cache.clear()
-            cache[part] = pair
+        pairs.append((name, value))
     return pairs
 
 
@@ -393,12 +365,10 @@ def _build(found: dict[str, str], params: CallbackParams, *, encoded: bool) -> D
     timestamp, at = None, _NAN
     ts_text = get("Timestamp")
     if ts_text:
-        cached = (_timestamp_cache if encoded else _decoded_timestamp_cache).get(ts_text)
-        timestamp, at = _timestamp(ts_text, encoded) if cached is None else cached
+        timestamp, at = _timestamp(ts_text, encoded)
     # The checks in the order the fields are named below; the usual values pass
     # a quick test, the others get the full one (which names what is wrong).
-    if call_sid not in _valid_sids:
-        _sid("CallSid", call_sid)
+    _sid("CallSid", call_sid)
     sequence_number = _SMALL_NUMBERS.get(seq_text)
     if sequence_number is None:
         sequence_number = _number("SequenceNumber", seq_text)
@@ -409,28 +379,23 @@ def _build(found: dict[str, str], params: CallbackParams, *, encoded: bool) -> D
             duration = _number("CallDuration", duration_text)
     if not account_sid:
         account_sid = None
-    elif account_sid not in _valid_sids:
+    else:
         _sid("AccountSid", account_sid)
     return Delivery._make(
         call_sid, sequence_number, code, timestamp, at, duration, account_sid, params
     )
 
 
+# Callbacks arrive in bursts that share a Timestamp (one-second resolution):
+# the value of recently seen text is kept, keyed by the text and whether it is
+# still form-encoded (the same characters mean different things in each:
+# "+" is a space only when encoded). Pure: a refused text raises, and is not kept.
+@functools.lru_cache(maxsize=4_096)
 def _timestamp(text: str, encoded: bool) -> tuple[datetime, float]:
-    # One cache for encoded text, one for decoded: the same characters mean
-    # different things in each ("+" is a space only when encoded).
-    cache = _timestamp_cache if encoded else _decoded_timestamp_cache
-    cached = cache.get(text)
-    if cached is not None:
-        return cached
     parsed = parse_timestamp(unquote_ascii(text) if encoded else text)
     if isinstance(parsed, str):
         raise InvalidCallback("Timestamp", parsed)
-    value = (parsed, parsed.timestamp())
-    if len(cache) >= _TIMESTAMP_CACHE_SIZE:
-        cache.clear()
-    cache[text] = value
-    return value
+    return (parsed, parsed.timestamp())
 
 
 def parse_form(body: bytes | str, *, limits: Limits = DEFAULT_LIMITS) -> Delivery:

@@ -7,11 +7,11 @@ missing value; numbers as strings; a JSON array when a call forked.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Final
 
-from callstate._core._make import maker
 from callstate._core._parse import MAX_NUMBER, digits_value
 from callstate._core._state import CallStatus
 from callstate._core._time import parse_timestamp
@@ -85,31 +85,19 @@ def _text(data: Mapping[str, object], name: str) -> str | None:
 
 # A call's dates repeat: ``date_updated`` is often ``date_created``, and a call
 # fetched again (reconciliation) or listed again answers the same text. The
-# parsed value of recently seen text is kept, as the callback parser does for
-# ``Timestamp``; the cache holds only immutable datetimes and decides nothing.
-_DATE_CACHE_SIZE: Final = 4_096
-_date_cache: dict[str, datetime] = {}
+# parse of recently seen text is kept (pure: a datetime, or why not).
+_parsed_date: Final = functools.lru_cache(maxsize=4_096)(parse_timestamp)
 
 
 def _time(data: Mapping[str, object], name: str) -> datetime | None:
     value = data.get(name)
-    if value is None:
-        return None
-    if type(value) is str:  # exact str: its hash and equality are the builtin ones
-        cached = _date_cache.get(value)
-        if cached is not None:
-            return cached
     if _absent(value):
         return None
     if not isinstance(value, str):
         raise InvalidResource(name, f"must be a date in text, not {type(value).__name__}")
-    parsed = parse_timestamp(value)
+    parsed = _parsed_date(value) if type(value) is str else parse_timestamp(value)
     if isinstance(parsed, str):
         raise InvalidResource(name, parsed)
-    if type(value) is str:
-        if len(_date_cache) >= _DATE_CACHE_SIZE:
-            _date_cache.clear()
-        _date_cache[value] = parsed
     return parsed
 
 
@@ -132,109 +120,45 @@ def whole_number(data: Mapping[str, object], name: str) -> int | None:
     return value
 
 
-#: First characters that no spelling of "no value" starts with (``_null_text``):
-#: text of 1 to ``_MAX_TEXT`` characters starting with one is what ``_text``
-#: returns unchanged.
-_PLAIN_START: Final = frozenset(
-    c for c in map(chr, range(128)) if c not in "nN" and not c.isspace()
-)
-# parse_call_resource checks and converts every field itself (statuses, dates in range).
-_make_resource: Final = maker(CallResource, checked=True)
+#: The text fields, dates and counts of a resource, each in the order read
+#: (of several bad fields, the first is named).
+_TEXTS: Final = (
+    "account_sid", "parent_call_sid", "to", "direction", "answered_by", "price", "price_unit",
+    "uri", "from",
+)  # fmt: skip
+_DATES: Final = ("date_created", "date_updated", "start_time", "end_time")
+_COUNTS: Final = ("duration", "ring_duration")
 
 
 def parse_call_resource(data: object) -> CallResource:
     """Parse one Call resource (a decoded JSON object). Raises ``InvalidResource``."""
-    if type(data) is not dict and not isinstance(data, Mapping):
+    if not isinstance(data, Mapping):
         raise InvalidResource("resource", f"must be a JSON object, not {type(data).__name__}")
-    get = data.get
-    # Each field is read in this order, so that of several bad fields the same
-    # one is named. A value that ``_text``, ``_time`` or ``whole_number`` would
-    # pass unchanged (None, plain text, a cached date, a count) is taken as it
-    # stands, without a call; any other goes the careful way.
-    v = get("sid")
-    if v is not None and not (type(v) is str and 0 < len(v) <= _MAX_TEXT and v[0] in _PLAIN_START):
-        v = _text(data, "sid")
-    if v is None:
+    sid = _text(data, "sid")
+    if sid is None:
         raise InvalidResource("sid", "is missing")
-    sid = v
-    raw_status = get("status")
-    # The provider's own spelling is a key as it stands; any other goes the careful way.
-    status: CallStatus | None = _STATUS.get(raw_status) if type(raw_status) is str else None
+    raw_status = data.get("status")
+    if _absent(raw_status):
+        raise InvalidResource("status", "is missing")
+    status = normalize_call_status(raw_status)
     if status is None:
-        if _absent(raw_status):
-            raise InvalidResource("status", "is missing")
-        status = normalize_call_status(raw_status)
-        if status is None:
-            raise InvalidResource("status", f"is not a call status: {str(raw_status)[:40]!r}")
-    v = get("account_sid")
-    if v is not None and not (type(v) is str and 0 < len(v) <= _MAX_TEXT and v[0] in _PLAIN_START):
-        v = _text(data, "account_sid")
-    account_sid = v
-    v = get("parent_call_sid")
-    if v is not None and not (type(v) is str and 0 < len(v) <= _MAX_TEXT and v[0] in _PLAIN_START):
-        v = _text(data, "parent_call_sid")
-    parent_call_sid = v
-    v = get("to")
-    if v is not None and not (type(v) is str and 0 < len(v) <= _MAX_TEXT and v[0] in _PLAIN_START):
-        v = _text(data, "to")
-    to = v
-    v = get("direction")
-    if v is not None and not (type(v) is str and 0 < len(v) <= _MAX_TEXT and v[0] in _PLAIN_START):
-        v = _text(data, "direction")
-    direction = v
-    v = get("answered_by")
-    if v is not None and not (type(v) is str and 0 < len(v) <= _MAX_TEXT and v[0] in _PLAIN_START):
-        v = _text(data, "answered_by")
-    answered_by = v
-    v = get("price")
-    if v is not None and not (type(v) is str and 0 < len(v) <= _MAX_TEXT and v[0] in _PLAIN_START):
-        v = _text(data, "price")
-    price = v
-    v = get("price_unit")
-    if v is not None and not (type(v) is str and 0 < len(v) <= _MAX_TEXT and v[0] in _PLAIN_START):
-        v = _text(data, "price_unit")
-    price_unit = v
-    v = get("uri")
-    if v is not None and not (type(v) is str and 0 < len(v) <= _MAX_TEXT and v[0] in _PLAIN_START):
-        v = _text(data, "uri")
-    uri = v
-    v = get("from")
-    if v is not None and not (type(v) is str and 0 < len(v) <= _MAX_TEXT and v[0] in _PLAIN_START):
-        v = _text(data, "from")
-    from_ = v
-    v = get("date_created")
-    date_created = _date_cache.get(v) if type(v) is str else None
-    if date_created is None and v is not None:
-        date_created = _time(data, "date_created")
-    v = get("date_updated")
-    date_updated = _date_cache.get(v) if type(v) is str else None
-    if date_updated is None and v is not None:
-        date_updated = _time(data, "date_updated")
-    v = get("start_time")
-    start_time = _date_cache.get(v) if type(v) is str else None
-    if start_time is None and v is not None:
-        start_time = _time(data, "start_time")
-    v = get("end_time")
-    end_time = _date_cache.get(v) if type(v) is str else None
-    if end_time is None and v is not None:
-        end_time = _time(data, "end_time")
-    v = get("duration")
-    if v is not None and not (type(v) is int and 0 <= v <= MAX_NUMBER):
-        v = whole_number(data, "duration")
-    duration = v
-    v = get("ring_duration")
-    if v is not None and not (type(v) is int and 0 <= v <= MAX_NUMBER):
-        v = whole_number(data, "ring_duration")
-    ring_duration = v
+        raise InvalidResource("status", f"is not a call status: {str(raw_status)[:40]!r}")
+    account_sid, parent_call_sid, to, direction, answered_by, price, price_unit, uri, from_ = (
+        _text(data, name) for name in _TEXTS
+    )
+    date_created, date_updated, start_time, end_time = (_time(data, name) for name in _DATES)
+    duration, ring_duration = (whole_number(data, name) for name in _COUNTS)
     raw = (
         tuple(data.items())
         if type(data) is dict
         else tuple((str(k), value) for k, value in data.items())
     )
-    return _make_resource(
-        sid, status, account_sid, parent_call_sid, to, from_, direction, answered_by,
-        date_created, date_updated, start_time, end_time, duration, ring_duration,
-        price, price_unit, uri, raw,
+    return CallResource(
+        sid=sid, status=status, account_sid=account_sid, parent_call_sid=parent_call_sid,
+        to=to, from_=from_, direction=direction, answered_by=answered_by,
+        date_created=date_created, date_updated=date_updated, start_time=start_time,
+        end_time=end_time, duration=duration, ring_duration=ring_duration, price=price,
+        price_unit=price_unit, uri=uri, raw=raw,
     )  # fmt: skip
 
 

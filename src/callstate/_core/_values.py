@@ -15,7 +15,7 @@ from typing import Any, Final, TypeVar, Union
 import attrs
 
 from callstate._core._form import unquote_ascii
-from callstate._core._make import slot_setters
+from callstate._core._make import maker
 from callstate._core._state import STATUSES, TRIGGER_OF, CallStatus, Dialect
 from callstate._core._time import OUT_OF_RANGE, out_of_range
 from callstate._errors import InvalidValue
@@ -146,7 +146,6 @@ def _to_params(value: Iterable[tuple[str, str]]) -> CallbackParams:
 _CALLBACK_STATUSES: Final = tuple(CallbackStatus)
 #: The trigger code of each reported value, by its index in ``CallbackStatus``.
 _TRIGGERS: Final = tuple(int(TRIGGER_OF[s]) for s in _CALLBACK_STATUSES)
-_new = object.__new__
 _set = object.__setattr__
 
 
@@ -246,18 +245,22 @@ class Delivery:
         account_sid: str | None,
         params: CallbackParams,
     ) -> Delivery:
-        """The parser's constructor: its input is already checked, so skip the checks."""
-        self = _new(cls)
-        _set_call_sid(self, call_sid)
-        _set_sequence_number(self, sequence_number)
-        _set_call_status(self, _CALLBACK_STATUSES[code])
-        _set_timestamp(self, timestamp)
-        _set_call_duration(self, call_duration)
-        _set_account_sid(self, account_sid)
-        _set_params(self, params)
-        fingerprint = hash((code, at, call_duration))
-        _set_hot(self, (sequence_number, fingerprint, _TRIGGERS[code], at))
-        return self
+        """The parser's constructor: its input is already checked, so skip the checks.
+
+        ``code`` is the status's index in ``CallbackStatus``, ``at`` the
+        timestamp as epoch seconds (NaN for none).
+        """
+        hot = (sequence_number, hash((code, at, call_duration)), _TRIGGERS[code], at)
+        return _delivery(
+            call_sid,
+            sequence_number,
+            _CALLBACK_STATUSES[code],
+            timestamp,
+            call_duration,
+            account_sid,
+            params,
+            hot,
+        )
 
     @property
     def key(self) -> tuple[str, int]:
@@ -284,26 +287,8 @@ class Delivery:
         return self.params.get_all(name)
 
 
-(
-    _set_call_sid,
-    _set_sequence_number,
-    _set_call_status,
-    _set_timestamp,
-    _set_call_duration,
-    _set_account_sid,
-    _set_params,
-    _set_hot,
-) = slot_setters(
-    Delivery,
-    "call_sid",
-    "sequence_number",
-    "call_status",
-    "timestamp",
-    "call_duration",
-    "account_sid",
-    "params",
-    "_hot",
-)
+#: ``Delivery`` from every field, ``_hot`` too, all checked (``maker``).
+_delivery: Final = maker(Delivery, checked=True)
 
 
 @attrs.frozen(kw_only=True)
@@ -406,14 +391,11 @@ class RecordDelivery:
 
     @classmethod
     def _make(cls, delivery: Delivery, received_at: datetime | None) -> RecordDelivery:
-        """The webhook handler's constructor (``RecordDelivery`` checks nothing)."""
-        self = _new(cls)
-        _set_delivery(self, delivery)
-        _set_received_at(self, received_at)
-        return self
+        """The webhook handler's constructor: ``received_at`` is its own clock's, aware."""
+        return _record_delivery(delivery, received_at)
 
 
-_set_delivery, _set_received_at = slot_setters(RecordDelivery, "delivery", "received_at")
+_record_delivery: Final = maker(RecordDelivery, checked=True)
 
 
 @attrs.frozen(kw_only=True)

@@ -16,13 +16,12 @@ from urllib.parse import quote, urlencode
 import attrs
 
 from callstate._core._call import CallState
-from callstate._core._make import maker
 from callstate._core._state import CallStatus
 from callstate._core._values import CallResource
 from callstate._errors import BadResponse, InvalidParameter, ModificationRefused, UsageError
 from callstate._version import __version__
 from callstate.client._answers import CallPage, read_page, read_resource, read_resources
-from callstate.client._http import MAX_RESPONSE_BYTES, Request, Response, new_request
+from callstate.client._http import MAX_RESPONSE_BYTES, Request, Response
 from callstate.client._params import _MAX_TEXT as _MAX_SID
 from callstate.client._params import CallFilter, CallParams, _text, _url, check_twiml
 from callstate.client._profile import Profile
@@ -52,10 +51,6 @@ class Operation(Generic[T]):
     request: Request
     read: Callable[[Response], T]
     repeatable: bool
-
-
-#: ``Operation(request, read, repeatable)``, all positional (``maker``).
-_operation: Final = maker(Operation)
 
 
 def _sid(field: str, value: object) -> str:
@@ -112,7 +107,9 @@ class CallsApi:
     # Building requests.
 
     def _get(self, url: str) -> Request:
-        return new_request("GET", url, self._headers, b"", self.max_response_bytes)
+        return Request(
+            method="GET", url=url, headers=self._headers, max_response_bytes=self.max_response_bytes
+        )
 
     def _post(self, url: str, form: list[tuple[str, str]]) -> Request:
         return Request(
@@ -165,8 +162,7 @@ class CallsApi:
             url = f"{self._calls_url}/{call_sid}.json"
         else:
             url = self._call_url(call_sid)
-        request = new_request("GET", url, self._headers, b"", self.max_response_bytes)
-        return _operation(request, self._read_resource, True)
+        return Operation(request=self._get(url), read=self._read_resource, repeatable=True)
 
     def list_calls(
         self,

@@ -7,13 +7,12 @@ socket. Nothing here does I/O.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, Final, Protocol, cast
+from collections.abc import Iterator
+from typing import Protocol
 
 import attrs
 
 from callstate import _redact as redact
-from callstate._core._make import maker, slot_setters, staging_class
 
 __all__ = ["AsyncTransport", "Request", "Response", "Retry", "Transport"]
 
@@ -40,20 +39,9 @@ class Request:
         return _header(self.headers, name)
 
 
-class _HeadersLater:
-    """What ``Response`` keeps beside its fields: where its headers come from, if made later."""
-
-    __slots__ = ("_headers_from",)
-
-
 @attrs.frozen(kw_only=True)
-class Response(_HeadersLater):
-    """One HTTP answer, as plain values: the status, the headers, the body read.
-
-    A bundled transport may leave the headers in its library's form until
-    ``headers`` is first read (the client reads them only to report a bad
-    answer): read, they are the same tuple of pairs, in the same order.
-    """
+class Response:
+    """One HTTP answer, as plain values: the status, the headers, the body read."""
 
     status: int
     headers: tuple[tuple[str, str], ...] = ()
@@ -62,55 +50,6 @@ class Response(_HeadersLater):
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (any case), or None."""
         return _header(self.headers, name)
-
-    if not TYPE_CHECKING:  # to a type checker, Response has only its own attributes
-
-        def __getattr__(self, name: str) -> object:
-            # Python asks here only for what is not set: ``headers`` of an answer
-            # made by ``response_later``, until they are first read.
-            if name != "headers":
-                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-            headers = tuple(self._headers_from())
-            _set_headers(self, headers)
-            return headers
-
-
-(_set_headers,) = slot_setters(Response, "headers")
-_staging_response: Final[Any] = staging_class(Response)
-if _staging_response is None:  # pragma: no cover - CPython lets it be made
-    raise TypeError("Response cannot be made through a staging class")
-_new: Final = object.__new__
-
-
-def new_response(status: int, headers: tuple[tuple[str, str], ...], body: bytes) -> Response:
-    """``Response(status=status, headers=headers, body=body)``, positional and quicker."""
-    made = _new(_staging_response)
-    made.status = status
-    made.headers = headers
-    made.body = body
-    made.__class__ = Response
-    return cast(Response, made)
-
-
-def response_later(
-    status: int, headers_from: Callable[[], Iterable[tuple[str, str]]], body: bytes
-) -> Response:
-    """A ``Response`` whose headers are ``tuple(headers_from())``, made when first read.
-
-    ``headers_from`` must give the same pairs whenever it is called: the
-    library's own parsed headers, which outlive the connection.
-    """
-    made = _new(_staging_response)
-    made.status = status
-    made._headers_from = headers_from
-    made.body = body
-    made.__class__ = Response
-    return cast(Response, made)
-
-
-#: ``Request(method, url, headers, body, max_response_bytes)``, all positional
-#: (``maker``): the client builds one per exchange.
-new_request: Final = maker(Request)
 
 
 def _header(headers: tuple[tuple[str, str], ...], name: str) -> str | None:

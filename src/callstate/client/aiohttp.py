@@ -9,7 +9,7 @@ import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from callstate._errors import ApiConnectionError, ApiTimeout, InvalidParameter
-from callstate.client._http import Request, Response, response_later
+from callstate.client._http import Request, Response
 
 __all__ = ["AiohttpTransport"]
 
@@ -79,7 +79,8 @@ class AiohttpTransport:
                     body = await answer.read()
                 else:
                     body = await _read_bounded(answer.content, limit)
-                return response_later(answer.status, answer.headers.items, body)
+                headers = tuple(answer.headers.items())
+                return Response(status=answer.status, headers=headers, body=body)
         except TimeoutError as exc:
             raise ApiTimeout(f"no answer from {request.url} within {self.timeout}s") from exc
         except aiohttp.ClientError as exc:

@@ -7,7 +7,7 @@ from typing import Any, NoReturn
 import httpx
 
 from callstate._errors import ApiConnectionError, ApiTimeout
-from callstate.client._http import Request, Response, response_later
+from callstate.client._http import Request, Response
 
 __all__ = ["HttpxAsyncTransport", "HttpxTransport"]
 
@@ -20,7 +20,7 @@ def _raise_mapped(exc: httpx.TransportError, url: str, timeout: float) -> NoRetu
 
 
 def _answer(answer: httpx.Response, body: bytes) -> Response:
-    return response_later(answer.status_code, answer.headers.items, body)
+    return Response(status=answer.status_code, headers=tuple(answer.headers.items()), body=body)
 
 
 class _Builder:

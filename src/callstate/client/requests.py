@@ -6,7 +6,7 @@ import requests
 import urllib3
 
 from callstate._errors import ApiConnectionError, ApiTimeout
-from callstate.client._http import Request, Response, response_later
+from callstate.client._http import Request, Response
 
 __all__ = ["RequestsTransport"]
 
@@ -37,7 +37,8 @@ class RequestsTransport:
             ) as answer:
                 # One bounded read from the connection: as fast as ``.content``.
                 body = answer.raw.read(limit + 1, decode_content=True)
-                return response_later(answer.status_code, answer.headers.items, body)
+                headers = tuple(answer.headers.items())
+                return Response(status=answer.status_code, headers=headers, body=body)
         except (requests.Timeout, urllib3.exceptions.TimeoutError) as exc:
             raise ApiTimeout(f"no answer from {request.url} within {self.timeout}s") from exc
         except requests.ConnectionError as exc:

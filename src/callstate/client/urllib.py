@@ -8,7 +8,7 @@ import urllib.request
 from typing import Final
 
 from callstate._errors import ApiConnectionError, ApiTimeout
-from callstate.client._http import Request, Response, _header, new_response
+from callstate.client._http import Request, Response, _header
 
 __all__ = ["UrllibTransport"]
 
@@ -28,7 +28,7 @@ def _answer(
     # http.client decodes header lines as Latin-1, so no value carries the
     # surrogates ``items()`` would wrap: the pairs as parsed are what it returns.
     headers = tuple(source.headers.raw_items())
-    return new_response(status, headers, _read(source, headers, limit))
+    return Response(status=status, headers=headers, body=_read(source, headers, limit))
 
 
 def _read(
