@@ -9,12 +9,13 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 import attrs
 
 from callstate._core._call import (
     CallState,
+    KeyedValue,
     Record,
     earliest,
     fold_delivery,
@@ -187,36 +188,139 @@ class Decider:
         raise UsageError(f"not an event: {event!r}")
 
 
-@attrs.frozen(kw_only=True)
-class Outcome:
+_new = object.__new__
+_set = object.__setattr__
+
+
+class Outcome(KeyedValue):
     """What handling one command did to one call.
 
     ``events`` are what to persist; ``changes`` the status changes they made,
     in order; ``before`` and ``after`` the call's state around them. Hooks
     key on the difference: ``answered`` and ``final`` flip at most once per
     call, whatever the order of the deliveries.
+
+    A frozen value. ``CallBook`` hands it private snapshots of the call's
+    record, and ``before`` and ``after`` are made from them when first read;
+    for a delivery it hands the command, and ``events`` are made from it when
+    first read: most outcomes are answered without anyone reading them.
     """
 
-    #: The events the command caused: what to persist.
-    events: tuple[Event, ...]
-    #: The status changes the events made, in order.
-    changes: tuple[StatusChange, ...]
-    #: The call's state before the command.
-    before: CallState
-    #: The call's state after the command.
-    after: CallState
+    __slots__ = ("_parts",)
+
+    #: [events, duplicate, changes, before, after] in one list, set once: a
+    #: CallBook outcome is made for every delivery and most are never read.
+    #: From CallBook, events may still be the delivery command they are made
+    #: from, and before and after the records the states are made from.
+    _parts: list[Any]
+
+    def __init__(
+        self,
+        *,
+        events: tuple[Event, ...],
+        changes: tuple[StatusChange, ...],
+        before: CallState,
+        after: CallState,
+    ) -> None:
+        _set(self, "_parts", [events, _only_duplicates(events), changes, before, after])
+
+    @classmethod
+    def _of_records(
+        cls,
+        events: tuple[Event, ...],
+        changes: tuple[StatusChange, ...],
+        before: Record,
+        after: Record,
+    ) -> Outcome:
+        """An outcome over snapshots that nothing else holds or changes."""
+        self = _new(cls)
+        _set(self, "_parts", [events, _only_duplicates(events), changes, before, after])
+        return self
+
+    @classmethod
+    def _of_delivery(
+        cls,
+        command: RecordDelivery,
+        duplicate: bool,
+        changes: tuple[StatusChange, ...],
+        before: Record,
+        after: Record,
+    ) -> Outcome:
+        """``_of_records`` for a delivery, its one event made from ``command`` when read."""
+        self = _new(cls)
+        _set(self, "_parts", [command, duplicate, changes, before, after])
+        return self
+
+    @property
+    def events(self) -> tuple[Event, ...]:
+        """The events the command caused: what to persist."""
+        parts = self._parts
+        events = parts[0]
+        if isinstance(events, RecordDelivery):
+            events = parts[0] = _delivery_events(events, parts[1])
+        made: tuple[Event, ...] = events
+        return made
+
+    @property
+    def changes(self) -> tuple[StatusChange, ...]:
+        """The status changes the events made, in order."""
+        changes: tuple[StatusChange, ...] = self._parts[2]
+        return changes
+
+    @property
+    def before(self) -> CallState:
+        """The call's state before the command."""
+        return _state(self._parts, 3)
+
+    @property
+    def after(self) -> CallState:
+        """The call's state after the command."""
+        return _state(self._parts, 4)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise attrs.exceptions.FrozenInstanceError()
+
+    def __delattr__(self, name: str) -> None:
+        raise attrs.exceptions.FrozenInstanceError()
+
+    def _key(self) -> tuple[object, ...]:
+        return (self.events, self.changes, self.before, self.after)
+
+    def __repr__(self) -> str:
+        return (
+            f"Outcome(events={self.events!r}, changes={self.changes!r}, "
+            f"before={self.before!r}, after={self.after!r})"
+        )
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_outcome, self._key())
 
     @property
     def duplicate(self) -> bool:
         """The command only repeated something already recorded."""
-        events = self.events
-        return bool(events) and all(isinstance(e, DuplicateIgnored) for e in events)
+        duplicate: bool = self._parts[1]
+        return duplicate
 
     @property
     def new_anomalies(self) -> tuple[Anomaly, ...]:
         """Anomalies the after-state shows that the before-state did not."""
         seen = set(self.before.anomalies)
         return tuple(a for a in self.after.anomalies if a not in seen)
+
+
+def _state(parts: list[Any], index: int) -> CallState:
+    """The state at ``parts[index]``, made from its record when first read."""
+    state = parts[index]
+    if type(state) is Record:
+        state = parts[index] = CallState.of(state)
+    made: CallState = state
+    return made
+
+
+def _only_duplicates(events: tuple[Event, ...]) -> bool:
+    if len(events) == 1:  # what a delivery causes
+        return isinstance(events[0], DuplicateIgnored)
+    return bool(events) and all(isinstance(e, DuplicateIgnored) for e in events)
 
 
 def _delivery_events(command: RecordDelivery, duplicate: bool) -> tuple[Event, ...]:
@@ -232,6 +336,15 @@ _accepted: Final = maker(DeliveryAccepted, checked=True)
 _ignored: Final = maker(DuplicateIgnored, checked=True)
 
 
+def _outcome(
+    events: tuple[Event, ...],
+    changes: tuple[StatusChange, ...],
+    before: CallState,
+    after: CallState,
+) -> Outcome:
+    return Outcome(events=events, changes=changes, before=before, after=after)
+
+
 def deliver(before: Record, command: RecordDelivery, dialect: Dialect) -> tuple[Outcome, Record]:
     """A delivery's one event folded into a copy of ``before`` (as ``_evolve`` folds it).
 
@@ -242,13 +355,9 @@ def deliver(before: Record, command: RecordDelivery, dialect: Dialect) -> tuple[
     received = _NAN if received_at is None else received_at.timestamp()
     folded = fold_delivery(record, command.delivery, received, dialect)
     record.shared = True
-    outcome = Outcome(
-        events=_delivery_events(command, folded is None),
-        changes=() if folded is None else folded,
-        before=CallState.of(before),
-        after=CallState.of(record),
-    )
-    return outcome, record
+    if folded is None:
+        return Outcome._of_delivery(command, True, (), before, record), record
+    return Outcome._of_delivery(command, False, folded, before, record), record
 
 
 def _check_call(record: Record, call_sid: str) -> None:
@@ -313,12 +422,7 @@ class CallBook:
         for event in caused:
             changes += decider._evolve(record, event)
         record.shared = True
-        return Outcome(
-            events=caused,
-            changes=changes,
-            before=CallState.of(before),
-            after=CallState.of(record),
-        )
+        return Outcome._of_records(caused, changes, before, record)
 
     def apply(self, event: Event) -> tuple[StatusChange, ...]:
         """Fold an event already decided (loaded from a store, say)."""
