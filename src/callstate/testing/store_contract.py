@@ -20,8 +20,9 @@ Every test here speaks only through the ``EventStore`` protocol and the
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import attrs
@@ -55,13 +56,15 @@ _EXAMPLES = itertools.count()  # tells apart the calls of examples sharing one s
 _STEPS = (("initiated", 0), ("ringing", 1), ("in-progress", 2), ("completed", 3))
 
 
-def _over_one_store(examples: int) -> settings:
-    """Settings of a property whose examples share one store, each with calls of its own.
+def _over_one_store(
+    examples: int,
+) -> Callable[[Callable[[Any, EventStore, st.DataObject], None]], Callable[..., None]]:
+    """A property (``self, store, data``) whose examples share one store, each with its calls.
 
     The store fixture is made once for all the examples; each store is its
     own subclass, so its own executor.
     """
-    return settings(
+    shared = settings(
         max_examples=examples,
         deadline=None,
         suppress_health_check=[
@@ -69,6 +72,11 @@ def _over_one_store(examples: int) -> settings:
             HealthCheck.differing_executors,
         ],
     )
+
+    def decorate(test: Callable[[Any, EventStore, st.DataObject], None]) -> Callable[..., None]:
+        return shared(given(data=st.data())(test))
+
+    return decorate
 
 
 def delivery(
@@ -304,7 +312,6 @@ class StoreContract:
             store.calls_page("busy-ish")  # type: ignore[arg-type]
 
     @_over_one_store(25)
-    @given(data=st.data())
     def test_calls_page_is_the_sorted_projection_from_the_cursor_on(
         self, store: EventStore, data: st.DataObject
     ) -> None:
@@ -374,7 +381,6 @@ class StoreContract:
     # The runner over the store.
 
     @_over_one_store(20)
-    @given(data=st.data())
     def test_the_runner_keeps_the_callbook_contract(
         self, store: EventStore, data: st.DataObject
     ) -> None:
