@@ -27,6 +27,8 @@ from _store_fixtures import fresh_postgres_store
 from callstate._core._resource import parse_call_resources
 from callstate._core._values import Reconcile, RecordDelivery
 from callstate.cli._report import state_json
+from callstate.serve._config import ServeConfig
+from callstate.serve._main import pruner_for
 from callstate.stores import Runner, SQLiteStore
 from callstate.stores._retention import Pruner
 from callstate.testing.store_contract import delivery
@@ -312,26 +314,21 @@ def test_export_keep_days_writes_what_prune_removes(tmp_path):
         assert refused.returncode == 2, (bad, refused.stderr)
 
 
-class ForwardingStore(SQLiteStore):
-    """A SQLite store with forward cursors, as ``--forward`` keeps them (one target at CA02)."""
-
-    cursors: dict[str, int]
-
-    def forward_positions(self) -> dict[str, int]:
-        return dict(self.cursors)
-
-
 def test_retention_never_passes_a_forward_cursor(tmp_path):
-    with ForwardingStore(tmp_path / "calls.sqlite") as store:
+    """The cursors ``--forward`` keeps in the store (``set_forward_position``) hold calls back."""
+    with SQLiteStore(tmp_path / "calls.sqlite") as store:
         runner = Runner(store)
         for n in range(5):
             record(runner, f"CA{n:02d}", FINAL, NOW - timedelta(days=30, minutes=-n))
         record(runner, "CAlast", LIVE, NOW)
         last = {e.call_sid: e.position for e in store.read_all(0, 100)}
-        store.cursors = {"https://app.example/hook": last["CA02"], "https://b.example/": 10_000}
+        store.set_forward_position("https://app.example/hook", last["CA02"])
+        store.set_forward_position("https://b.example/", 10_000)
         assert Pruner(runner, KEEP, clock=lambda: NOW).run_pass().removed == 3
-        # A target configured with no cursor yet holds everything back.
-        held = Pruner(runner, KEEP, clock=lambda: NOW, targets=["https://new.example/"])
-        store.cursors = {"https://app.example/hook": 10_000}
+        # A target configured with no cursor yet holds everything back, as serve configures it.
+        config = ServeConfig(keep_days=7, forward=["https://new.example/"])
+        held = pruner_for(config, runner)
+        assert held is not None
+        store.set_forward_position("https://app.example/hook", 10_000)
         assert held.run_pass().removed == 0
         assert Pruner(runner, KEEP, clock=lambda: NOW).run_pass().removed == 2

@@ -332,6 +332,7 @@ def _build_serve_config(stack: contextlib.ExitStack) -> list[object]:
         ServeConfig.from_env({"CALLSTATE_AUTH_TOKEN": SECRET, "CALLSTATE_STORE": dsn}),
         ServeConfig(basic_auth=[f"{USER}:{SECRET}"]),
         ServeConfig.from_env({"CALLSTATE_BASIC_AUTH": f"other:x,{USER}:{SECRET}"}),
+        ServeConfig(forward_secret=SECRET, forward=[f"https://{USER}:{SECRET}@app.example/h"]),
         # An API key cannot hold SECRET's characters ('@', ':'); its own test is in
         # tests/test_serve_auth.py.
     ]
@@ -474,6 +475,7 @@ def test_the_docs_give_secrets_in_the_environment() -> None:
                 ("--auth-token", "CALLSTATE_AUTH_TOKEN"),
                 ("--api-key", "CALLSTATE_API_KEYS"),
                 ("--basic-auth", "CALLSTATE_BASIC_AUTH"),
+                ("--forward-secret", "CALLSTATE_FORWARD_SECRET"),
             ):
                 assert flag not in commands, f"{page.name}: use {variable}"
             assert not password_in_url.search(commands), f"{page.name}: a password in a URL"

@@ -295,6 +295,18 @@ def _parser() -> argparse.ArgumentParser:
         "--max-connections",
         help="connections at once; past it requests get 503 (CALLSTATE_MAX_CONNECTIONS, 1000)",
     )
+    serve_cmd.add_argument(
+        "--forward",
+        action="append",
+        metavar="URL",
+        help="send every status change to URL as a signed webhook (Standard Webhooks); "
+        "repeatable (CALLSTATE_FORWARD, a comma list); needs CALLSTATE_FORWARD_SECRET",
+    )
+    serve_cmd.add_argument(
+        "--forward-secret",
+        help="the forwards' signing secret, whsec_<base64>. Prefer CALLSTATE_FORWARD_SECRET: "
+        "a flag shows in ps to every user of the machine",
+    )
     _reconcile_arguments(serve_cmd)
     _retention_arguments(serve_cmd)
     serve_cmd.add_argument(
@@ -561,6 +573,8 @@ def _serve(args: argparse.Namespace) -> int:
         "header_timeout": args.header_timeout,
         "body_timeout": args.body_timeout,
         "max_connections": args.max_connections,
+        "forward": tuple(args.forward or ()) or None,
+        "forward_secret": args.forward_secret,
         **{name: getattr(args, name) for name in _RECONCILE_FLAGS},
         "keep_days": args.keep_days,
         "retention_interval": args.retention_interval,

@@ -12,6 +12,7 @@ from callstate._core._values import Dialect
 from callstate._errors import InvalidParameter, UsageError
 from callstate.client._profile import check_http_url
 from callstate.serve._auth import basic_credentials, check_api_keys
+from callstate.serve._forward import check_targets
 from callstate.serve._logging import LOG_FORMATS
 from callstate.stores._open import DEFAULT_STORE, open_store
 from callstate.web._url import PublicUrl
@@ -20,7 +21,9 @@ __all__ = ["ServeConfig", "open_store"]
 
 _ENV = "CALLSTATE_"
 #: Settings whose environment twin is a comma-separated list.
-_LISTS = frozenset({"trusted_proxy_headers", "trusted_proxy_ips", "api_keys", "basic_auth"})
+_LISTS = frozenset(
+    {"trusted_proxy_headers", "trusted_proxy_ips", "api_keys", "basic_auth", "forward"}
+)
 
 
 def _port(value: object) -> int:
@@ -79,6 +82,10 @@ def _basic_auth(value: Iterable[str]) -> tuple[str, ...]:
         return basic_credentials(value)
     except UsageError as exc:
         raise UsageError(f"--basic-auth (CALLSTATE_BASIC_AUTH): {exc}") from None
+
+
+def _forward(value: Iterable[str]) -> tuple[str, ...]:
+    return check_targets((value,) if isinstance(value, str) else value)
 
 
 def _interval(value: object) -> float:
@@ -204,6 +211,10 @@ class ServeConfig:
     ring_timeout: timedelta = attrs.field(default=timedelta(seconds=60), converter=_duration)
     #: How long after ringing a call may go on before it is overdue (the grace).
     max_call_length: timedelta = attrs.field(default=timedelta(hours=4), converter=_duration)
+    #: URLs every status change is sent to, as a signed webhook (Standard Webhooks).
+    forward: tuple[str, ...] = attrs.field(default=(), converter=_forward, repr=redact.urls)
+    #: The forwards' signing secret, ``whsec_<base64>``.
+    forward_secret: str | None = attrs.field(default=None, repr=redact.hidden)
 
     #: Remove the calls final for longer than this many days (None: keep everything).
     keep_days: int | None = attrs.field(default=None, converter=_keep_days)

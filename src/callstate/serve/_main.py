@@ -17,6 +17,7 @@ from callstate.client.urllib import UrllibTransport
 from callstate.serve._app import build_app
 from callstate.serve._auth import callback_verifier, is_loopback
 from callstate.serve._config import ServeConfig, open_store
+from callstate.serve._forward import Forwarding
 from callstate.serve._limits import deadline_protocol
 from callstate.serve._logging import log_config
 from callstate.serve._metrics import Metrics
@@ -70,6 +71,7 @@ def serve(flags: Mapping[str, object], environ: Mapping[str, str] | None = None)
     runner = Runner(store, decider_for(config))
     try:
         reconciler = reconciler_for(config, runner)
+        forwarding = Forwarding.of(store, runner.decider, config.forward, config.forward_secret)
     except UsageError:
         store.close()
         raise
@@ -85,6 +87,8 @@ def serve(flags: Mapping[str, object], environ: Mapping[str, str] | None = None)
         raise
     if pruner is not None:
         metrics.watch("callstate_retention_removed_calls", "Calls removed by retention", "", pruner)
+    if forwarding is not None:
+        metrics.watch_forwards(forwarding.stats)
     # POST /calls: one attempt per request (a 429 is the caller's to retry,
     # with its Retry-After), the status callback this receiver's public URL.
     api = api_for(config)
@@ -103,6 +107,7 @@ def serve(flags: Mapping[str, object], environ: Mapping[str, str] | None = None)
         calls=calls,
         status_callback=callback,
     )
+    app.state.forwarding = forwarding
     LOGGER.info(
         "serving",
         extra={
@@ -115,8 +120,11 @@ def serve(flags: Mapping[str, object], environ: Mapping[str, str] | None = None)
             "reconcile_every": None if reconciler is None else config.reconcile_interval,
             "keep_days": config.keep_days,
             "places_calls": calls is not None,
+            "forwards": len(config.forward),
         },
     )
+    if forwarding is not None:
+        forwarding.start()
     try:
         with (
             running(reconciler, config.reconcile_interval),
@@ -133,6 +141,8 @@ def serve(flags: Mapping[str, object], environ: Mapping[str, str] | None = None)
                 proxy_headers=False,
             )
     finally:
+        if forwarding is not None:
+            forwarding.stop()
         if calls is not None:
             calls.close()
         store.close()
@@ -164,7 +174,13 @@ def pruner_for(config: ServeConfig, runner: Runner) -> Pruner | None:
     """The retention ``--keep-days`` asks for; None without it."""
     if config.keep_days is None:
         return None
-    return Pruner(runner, timedelta(days=config.keep_days), clock=lambda: datetime.now(UTC))
+    # A forward target with no cursor yet holds back everything (floor 0).
+    return Pruner(
+        runner,
+        timedelta(days=config.keep_days),
+        clock=lambda: datetime.now(UTC),
+        targets=config.forward,
+    )
 
 
 def prune_once(

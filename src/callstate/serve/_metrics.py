@@ -18,7 +18,11 @@ so two apps in one process, or a test's, never share counts.
   ``callstate_reconciliation_passes_total``, with reconciliation on;
 - ``callstate_calls{status}``: calls stored, by current status, read from the
   store's status index at scrape time (``count_by_status``);
-- ``callstate_retention_removed_calls_total``, with ``--keep-days``.
+- ``callstate_retention_removed_calls_total``, with ``--keep-days``;
+- ``callstate_forwards_pending``, ``callstate_forwards_failed_total`` and
+  ``callstate_forwards_delivered_total``, with ``--forward``: changes read
+  and not delivered yet, attempts that failed, changes delivered (over
+  every target).
 """
 
 from __future__ import annotations
@@ -105,6 +109,35 @@ class _TotalsCollector(Collector):
             yield CounterMetricFamily(passes, "Passes run", value=totals["passes"])
 
 
+class _Snapshots(Protocol):
+    """Something whose counts are read whole (``ForwardStats``)."""
+
+    def snapshot(self) -> Mapping[str, int]: ...
+
+
+class _ForwardsCollector(Collector):
+    """The forwards' numbers, read at scrape time from ``ForwardStats``."""
+
+    def __init__(self, stats: _Snapshots) -> None:
+        self._stats = stats
+
+    def collect(self) -> Iterable[Metric]:
+        counts = self._stats.snapshot()
+        yield GaugeMetricFamily(
+            "callstate_forwards_pending",
+            "Status changes read for --forward and not delivered yet",
+            value=counts["pending"],
+        )
+        yield CounterMetricFamily(
+            "callstate_forwards_failed",
+            "Forward attempts that failed (no 2xx)",
+            value=counts["failed"],
+        )
+        yield CounterMetricFamily(
+            "callstate_forwards_delivered", "Status changes delivered", value=counts["delivered"]
+        )
+
+
 class _CallsByStatus(Collector):
     """``callstate_calls{status}``: the store's count by status, read at each scrape."""
 
@@ -182,6 +215,10 @@ class Metrics:
         With ``label`` empty, ``source`` keeps one total, published as ``name``.
         """
         self.registry.register(_TotalsCollector(name, documentation, label, source))
+
+    def watch_forwards(self, stats: _Snapshots) -> None:
+        """Publish the forwards' pending, failed and delivered counts."""
+        self.registry.register(_ForwardsCollector(stats))
 
     def sink(self, sink: AsyncSink) -> AsyncSink:
         """``sink``, its writes timed and the anomalies they brought counted."""
