@@ -18,7 +18,7 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import IO, Any
 
@@ -445,13 +445,7 @@ def _reconcile(args: argparse.Namespace) -> int:
     flags.update(
         store=args.store, auth_token=args.auth_token, dialect=args.dialect, log_level=args.log_level
     )
-    try:
-        report = reconcile_once(flags)
-    except (UsageError, StoreError) as exc:
-        raise _UsageError(str(exc)) from None
-    json.dump(report, sys.stdout, indent=2)
-    sys.stdout.write("\n")
-    return 0
+    return _report_of(reconcile_once, flags)
 
 
 def _prune(args: argparse.Namespace) -> int:
@@ -463,8 +457,15 @@ def _prune(args: argparse.Namespace) -> int:
         "dialect": args.dialect,
         "log_level": args.log_level,
     }
+    return _report_of(prune_once, flags)
+
+
+def _report_of(
+    command: Callable[[dict[str, Any]], Mapping[str, object]], flags: dict[str, Any]
+) -> int:
+    """Run a one-pass command (reconcile, prune) and print its JSON report."""
     try:
-        report = prune_once(flags)
+        report = command(flags)
     except (UsageError, StoreError) as exc:
         raise _UsageError(str(exc)) from None
     json.dump(report, sys.stdout, indent=2)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import logging.config
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import uvicorn
 
@@ -149,25 +150,40 @@ def serve(flags: Mapping[str, object], environ: Mapping[str, str] | None = None)
     return 0
 
 
+def _one_pass(
+    command: str,
+    needs: str,
+    flags: Mapping[str, object],
+    environ: Mapping[str, str] | None,
+    work: Callable[[ServeConfig, Runner], dict[str, Any]],
+) -> dict[str, Any]:
+    """A one-pass command over the configured store: ``work``'s report, or a UsageError."""
+    config = ServeConfig.from_env(os.environ if environ is None else environ, **flags)
+    logging.config.dictConfig(log_config(config.log_level, config.log_format))
+    if getattr(config, needs) is None:
+        option = needs.replace("_", "-")
+        raise UsageError(f"{command} needs {needs} (--{option} or CALLSTATE_{needs.upper()})")
+    store = open_store(config.store, timeout=config.store_timeout)
+    try:
+        return work(config, Runner(store, decider_for(config)))
+    finally:
+        store.close()
+
+
 def reconcile_once(
     flags: Mapping[str, object], environ: Mapping[str, str] | None = None
 ) -> dict[str, int]:
     """``callstate reconcile``: one pass over the store, its report."""
-    config = ServeConfig.from_env(os.environ if environ is None else environ, **flags)
-    logging.config.dictConfig(log_config(config.log_level, config.log_format))
-    if config.account_sid is None:
-        raise UsageError("reconcile needs account_sid (--account-sid or CALLSTATE_ACCOUNT_SID)")
-    store = open_store(config.store, timeout=config.store_timeout)
-    try:
-        reconciler = reconciler_for(config, Runner(store, decider_for(config)))
-        if reconciler is None:  # pragma: no cover - account_sid is set
-            raise UsageError("reconcile needs account_sid")
+
+    def work(config: ServeConfig, runner: Runner) -> dict[str, Any]:
+        reconciler = reconciler_for(config, runner)
+        assert reconciler is not None  # account_sid is set
         try:
             return reconciler.run_pass().as_json()
         finally:
             reconciler.calls.close()
-    finally:
-        store.close()
+
+    return _one_pass("reconcile", "account_sid", flags, environ, work)
 
 
 def pruner_for(config: ServeConfig, runner: Runner) -> Pruner | None:
@@ -187,15 +203,10 @@ def prune_once(
     flags: Mapping[str, object], environ: Mapping[str, str] | None = None
 ) -> dict[str, int | bool]:
     """``callstate prune``: passes until the cutoff is reached, the report."""
-    config = ServeConfig.from_env(os.environ if environ is None else environ, **flags)
-    logging.config.dictConfig(log_config(config.log_level, config.log_format))
-    if config.keep_days is None:
-        raise UsageError("prune needs keep_days (--keep-days or CALLSTATE_KEEP_DAYS)")
-    store = open_store(config.store, timeout=config.store_timeout)
-    try:
-        pruner = pruner_for(config, Runner(store, decider_for(config)))
-        if pruner is None:  # pragma: no cover - keep_days is set
-            raise UsageError("prune needs keep_days")
+
+    def work(config: ServeConfig, runner: Runner) -> dict[str, Any]:
+        pruner = pruner_for(config, runner)
+        assert pruner is not None  # keep_days is set
         return pruner.run_until_done().as_json()
-    finally:
-        store.close()
+
+    return _one_pass("prune", "keep_days", flags, environ, work)

@@ -29,6 +29,7 @@ from typing import Protocol
 
 import attrs
 
+from callstate._background import in_background
 from callstate._core._call import CallState
 from callstate._core._state import CallStatus
 from callstate._core._values import Reconcile, Tick
@@ -293,15 +294,8 @@ def running(reconciler: Reconciler | None, interval: float) -> Iterator[None]:
     if reconciler is None:
         yield
         return
-    stop = threading.Event()
-    thread = threading.Thread(
-        target=reconciler.run_forever, args=(interval, stop), name="callstate-reconcile"
-    )
-    thread.daemon = True
-    thread.start()
     try:
-        yield
+        with in_background(reconciler.run_forever, interval, "callstate-reconcile"):
+            yield
     finally:
-        stop.set()
-        thread.join(timeout=60)
         reconciler.calls.close()

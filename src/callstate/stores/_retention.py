@@ -37,6 +37,7 @@ from typing import Protocol
 
 import attrs
 
+from callstate._background import in_background
 from callstate._core._values import (
     CallRegistered,
     DeliveryAccepted,
@@ -223,14 +224,5 @@ def pruning(pruner: Pruner | None, interval: float) -> Iterator[None]:
     if pruner is None:
         yield
         return
-    stop = threading.Event()
-    thread = threading.Thread(
-        target=pruner.run_forever, args=(interval, stop), name="callstate-retention"
-    )
-    thread.daemon = True
-    thread.start()
-    try:
+    with in_background(pruner.run_forever, interval, "callstate-retention"):
         yield
-    finally:
-        stop.set()
-        thread.join(timeout=60)

@@ -155,6 +155,23 @@ _COUNT_BY_STATUS: Final = (
 _Row = tuple[str, str, "str | None"]
 
 
+
+@contextlib.contextmanager
+def _immediate(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction: ``BEGIN IMMEDIATE``, ``COMMIT`` at the end, ``ROLLBACK`` on any error.
+
+    The two append paths keep their own (a conflict is reported after its rollback).
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
 class SQLiteStore(SharedPaths):
     """Calls' events in one SQLite file (created with its schema if missing)."""
 
@@ -187,14 +204,9 @@ class SQLiteStore(SharedPaths):
                 # Checkpoint the WAL every ~40 MB rather than every 4 MB: each
                 # append dirties a few pages, and a checkpoint stalls its writer.
                 conn.execute("PRAGMA wal_autocheckpoint=10000")
-                conn.execute("BEGIN IMMEDIATE")
-                try:
+                with _immediate(conn):
                     for statement in (*_SCHEMA, *_SIDE_SCHEMA):
                         conn.execute(statement)
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-                conn.execute("COMMIT")
         except BaseException:
             self.close()
             raise
@@ -299,15 +311,8 @@ class SQLiteStore(SharedPaths):
         is full, the file is read-only, another writer holds the lock past
         ``timeout``): what a health check asks.
         """
-        with self._lock, self._translate() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.execute(_PROBE)
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+        with self._lock, self._translate() as conn, _immediate(conn):
+            conn.execute(_PROBE)
 
     def calls_with_status(self, *statuses: CallStatus) -> tuple[str, ...]:
         if not statuses:
@@ -333,8 +338,7 @@ class SQLiteStore(SharedPaths):
             return ()
         gone = []
         with self._lock, self._translate() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with _immediate(conn):
                 keep = {row[0] for row in conn.execute(_NEWEST) if row[0] is not None}
                 for sid, version in versions.items():
                     row = conn.execute(_AT_VERSION, (sid, version)).fetchone()
@@ -343,11 +347,6 @@ class SQLiteStore(SharedPaths):
                     conn.execute("DELETE FROM callstate_events WHERE call_id = ?", (row[0],))
                     conn.execute("DELETE FROM callstate_calls WHERE id = ?", (row[0],))
                     gone.append(sid)
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
             for sid in gone:
                 self._ids.pop(sid, None)
         return tuple(gone)
@@ -392,16 +391,9 @@ class SQLiteStore(SharedPaths):
 
     def claim_key(self, key: str, fingerprint: str) -> KeyClaim | None:
         check_key(key, fingerprint)
-        with self._lock, self._translate() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                claimed = conn.execute(_CLAIM_KEY, (key, fingerprint)).rowcount == 1
-                row = None if claimed else conn.execute(_HELD_KEY, (key,)).fetchone()
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+        with self._lock, self._translate() as conn, _immediate(conn):
+            claimed = conn.execute(_CLAIM_KEY, (key, fingerprint)).rowcount == 1
+            row = None if claimed else conn.execute(_HELD_KEY, (key,)).fetchone()
         return None if row is None else KeyClaim(fingerprint=row[0], call_sid=row[1])
 
     def settle_key(self, key: str, call_sid: str) -> None:
