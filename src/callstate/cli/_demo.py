@@ -188,34 +188,52 @@ def run_demo(
                     provider.wait_idle(timeout=60)
                     reconciliations = _reconcile(client, runner, sids)
             states = {sid: runner.state(sid) for sid in sids}
-            truth = {sid: provider.true_outcome(sid) for sid in sids}
-            sent = provider.sent()
-            planned = sum(len(steps_for(outcome)) for outcome in truth.values())
-            distinct = {(c.call_sid, dict(c.params).get("SequenceNumber")) for c in sent}
-            dropped = planned - len(distinct)
             kept = provider.calls()
-            delayed = sum(1 for c in kept for _, delays in c.plan for d in delays if d > 0)
-            early = sum(len(delays) for c in kept if c.early for _, delays in c.plan)
-        reordered = _reordered(event_store)
+            return _report(
+                provider,
+                states,
+                started,
+                reordered=_reordered(event_store),
+                early=sum(len(delays) for c in kept if c.early for _, delays in c.plan),
+                reconciliations=reconciliations,
+            )
     finally:
         event_store.close()
         if folder is not None:
             folder.cleanup()
-    diverged = tuple(sorted(s for s in sids if states[s].status.value != truth[s]))
+
+
+def _report(
+    provider: FakeProvider,
+    states: dict[str, CallState],
+    started: float,
+    *,
+    reordered: int,
+    early: int,
+    reconciliations: int,
+    needless_fetches: int | None = None,
+) -> DemoReport:
+    """What both modes report: the calls' states beside the provider's truth and record."""
+    truth = {sid: provider.true_outcome(sid) for sid in states}
+    sent = provider.sent()
+    planned = sum(len(steps_for(outcome)) for outcome in truth.values())
+    distinct = {(c.call_sid, dict(c.params).get("SequenceNumber")) for c in sent}
+    kept = provider.calls()
     return DemoReport(
-        calls=len(sids),
+        calls=len(states),
         ours=dict(Counter(s.status.value for s in states.values())),
         truth=dict(Counter(truth.values())),
         callbacks_sent=len(sent),
         duplicates=sum(s.duplicates for s in states.values()),
-        delayed=delayed,
+        delayed=sum(1 for c in kept for _, delays in c.plan for d in delays if d > 0),
         reordered=reordered,
         early=early,
-        dropped=dropped,
+        dropped=planned - len(distinct),
         conflicts=sum(len(s.anomalies) for s in states.values()),
         reconciliations=reconciliations,
-        diverged=diverged,
+        diverged=tuple(sorted(s for s in states if states[s].status.value != truth[s])),
         seconds=time.monotonic() - started,
+        needless_fetches=needless_fetches,
     )
 
 
@@ -267,10 +285,8 @@ def _run_against_serve(
         finally:
             event_store.close()
         truth = {sid: provider.true_outcome(sid) for sid in sids}
-        sent = provider.sent()
-        fetched = {f.call_sid for f in provider.fetches()}
         accepted: dict[str, set[str | None]] = {}
-        for c in sent:
+        for c in provider.sent():
             if c.answer is not None and 200 <= c.answer < 300:
                 accepted.setdefault(c.call_sid, set()).add(dict(c.params).get("SequenceNumber"))
         whole = {
@@ -278,28 +294,16 @@ def _run_against_serve(
             for s in sids
             if len(accepted.get(s, ())) == len(steps_for(truth[s])) and heard[s].outcome_known
         }
-        planned = sum(len(steps_for(outcome)) for outcome in truth.values())
-        distinct = {(c.call_sid, dict(c.params).get("SequenceNumber")) for c in sent}
-        reconciliations = len(provider.fetches())
-        kept = provider.calls()
-        delayed = sum(1 for c in kept for _, delays in c.plan for d in delays if d > 0)
-    diverged = tuple(sorted(s for s in sids if states[s].status.value != truth[s]))
-    return DemoReport(
-        calls=len(sids),
-        ours=dict(Counter(s.status.value for s in states.values())),
-        truth=dict(Counter(truth.values())),
-        callbacks_sent=len(sent),
-        duplicates=sum(s.duplicates for s in states.values()),
-        delayed=delayed,
-        reordered=reordered,
-        early=0,
-        dropped=planned - len(distinct),
-        conflicts=sum(len(s.anomalies) for s in states.values()),
-        reconciliations=reconciliations,
-        diverged=diverged,
-        seconds=time.monotonic() - started,
-        needless_fetches=len(fetched & whole),
-    )
+        fetches = provider.fetches()
+        return _report(
+            provider,
+            states,
+            started,
+            reordered=reordered,
+            early=0,
+            reconciliations=len(fetches),
+            needless_fetches=len({f.call_sid for f in fetches} & whole),
+        )
 
 
 def _heard(store: EventStore, sid: str) -> CallState:
