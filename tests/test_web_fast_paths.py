@@ -499,7 +499,7 @@ def test_the_asgi_app_reads_the_body_its_messages_carry(messages):
     seen: list[bytes] = []
 
     class Recording(AsyncWebhookHandler):
-        async def __call__(self, method, url, headers, body, received_at):  # type: ignore[override]
+        async def respond(self, method, url, headers, body, received_at, peer=None):  # type: ignore[override]
             seen.append(body)
             return WebhookResponse.no_content()
 
@@ -514,15 +514,15 @@ def test_the_asgi_app_reads_the_body_its_messages_carry(messages):
         assert sent[0]["status"] == 204
 
 
-def test_adapters_call_a_subclass_own_call():
-    # An adapter calls the handler's _respond (no coroutine when the sink
-    # answers at once): a subclass that overrides __call__ is still called.
+def test_adapters_call_a_subclass_respond():
+    # An adapter calls the handler's respond (no coroutine when the sink
+    # answers at once): a subclass that overrides it, async or not, is called.
     class Refusing(AsyncWebhookHandler):
-        async def __call__(self, method, url, headers, body, received_at):  # type: ignore[override]
+        async def respond(self, method, url, headers, body, received_at, peer=None):  # type: ignore[override]
             return WebhookResponse.text(418, "teapot")
 
     class SyncRefusing(WebhookHandler):
-        def __call__(self, method, url, headers, body, received_at):  # type: ignore[override]
+        def respond(self, method, url, headers, body, received_at, peer=None):  # type: ignore[override]
             return WebhookResponse.text(418, "teapot")
 
     for handler in (Refusing, SyncRefusing):

@@ -18,12 +18,15 @@ import callstate.web
 from callstate import (
     CallBook,
     CallStatus,
+    CredentialsRequired,
+    InvalidCallback,
     InvalidInput,
     Limits,
     Outcome,
     RecordDelivery,
     StoreUnavailable,
     UsageError,
+    VerificationFailed,
     VersionConflict,
 )
 from callstate.stores import Runner, SQLiteStore
@@ -780,15 +783,15 @@ def test_the_handler_reads_forwarded_headers_from_its_peer(book: CallBook) -> No
     assert handler("POST", seen, headers, body, AT).status == 403  # no peer: not a proxy
 
 
-def test_a_subclass_call_that_takes_no_peer_is_still_called() -> None:
-    # The adapters pass ``peer``; a subclass's own __call__ written without it still works.
+def test_the_adapters_call_a_subclass_respond() -> None:
+    # The adapters call ``respond``: a subclass that overrides it answers (handler(...) too).
     import io
     import wsgiref.util
 
     from callstate.web.wsgi import webhook_app
 
     class Teapot(WebhookHandler):
-        def __call__(self, method, url, headers, body, received_at):  # type: ignore[override]
+        def respond(self, method, url, headers, body, received_at, peer=None):  # type: ignore[override]
             return callstate.web.WebhookResponse.text(418, f"teapot {method}")
 
     environ: dict[str, object] = {
@@ -798,6 +801,42 @@ def test_a_subclass_call_that_takes_no_peer_is_still_called() -> None:
     }
     wsgiref.util.setup_testing_defaults(environ)
     started: list[str] = []
-    app = webhook_app(Teapot(CallBook(), verifier=Unverified()))
+    teapot = Teapot(CallBook(), verifier=Unverified())
+    app = webhook_app(teapot)
     body = app(environ, lambda status, headers: started.append(status))  # type: ignore[arg-type]
     assert (started, b"".join(body)) == (["418 I'm a Teapot"], b"teapot POST\n")
+    assert teapot("GET", URL, {}, b"", AT).status == 418
+
+
+class _Refusing:
+    """A verifier that refuses every webhook with ``error``."""
+
+    def __init__(self, error: InvalidInput) -> None:
+        self.error = error
+
+    def verify(self, request: WebhookRequest) -> None:
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (InvalidCallback("CallSid", "is missing"), 400),
+        (VerificationFailed("X-Twilio-Signature", "does not match"), 403),
+        (CredentialsRequired("Authorization", "is missing", "Basic realm=x"), 401),
+    ],
+)
+def test_the_web_layer_answers_each_refusal_by_its_kind(error, status) -> None:
+    # The errors carry no HTTP status: the web layer maps their kinds, in one
+    # place. Reading the deprecated ``status_code`` warns, and warnings are
+    # errors here: the handler never reads it.
+    for handler in (
+        WebhookHandler(CallBook(), verifier=_Refusing(error)),
+        AsyncWebhookHandler(CallBook(), verifier=_Refusing(error)),
+    ):
+        answer = handler.respond("POST", URL, FORM, b"CallSid=CA1", AT)
+        assert isinstance(answer, callstate.web.WebhookResponse)
+        assert answer.status == status
+        assert answer.body.decode().startswith(str(error))
+    with pytest.warns(DeprecationWarning, match="status_code"):
+        assert error.status_code == status  # the deprecated read: the web layer's answer

@@ -3,17 +3,17 @@
 ::
 
     CallstateError
-    ├── InvalidInput (ValueError)        the other side sent nonsense: 4xx
+    ├── InvalidInput (ValueError)        the other side sent nonsense
     │   ├── InvalidCallback              a status callback that cannot be used
     │   ├── InvalidResource              a Call resource that cannot be used
     │   ├── InvalidParameter             a Calls API parameter breaks its rule; nothing was sent
     │   ├── InvalidValue                 a value built by hand breaks its field's rule
-    │   └── VerificationFailed           a webhook failed its signature or credentials check: 403
-    │       └── CredentialsRequired      credentials missing or unreadable: 401 with a challenge
+    │   └── VerificationFailed           a webhook failed its signature or credentials check
+    │       └── CredentialsRequired      credentials missing or unreadable (with a challenge)
     ├── UnknownCall (KeyError)           no such call is known here
     ├── StoreError                       an event store could not do what was asked
-    │   ├── StoreUnavailable             it cannot be reached now; retrying may work: 503
-    │   │   └── StoreTimeout (TimeoutError)  it did not answer in time: 503
+    │   ├── StoreUnavailable             it cannot be reached now; retrying may work
+    │   │   └── StoreTimeout (TimeoutError)  it did not answer in time
     │   └── VersionConflict              another writer appended first (optimistic concurrency)
     ├── UsageError (TypeError)           you called the API in a way it does not allow
     └── ApiError                         the Calls API could not do what was asked
@@ -31,11 +31,16 @@
         └── ModificationRefused          refused before sending: the known state forbids it
 
 Errors about input carry ``field`` (the parameter at fault, as the provider
-spells it) and ``reason`` (what is wrong with it), and ``status_code``: the
-HTTP status a webhook should answer with.
+spells it) and ``reason`` (what is wrong with it). They carry no HTTP status:
+``callstate.web`` maps each kind to its answer in one place (400, 403 for a
+failed check, 401 with the challenge for missing credentials, 503 for a
+store that failed). ``InvalidInput.status_code`` still reads that status,
+deprecated.
 """
 
 from __future__ import annotations
+
+import warnings
 
 from callstate._redact import scrub
 
@@ -78,8 +83,6 @@ class CallstateError(Exception):
 class InvalidInput(CallstateError, ValueError):
     """Input from the other side is unusable: names the field and the reason."""
 
-    status_code: int = 400
-
     def __init__(self, field: str, reason: str) -> None:
         self.field = field
         self.reason = reason
@@ -87,6 +90,21 @@ class InvalidInput(CallstateError, ValueError):
 
     def __reduce__(self) -> tuple[object, ...]:
         return (type(self), (self.field, self.reason))
+
+    @property
+    def status_code(self) -> int:
+        """Deprecated: the HTTP status ``callstate.web`` answers a webhook refused with this.
+
+        The web layer maps errors to answers; this reads its map.
+        """
+        warnings.warn(
+            "InvalidInput.status_code is deprecated: callstate.web maps errors to HTTP answers",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        from callstate.web._handler import refusal_status  # noqa: PLC0415 (the web layer's map)
+
+        return refusal_status(self)
 
 
 class InvalidCallback(InvalidInput):
@@ -103,8 +121,6 @@ class InvalidValue(InvalidInput):
 
 class VerificationFailed(InvalidInput):
     """A webhook that failed its signature or credentials check."""
-
-    status_code = 403
 
 
 class UnknownCall(CallstateError, KeyError):
@@ -200,20 +216,8 @@ class ApiResponseError(ApiError):
         super().__init__(f"HTTP {status}: {message}" if status else message)
 
     def __reduce__(self) -> tuple[object, ...]:
-        return (
-            _rebuild_response_error,
-            (type(self), self.status, self.message, self.code, self.more_info),
-        )
-
-
-def _rebuild_response_error(
-    cls: type[ApiResponseError],
-    status: int,
-    message: str,
-    code: str | None,
-    more_info: str | None,
-) -> ApiResponseError:
-    return cls(status, message, code=code, more_info=more_info)
+        # Rebuilt from status and message, then given every attribute (a subclass's too).
+        return (type(self), (self.status, self.message), dict(self.__dict__))
 
 
 class AuthenticationFailed(ApiResponseError):
@@ -247,28 +251,11 @@ class RateLimited(RequestRejected):
     retryable = True
 
     def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        code: str | None = None,
-        more_info: str | None = None,
-        retry_after: float | None = None,
+        self, status: int, message: str, *, retry_after: float | None = None, **details: str | None
     ) -> None:
+        """``details``: ``code`` and ``more_info``, as for every ``ApiResponseError``."""
         self.retry_after = retry_after
-        super().__init__(status, message, code=code, more_info=more_info)
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return (
-            _rebuild_rate_limited,
-            (self.status, self.message, self.code, self.more_info, self.retry_after),
-        )
-
-
-def _rebuild_rate_limited(
-    status: int, message: str, code: str | None, more_info: str | None, retry_after: float | None
-) -> RateLimited:
-    return RateLimited(status, message, code=code, more_info=more_info, retry_after=retry_after)
+        super().__init__(status, message, **details)
 
 
 class ServerError(ApiResponseError):
@@ -296,13 +283,11 @@ class ModificationRefused(ApiError):
 
 
 class CredentialsRequired(VerificationFailed):
-    """A webhook came without usable credentials: answer 401 with ``challenge``.
+    """A webhook came without usable credentials: ask for them with ``challenge``.
 
     ``challenge`` is the ``WWW-Authenticate`` value that asks for them (a
     provider such as Twilio sends Basic credentials only after this answer).
     """
-
-    status_code = 401
 
     def __init__(self, field: str, reason: str, challenge: str = "Basic") -> None:
         self.challenge = challenge

@@ -37,7 +37,7 @@ def fold(bodies: list[bytes]) -> dict[str, CallStatus]:
         try:
             delivery: Delivery = parse_form(body)
         except InvalidCallback as exc:
-            print(exc.field, exc.reason, exc.status_code)
+            print(exc.field, exc.reason)
             continue
         changes: tuple[StatusChange, ...] | None = book.record(delivery)
         if changes:

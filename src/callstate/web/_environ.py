@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, Final, Protocol
 from urllib.parse import quote
 
-from callstate.web._handler import BODY_CUT_SHORT, BODY_UNREADABLE, LENGTH_REQUIRED
+from callstate.web._handler import BODY_CUT_SHORT, BODY_UNREADABLE, LENGTH_REQUIRED, WebhookHandler
 from callstate.web._request import NormalizedHeaders, WebhookResponse
 from callstate.web._url import DEFAULT_PORTS
 
-__all__ = ["body_of", "headers_of", "url_of"]
+__all__ = ["body_of", "headers_of", "respond_to", "url_of"]
 
 _PATH_SAFE: Final = "/:@!$&'()*+,;=-._~"
 _UNPREFIXED: Final = {"CONTENT_TYPE": "content-type", "CONTENT_LENGTH": "content-length"}
@@ -118,3 +119,32 @@ def _read(stream: Readable, size: int) -> bytes:
         chunks.append(chunk)
         missing -= len(chunk)
     return b"".join(chunks)
+
+
+def respond_to(
+    handler: WebhookHandler,
+    environ: Mapping[str, Any],
+    method: str,
+    received_at: datetime,
+    stream: Readable | None = None,
+) -> WebhookResponse:
+    """``handler``'s answer to the WSGI request ``environ``, its body read from ``stream``.
+
+    The WSGI application and the Flask view are this; each reads the method
+    its own way, and Flask gives its own stream (which guards the length;
+    None: ``wsgi.input``).
+    """
+    body = b""
+    if method != "GET":
+        read = body_of(
+            environ["wsgi.input"] if stream is None else stream,
+            environ.get("CONTENT_LENGTH"),
+            handler.limits.max_body_bytes,
+            terminated=bool(environ.get("wsgi.input_terminated")),
+        )
+        if isinstance(read, WebhookResponse):
+            return read  # refused as read: no Content-Length, or cut short
+        body = read
+    return handler.respond(
+        method, url_of(environ), headers_of(environ), body, received_at, environ.get("REMOTE_ADDR")
+    )

@@ -22,13 +22,12 @@ answer.
 
 from __future__ import annotations
 
-import functools
 import inspect
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping
 from datetime import datetime
-from typing import Any, Final, Union
+from typing import Final, Union, cast
 
 from callstate._core._decider import CallBook, Outcome
 from callstate._core._parse import DEFAULT_LIMITS, Limits, parse_callback, parse_known
@@ -41,6 +40,7 @@ from callstate._errors import (
     StoreError,
     StoreTimeout,
     UsageError,
+    VerificationFailed,
 )
 from callstate.web._hooks import LOGGER, Hooks
 from callstate.web._request import (
@@ -86,46 +86,55 @@ NOT_ALLOWED: Final = WebhookResponse.text(
 _NO_PROXY: Final = TrustedProxy(trust=())
 
 
+# Errors to answers, in one place: the core's errors name the field and the
+# reason, never an HTTP status; the web layer says what each is answered with.
+#: The status a refused webhook is answered with, by the error's type (most specific first).
+_REFUSALS: Final = ((CredentialsRequired, 401), (VerificationFailed, 403), (InvalidInput, 400))
+
+
+def refusal_status(exc: InvalidInput) -> int:
+    """The HTTP status a webhook refused with ``exc`` is answered with."""
+    for kind, status in _REFUSALS:
+        if isinstance(exc, kind):
+            return status
+    return 400  # pragma: no cover - every InvalidInput is one of _REFUSALS' kinds
+
+
 def _refusal(exc: InvalidInput) -> WebhookResponse:
+    """The answer to a webhook its input refused: the status of its kind, with its reason."""
     text = str(exc).replace("\r", " ").replace("\n", " ")
+    status = refusal_status(exc)
     if LOGGER.isEnabledFor(logging.DEBUG):
         # Only at debug level: a refusal is the sender's fault, answered with its reason.
-        LOGGER.debug("webhook refused", extra={"status": exc.status_code, "reason": text})
+        LOGGER.debug("webhook refused", extra={"status": status, "reason": text})
     if isinstance(exc, CredentialsRequired):
-        return WebhookResponse.text(401, text, ("WWW-Authenticate", exc.challenge))
-    return WebhookResponse.text(exc.status_code, text)
+        return WebhookResponse.text(status, text, ("WWW-Authenticate", exc.challenge))
+    return WebhookResponse.text(status, text)
 
 
-def _unavailable(exc: StoreError) -> WebhookResponse:
-    # The answer's reason is fixed; the store's own (a path, a server's message) is logged.
-    LOGGER.warning("the store failed; answered 503", extra={"error": str(exc)})
-    return TIMED_OUT if isinstance(exc, StoreTimeout) else UNAVAILABLE
+def _sink_failed(exc: Exception) -> WebhookResponse:
+    """The answer when the sink did not store the delivery: 503, so the provider retries.
 
-
-def _with_peer(call: Callable[..., Any]) -> Callable[..., Any]:
-    """``call``, taking the ``peer`` the adapters pass (dropped if ``call`` has no such parameter).
-
-    A subclass's own ``__call__`` written before ``peer`` existed is still called.
+    Call it in the ``except`` block (an unexpected error is logged with its traceback).
     """
-    parameters = inspect.signature(call).parameters
-    if "peer" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
-        return call
+    if isinstance(exc, StoreError):
+        # The answer's reason is fixed; the store's own (a path, a server's message) is logged.
+        LOGGER.warning("the store failed; answered 503", extra={"error": str(exc)})
+        return TIMED_OUT if isinstance(exc, StoreTimeout) else UNAVAILABLE
+    LOGGER.exception("the sink failed unexpectedly; answered 503")
+    return UNAVAILABLE
 
-    @functools.wraps(call)
-    def respond(self: Any, *args: Any, peer: str | None = None) -> Any:
-        return call(self, *args)
 
-    return respond
+def _answer(outcome: Outcome) -> WebhookResponse:
+    """The answer to a stored delivery: accepted, or a duplicate."""
+    return DUPLICATE if outcome.duplicate else ACCEPTED
 
 
 class _Base:
-    __slots__ = ("_check", "_public", "_verifier", "hooks", "limits", "proxy")
+    __slots__ = ("_check", "_public", "_serial", "_verifier", "hooks", "limits", "proxy", "sink")
 
-    def __init_subclass__(cls, **kwargs: object) -> None:
-        super().__init_subclass__(**kwargs)
-        # The adapters call ``_respond``: a subclass's own ``__call__`` is what they must call.
-        if "__call__" in vars(cls) and "_respond" not in vars(cls):
-            cls._respond = _with_peer(cls.__call__)  # type: ignore[attr-defined]
+    sink: Union[AsyncSink, Sink]
+    _serial: threading.Lock | None
 
     def __init__(
         self,
@@ -215,6 +224,21 @@ class _Base:
             return UNAVAILABLE
         return RecordDelivery._make(delivery, received_at)
 
+    def _store(self, command: RecordDelivery) -> Outcome | Awaitable[Outcome] | WebhookResponse:
+        """The sink's outcome (awaitable from an async sink), or the answer if it failed.
+
+        The one call of the sink: a ``CallBook`` (not thread-safe) is given
+        one command at a time by a ``WebhookHandler``.
+        """
+        serial = self._serial
+        try:
+            if serial is None:
+                return self.sink.handle(command)
+            with serial:
+                return self.sink.handle(command)
+        except Exception as exc:
+            return _sink_failed(exc)
+
 
 class WebhookHandler(_Base):
     """Turns one webhook into a stored delivery and an HTTP answer, for a sync ``sink``.
@@ -230,9 +254,14 @@ class WebhookHandler(_Base):
     Threaded servers call one handler from several threads. A ``CallBook``
     sink is not thread-safe, so the handler gives it one command at a time;
     other sinks (``Runner`` over a store) are called concurrently.
+
+    The adapters call ``respond``; a subclass that answers differently
+    overrides it (``handler(...)`` calls it too).
     """
 
-    __slots__ = ("_serial", "sink")
+    __slots__ = ()
+
+    sink: Sink
 
     def __init__(
         self,
@@ -261,31 +290,34 @@ class WebhookHandler(_Base):
     ) -> WebhookResponse:
         """Handle one webhook: ``url`` in full (query string included), ``body`` raw.
 
-        ``peer``: the address the request came from (see ``prepare``).
+        ``peer``: the address the request came from (see ``prepare``). The
+        same as ``respond``.
         """
+        return self.respond(method, url, headers, body, received_at, peer)
+
+    def respond(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]],
+        body: bytes,
+        received_at: datetime,
+        peer: str | None = None,
+    ) -> WebhookResponse:
+        """The answer to one webhook (what the adapters call): prepare, store, hooks, answer."""
         command = self.prepare(method, url, headers, body, received_at, peer)
         if isinstance(command, WebhookResponse):
             return command
-        try:
-            if self._serial is None:
-                outcome = self.sink.handle(command)
-            else:
-                with self._serial:
-                    outcome = self.sink.handle(command)
-        except StoreError as exc:
-            return _unavailable(exc)
-        except Exception:
-            LOGGER.exception("the sink failed unexpectedly; answered 503")
-            return UNAVAILABLE
+        outcome = self._store(command)
+        if isinstance(outcome, WebhookResponse):
+            return outcome
+        outcome = cast(Outcome, outcome)  # a sync sink's
         if self.hooks:
             try:
                 self.hooks.run(outcome)
             except Exception:  # pragma: no cover - run() reports each hook itself
                 LOGGER.exception("running hooks failed (the event is stored)")
-        return DUPLICATE if outcome.duplicate else ACCEPTED
-
-    #: What the adapters call: the answer, at once (``AsyncWebhookHandler``'s may be awaitable).
-    _respond = __call__
+        return _answer(outcome)
 
 
 class AsyncWebhookHandler(_Base):
@@ -293,9 +325,13 @@ class AsyncWebhookHandler(_Base):
 
     ``sink`` may be an ``AsyncSink`` or a plain ``Sink`` (``CallBook``,
     whose ``handle`` never blocks).
+
+    The adapters call ``respond`` (awaiting its answer only when it is
+    awaitable); a subclass that answers differently overrides it, plain or
+    ``async``.
     """
 
-    __slots__ = ("sink",)
+    __slots__ = ()
 
     def __init__(
         self,
@@ -311,6 +347,7 @@ class AsyncWebhookHandler(_Base):
             verifier=verifier, limits=limits, proxy=proxy, hooks=hooks, public_url=public_url
         )
         self.sink = sink
+        self._serial = None
 
     async def __call__(
         self,
@@ -323,12 +360,13 @@ class AsyncWebhookHandler(_Base):
     ) -> WebhookResponse:
         """Handle one webhook: ``url`` in full (query string included), ``body`` raw.
 
-        ``peer``: the address the request came from (see ``prepare``).
+        ``peer``: the address the request came from (see ``prepare``). The
+        answer of ``respond``, awaited.
         """
-        answer = self._respond(method, url, headers, body, received_at, peer=peer)
+        answer = self.respond(method, url, headers, body, received_at, peer)
         return answer if isinstance(answer, WebhookResponse) else await answer
 
-    def _respond(
+    def respond(
         self,
         method: str,
         url: str,
@@ -337,41 +375,31 @@ class AsyncWebhookHandler(_Base):
         received_at: datetime,
         peer: str | None = None,
     ) -> WebhookResponse | Awaitable[WebhookResponse]:
-        """``self(...)``'s answer; awaitable only when the sink's outcome or a hook is.
+        """The answer to one webhook (what the adapters call); awaitable only when it must be.
 
-        A ``CallBook`` sink with no hooks answers at once: an adapter that
-        calls this awaits nothing (no coroutine to make and run per webhook).
+        It is awaitable only when the sink's outcome or a hook is: a
+        ``CallBook`` sink with no hooks answers at once, and an adapter
+        awaits nothing (no coroutine to make and run per webhook).
         """
         command = self.prepare(method, url, headers, body, received_at, peer)
         if isinstance(command, WebhookResponse):
             return command
-        try:
-            result: Outcome | Awaitable[Outcome] = self.sink.handle(command)
-            # A CallBook's outcome is no awaitable: no need to ask.
-            if type(result) is not Outcome and inspect.isawaitable(result):
+        result = self._store(command)
+        # A CallBook's outcome is no awaitable: no need to ask.
+        if type(result) is not Outcome:
+            if isinstance(result, WebhookResponse):
+                return result
+            if inspect.isawaitable(result):
                 return self._stored(result)
-        except StoreError as exc:
-            return _unavailable(exc)
-        except Exception:
-            LOGGER.exception("the sink failed unexpectedly; answered 503")
-            return UNAVAILABLE
-        outcome: Outcome = result
-        if self.hooks:
-            return self._after(outcome)
-        return DUPLICATE if outcome.duplicate else ACCEPTED
+        return self._after(result) if self.hooks else _answer(result)
 
     async def _stored(self, result: Awaitable[Outcome]) -> WebhookResponse:
         """The answer once an async sink stored the delivery (then the hooks)."""
         try:
             outcome = await result
-        except StoreError as exc:
-            return _unavailable(exc)
-        except Exception:
-            LOGGER.exception("the sink failed unexpectedly; answered 503")
-            return UNAVAILABLE
-        if self.hooks:
-            return await self._after(outcome)
-        return DUPLICATE if outcome.duplicate else ACCEPTED
+        except Exception as exc:
+            return _sink_failed(exc)
+        return await self._after(outcome) if self.hooks else _answer(outcome)
 
     async def _after(self, outcome: Outcome) -> WebhookResponse:
         """Run the hooks due (their failures are logged, never answered), then answer."""
@@ -379,4 +407,4 @@ class AsyncWebhookHandler(_Base):
             await self.hooks.run_async(outcome)
         except Exception:  # pragma: no cover - run_async() reports each hook itself
             LOGGER.exception("running hooks failed (the event is stored)")
-        return DUPLICATE if outcome.duplicate else ACCEPTED
+        return _answer(outcome)

@@ -1,15 +1,28 @@
-"""An ASGI scope's URL and headers, as the handler wants them (ASGI, Starlette)."""
+"""An ASGI scope's URL and headers, and an async request's body, as the handler wants them.
+
+For the ASGI app and Starlette (the scope), and aiohttp too (``stream_body``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping, MutableMapping
 from typing import Any, Final
 from urllib.parse import quote
 
 from callstate.web._request import NormalizedHeaders
 from callstate.web._url import DEFAULT_PORTS
 
-__all__ = ["Receive", "Scope", "Send", "body_of", "headers_of", "more_body", "peer_of", "url_of"]
+__all__ = [
+    "Receive",
+    "Scope",
+    "Send",
+    "body_of",
+    "headers_of",
+    "more_body",
+    "peer_of",
+    "stream_body",
+    "url_of",
+]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -114,3 +127,19 @@ async def more_body(first: bytes, receive: Receive, limit: int) -> bytes | None:
         if not message.get("more_body", False):
             break
     return b"".join(chunks)
+
+
+async def stream_body(chunks: AsyncIterable[bytes], limit: int) -> bytes:
+    """The body a framework's stream of chunks carries, up to its first chunk past ``limit``.
+
+    Enough to tell it is too large (the handler answers that). The stream's
+    own error when the client went away is the adapter's to catch.
+    """
+    parts = []
+    size = 0
+    async for chunk in chunks:
+        parts.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            break
+    return b"".join(parts)

@@ -20,6 +20,7 @@ from aiohttp.http import HttpProcessingError
 from callstate.web._clock import Clock, utc_now
 from callstate.web._handler import BODY_UNREADABLE, AsyncWebhookHandler, WebhookHandler
 from callstate.web._request import NormalizedHeaders, WebhookResponse
+from callstate.web._scope import stream_body
 
 __all__ = ["add_webhook", "webhook_view"]
 
@@ -29,27 +30,17 @@ def webhook_view(
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
     """An aiohttp request handler that hands the request to ``handler``."""
     limit = handler.limits.max_body_bytes
-    respond = handler._respond
+    respond = handler.respond
 
     async def view(request: web.Request) -> web.Response:
         received_at = clock()
         method = request.method
         body = b""
         if method != "GET":
-            chunks = []
-            size = 0
             try:
-                while size <= limit:
-                    chunk = await request.content.read(limit + 1 - size)
-                    if not chunk:
-                        break
-                    chunks.append(chunk)
-                    size += len(chunk)
-                    if request.content.at_eof():
-                        break
+                body = await stream_body(request.content.iter_any(), limit)
             except (OSError, HttpProcessingError):  # the client went away, or bad framing
                 return _response(BODY_UNREADABLE)
-            body = b"".join(chunks)
         url = f"{request.scheme}://{request.host}{request.raw_path}"
         headers = NormalizedHeaders()
         names = _names

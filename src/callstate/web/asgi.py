@@ -47,7 +47,7 @@ class WebhookApp:
                 return  # the client went away mid-body: what came is not what was sent
             body = read
         # An AsyncWebhookHandler answers at once unless its sink or a hook awaits.
-        answer = self.handler._respond(
+        answer = self.handler.respond(
             method, url_of(scope, host), headers, body, received_at, peer=peer_of(scope)
         )
         if not isinstance(answer, WebhookResponse):

@@ -57,7 +57,7 @@ def webhook_view(
         url = url_of(meta, scheme=request.scheme)
         peer = meta.get("REMOTE_ADDR")
         return _response(
-            handler._respond(method, url, headers_of(meta), body, received_at, peer=peer)
+            handler.respond(method, url, headers_of(meta), body, received_at, peer=peer)
         )
 
     return csrf_exempt(view)

@@ -16,9 +16,8 @@ import flask
 from flask.sansio.scaffold import Scaffold
 
 from callstate.web._clock import Clock, utc_now
-from callstate.web._environ import body_of, headers_of, url_of
+from callstate.web._environ import respond_to
 from callstate.web._handler import WebhookHandler
-from callstate.web._request import WebhookResponse
 
 __all__ = ["register", "webhook_view"]
 
@@ -27,33 +26,14 @@ def webhook_view(
     handler: WebhookHandler, *, clock: Clock = utc_now
 ) -> Callable[[], flask.Response]:
     """A Flask view function that hands the request to ``handler``."""
-    limit = handler.limits.max_body_bytes
 
     def view() -> flask.Response:
         received_at = clock()
         # The request itself, not the context-local proxy every attribute goes through.
         request = flask.request._get_current_object()  # type: ignore[attr-defined]
-        environ = request.environ
         method = request.method
-        body: bytes | WebhookResponse = b""
-        if method != "GET":
-            body = body_of(
-                request.stream,
-                environ.get("CONTENT_LENGTH"),
-                limit,
-                terminated=bool(environ.get("wsgi.input_terminated")),
-            )
-        if isinstance(body, WebhookResponse):
-            answer = body  # refused as read: no Content-Length, or cut short
-        else:
-            answer = handler._respond(
-                method,
-                url_of(environ),
-                headers_of(environ),
-                body,
-                received_at,
-                peer=environ.get("REMOTE_ADDR"),
-            )
+        stream = None if method == "GET" else request.stream
+        answer = respond_to(handler, request.environ, method, received_at, stream)
         return flask.Response(answer.body, status=answer.status, headers=list(answer.headers))
 
     return view

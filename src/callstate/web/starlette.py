@@ -21,7 +21,7 @@ from starlette.routing import Route
 from callstate.web._clock import Clock, utc_now
 from callstate.web._handler import BODY_UNREADABLE, AsyncWebhookHandler, WebhookHandler
 from callstate.web._request import WebhookResponse
-from callstate.web._scope import headers_of, peer_of, url_of
+from callstate.web._scope import headers_of, peer_of, stream_body, url_of
 
 __all__ = ["webhook_endpoint", "webhook_route"]
 
@@ -31,24 +31,17 @@ def webhook_endpoint(
 ) -> Callable[[Request], Awaitable[Response]]:
     """A Starlette endpoint that hands the request to ``handler``."""
     limit = handler.limits.max_body_bytes
-    respond = handler._respond
+    respond = handler.respond
 
     async def endpoint(request: Request) -> Response:
         received_at = clock()
         method = request.method
         body = b""
         if method != "GET":
-            chunks = []
-            size = 0
             try:
-                async for chunk in request.stream():
-                    chunks.append(chunk)
-                    size += len(chunk)
-                    if size > limit:
-                        break
+                body = await stream_body(request.stream(), limit)
             except ClientDisconnect:
                 return _response(BODY_UNREADABLE)  # the client went away: nobody reads it
-            body = b"".join(chunks)
         scope = request.scope
         headers, host = headers_of(scope)
         # An AsyncWebhookHandler answers at once unless its sink or a hook awaits.

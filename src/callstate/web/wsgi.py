@@ -15,9 +15,8 @@ from http import HTTPStatus
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from callstate.web._clock import Clock, utc_now
-from callstate.web._environ import body_of, headers_of, url_of
+from callstate.web._environ import respond_to
 from callstate.web._handler import WebhookHandler
-from callstate.web._request import WebhookResponse
 
 __all__ = ["webhook_app"]
 
@@ -26,30 +25,11 @@ _STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in H
 
 def webhook_app(handler: WebhookHandler, *, clock: Clock = utc_now) -> WSGIApplication:
     """A WSGI application that hands every request to ``handler``."""
-    limit = handler.limits.max_body_bytes
 
     def application(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         received_at = clock()
         method = environ.get("REQUEST_METHOD", "GET")
-        body: bytes | WebhookResponse = b""
-        if method != "GET":
-            body = body_of(
-                environ["wsgi.input"],
-                environ.get("CONTENT_LENGTH"),
-                limit,
-                terminated=bool(environ.get("wsgi.input_terminated")),
-            )
-        if isinstance(body, WebhookResponse):
-            answer = body  # refused as read: no Content-Length, or cut short
-        else:
-            answer = handler._respond(
-                method,
-                url_of(environ),
-                headers_of(environ),
-                body,
-                received_at,
-                peer=environ.get("REMOTE_ADDR"),
-            )
+        answer = respond_to(handler, environ, method, received_at)
         status = (
             _STATUS_LINES.get(answer.status)
             or f"{answer.status} {HTTPStatus(answer.status).phrase}"
