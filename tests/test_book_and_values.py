@@ -7,8 +7,11 @@ with equal hashes, whatever path made them.
 from __future__ import annotations
 
 import math
+import pickle
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -35,6 +38,7 @@ from callstate import (
     Tick,
     UnknownCall,
     UsageError,
+    parse_form,
 )
 from callstate._core._call import Record, _changes, _dt, earliest, fold_resource, longest
 from callstate._core._state import STATUSES
@@ -398,3 +402,104 @@ def test_a_move_the_table_does_not_have_is_a_bug_said_aloud():
     completed, ringing = STATUSES.index(CallStatus.COMPLETED), STATUSES.index(CallStatus.RINGING)
     with pytest.raises(AssertionError, match="illegal transition completed -> ringing"):
         _changes(record, completed, 0, ringing)
+
+
+# CallBook's outcomes equal the decider's, and stay put (from test_web_fast_paths.py).
+
+
+NOW = datetime(2026, 11, 24, 10, 15, 33, tzinfo=UTC)
+
+
+@given(st.lists(cst.deliveries(), max_size=12))
+def test_callbook_outcomes_are_the_deciders_and_stay_put(deliveries):
+    book = CallBook()
+    decider = Decider()
+    states: dict[str, object] = {}
+    outcomes = []
+    for delivery in deliveries:
+        command = RecordDelivery(delivery=delivery, received_at=NOW)
+        outcome = book.handle(command)
+        before = states.get(delivery.call_sid) or decider.initial_state(delivery.call_sid)
+        events = decider.decide(command, before)  # type: ignore[arg-type]
+        after, changes = decider.advance(before, events)  # type: ignore[arg-type]
+        expected = Outcome(events=events, changes=changes, before=before, after=after)  # type: ignore[arg-type]
+        states[delivery.call_sid] = after
+        outcomes.append((outcome, expected))
+    # Read only after every command: each outcome still shows its own moment.
+    for outcome, expected in outcomes:
+        assert outcome == expected
+        assert outcome.before == expected.before and outcome.after == expected.after
+        assert outcome.duplicate == expected.duplicate
+        assert outcome.new_anomalies == expected.new_anomalies
+        assert hash(outcome) == hash(expected)
+        assert repr(outcome) == repr(expected)
+
+
+_SIDS = st.sampled_from(["CA1", "CA2"])
+
+
+_steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("handle"), cst.deliveries(_SIDS)),
+        st.tuples(st.just("record"), cst.deliveries(_SIDS)),
+        st.tuples(st.just("apply"), cst.deliveries(_SIDS)),
+        st.tuples(st.just("reconcile"), cst.call_resources("CA1") | cst.call_resources("CA2")),
+        st.tuples(st.just("register"), _SIDS),
+        st.tuples(st.just("tick"), st.integers(0, 30)),
+    ),
+    max_size=14,
+)
+
+
+@given(_steps)
+def test_outcomes_stay_put_whatever_changes_the_book_next(steps):
+    # CallBook hands an outcome the call's record itself as its "after" and
+    # copies it before the next change, however the book is changed next.
+    book, reference = CallBook(), CallBook()
+    outcomes = []
+    for how, value in steps:
+        if how == "tick":
+            now = datetime(2026, 11, 24, 10, 0, tzinfo=UTC) + timedelta(hours=value)
+            assert book.tick(now) == reference.tick(now)
+            continue
+        if how in ("record", "apply"):
+            if how == "record":
+                assert book.record(value, NOW) == reference.record(value, NOW)
+            else:
+                event = DeliveryAccepted(delivery=value, received_at=NOW)
+                assert book.apply(event) == reference.apply(event)
+            continue
+        command: RecordDelivery | Reconcile | RegisterCall
+        if how == "handle":
+            command, sid = RecordDelivery(delivery=value, received_at=NOW), value.call_sid
+        elif how == "reconcile":
+            command, sid = Reconcile(resource=value, observed_at=NOW), value.sid
+        else:
+            command, sid = RegisterCall(call_sid=value, placed_at=NOW), value
+        before = reference.get(sid) or reference.decider.initial_state(sid)
+        expected = reference.handle(command)
+        outcomes.append((book.handle(command), expected, before, reference.state(sid)))
+    # Read only now: each outcome still shows its own moment.
+    for outcome, expected, before, after in outcomes:
+        assert outcome.before == before and outcome.after == after
+        assert outcome.events == expected.events and outcome.changes == expected.changes
+        assert outcome.duplicate == expected.duplicate
+    assert list(book.states()) == list(reference.states())
+
+
+def test_an_outcome_is_a_frozen_value():
+    book = CallBook()
+    delivery = parse_form(
+        urlencode({"CallSid": "CA1", "CallStatus": "ringing", "SequenceNumber": "1"})
+    )
+    outcome = book.handle(RecordDelivery(delivery=delivery, received_at=NOW))
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        outcome.events = ()  # type: ignore[misc]
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        del outcome.changes
+    assert pickle.loads(pickle.dumps(outcome)) == outcome
+    assert outcome.after.status.value == "ringing" and outcome.before.status.value == "queued"
+    assert not outcome.duplicate
+    again = book.handle(RecordDelivery(delivery=delivery, received_at=NOW))
+    assert again.duplicate and again.changes == ()
+    assert outcome.after.duplicates == 0 and again.after.duplicates == 1

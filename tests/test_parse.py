@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
-from urllib.parse import quote_plus, unquote_plus, urlencode
+from urllib.parse import quote, quote_plus, unquote_plus, urlencode
 
 import pytest
 from hypothesis import assume, given
@@ -18,7 +18,15 @@ from callstate import (
     parse_form,
 )
 from callstate._core._form import decodes_plainly
-from callstate._core._parse import MAX_NUMBER, _delivery, split_form, unquote_ascii
+from callstate._core._parse import (
+    MAX_NUMBER,
+    _delivery,
+    parse_known,
+    parse_split,
+    split_form,
+    split_known,
+    unquote_ascii,
+)
 from callstate.testing import strategies as cst
 from callstate.web._handler import refusal_status
 
@@ -385,3 +393,102 @@ def test_a_number_is_read_whatever_its_leading_zeros(field, text):
             parse_form(body(**{field: text}), limits=limits)
         assert caught.value.field == field
         assert "out of range" in caught.value.reason
+
+
+# The parser's fast paths equal the plain path (from test_web_fast_paths.py).
+
+
+KNOWN = ("CallSid", "CallStatus", "SequenceNumber", "Timestamp", "CallDuration", "AccountSid")
+
+
+_field_values = st.one_of(
+    st.sampled_from(["ringing", "COMPLETED", "no_answer", "x", "", "1", "007", "+", "%2B1"]),
+    st.sampled_from(["Tue, 24 Nov 2026 10:15:32 +0000", "2026-11-24T10:15:32Z", "soon"]),
+    st.sampled_from(["CA1", "CA 1", "C%41", "99999999999", "-1"]),
+    st.text(max_size=12),
+)
+
+
+_pairs = st.lists(
+    st.tuples(st.sampled_from(KNOWN) | st.text(max_size=6), _field_values), max_size=9
+)
+
+
+_raw_forms = st.one_of(
+    _pairs.map(urlencode),
+    _pairs.map(lambda pairs: "&".join(f"{n}={quote(v, safe='+%')}" for n, v in pairs)),
+    st.text(alphabet="CalSdtusq=&%+2B4Fe0x;\u00e9", max_size=60),
+    st.binary(max_size=60),
+)
+
+
+def _result(parse: object, raw: object) -> object:
+    try:
+        delivery = parse(raw)  # type: ignore[operator]
+    except InvalidCallback as exc:
+        return ("error", str(exc))
+    return ("delivery", delivery, list(delivery.params))
+
+
+@given(_raw_forms, st.sampled_from([Limits(), Limits(max_body_bytes=30)]))
+def test_parsing_the_split_pairs_is_parsing_the_form(raw, limits):
+    # The handler splits once (the signature needs the pairs), then parses the
+    # pairs: the same delivery, or the same error, as parsing the raw form.
+    try:
+        pairs = split_form(raw, limits)
+    except InvalidCallback:
+        with pytest.raises(InvalidCallback):
+            parse_form(raw, limits=limits)
+        return
+    expected = _result(lambda r: parse_form(r, limits=limits), raw)
+    assert _result(parse_split, pairs) == expected
+    assert _result(parse_split, tuple(pairs)) == expected
+    # The handler's way: the pairs and, when no name repeats, the pairs by name.
+    known, by_name = split_known(raw, limits)
+    assert known == tuple(pairs)
+    assert by_name == (dict(pairs) if len(dict(pairs)) == len(pairs) else None)
+    assert _result(lambda k: parse_known(k, by_name), known) == expected
+
+
+def _split_result(raw: object, limits: Limits) -> object:
+    try:
+        return split_form(raw, limits)  # type: ignore[arg-type]
+    except InvalidCallback as exc:
+        return str(exc)
+
+
+@given(_raw_forms, st.sampled_from([Limits(max_body_bytes=30), Limits()]))
+def test_a_remembered_field_is_read_as_it_was_first(raw, limits):
+    # Fields read once are remembered: read again, under other limits or in
+    # another body, they give what reading them afresh gives.
+    fresh = _split_result(raw, limits)
+    for other in (Limits(), Limits(max_body_bytes=30)):
+        _split_result(raw, other)
+        _split_result(raw + b"&" if isinstance(raw, bytes) else raw + "&", other)
+        assert _split_result(raw, limits) == fresh
+
+
+@given(cst.deliveries())
+def test_parsing_split_pairs_of_any_delivery_gives_it_back(delivery):
+    raw = urlencode(list(delivery.params))
+    assert parse_split(split_form(raw)) == delivery
+
+
+@given(st.lists(st.tuples(st.text(max_size=8).filter(bool), st.text(max_size=12)), max_size=8))
+def test_a_remembered_decoding_is_the_decoding(pairs):
+    from urllib.parse import parse_qsl
+
+    raw = urlencode(pairs)
+    try:
+        first = split_form(raw)
+    except InvalidCallback:
+        return
+    assert split_form(raw) == first == parse_qsl(raw, keep_blank_values=True)
+    # "+" is a space only when encoded: a decoded value is never taken for encoded text.
+    assert split_form(urlencode([(n, v) for n, v in first])) == first
+
+
+def test_the_small_numbers_are_the_numbers():
+    from callstate._core._parse import _SMALL_NUMBERS, _number
+
+    assert all(_number("SequenceNumber", text) == n for text, n in _SMALL_NUMBERS.items())

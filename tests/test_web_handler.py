@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
+import hmac
 import json
 import logging
 from datetime import UTC, datetime
@@ -11,7 +13,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import callstate.web
@@ -840,3 +842,106 @@ def test_the_web_layer_answers_each_refusal_by_its_kind(error, status) -> None:
         assert answer.body.decode().startswith(str(error))
     with pytest.warns(DeprecationWarning, match="status_code"):
         assert error.status_code == status  # the deprecated read: the web layer's answer
+
+
+# Verifying by parts equals verifying the request (from test_web_fast_paths.py).
+
+
+NOW = datetime(2026, 11, 24, 10, 15, 33, tzinfo=UTC)
+
+
+def _reference_signature(token: str, url: str, params: list[tuple[str, str]]) -> str:
+    signed = url + "".join(name + value for name, value in sorted(set(params)))
+    digest = hmac.new(token.encode(), signed.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+class _ThroughRequest:
+    """A verifier the handler must hand a WebhookRequest: the one path there was."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+
+    def verify(self, request: WebhookRequest) -> None:
+        self.inner.verify(request)  # type: ignore[attr-defined]
+
+
+_CALLBACK = [("CallSid", "CA1"), ("CallStatus", "ringing"), ("SequenceNumber", "1")]
+
+
+_signed_params = st.lists(
+    st.tuples(
+        st.sampled_from(["AccountSid", "CallSid", "SequenceNumber", "To"]),
+        st.sampled_from(["AC1", "AC2", "CA2", "2", "+1 2"]),
+    ),
+    max_size=3,
+).flatmap(lambda extra: st.permutations(_CALLBACK + extra))
+
+
+_webhooks = st.tuples(
+    st.sampled_from(["POST", "GET", "json", "post"]),
+    st.sampled_from(["https://h.example/s", "https://h.example:443/s?x=1", "http://h:8080/s"]),
+    _signed_params,
+    st.sampled_from(["right", "other token", "bad header", "none", "port toggled"]),
+)
+
+
+def _webhook(
+    kind: str, base: str, params: list[tuple[str, str]], signing: str
+) -> tuple[str, str, dict[str, str], bytes]:
+    """A webhook's method, URL, headers and body, signed as ``signing`` says."""
+    method, url, body, signed = kind, base, urlencode(params).encode(), params
+    headers: dict[str, str] = {}
+    joiner = "&" if "?" in base else "?"
+    if kind == "GET":
+        url, body, signed = f"{base}{joiner}{urlencode(params)}", b"", []
+    elif kind == "json":
+        method, body, signed = "POST", json.dumps(dict(params)).encode(), []
+        url = f"{base}{joiner}bodySHA256={body_sha256(body)}"
+        headers["Content-Type"] = "application/json"
+    token = "t9" if signing == "other token" else "t2" if ("AccountSid", "AC2") in params else "t1"
+    signed_url = port_variants(url)[-1] if signing == "port toggled" else url
+    signature = twilio_signature(token, signed_url, signed)
+    if signing == "bad header":
+        signature = signature[:-2] + "A="
+    if signing != "none":
+        headers["X-Twilio-Signature"] = signature
+        headers["Authorization"] = "Basic " + base64.b64encode(b"u:p").decode()
+    return method, url, headers, body
+
+
+@given(st.lists(_webhooks, max_size=6), st.booleans())
+def test_verifying_by_parts_is_verifying_the_request(webhooks, per_account):
+    # The handler hands a signature (or Basic auth) the request's parts, not a
+    # WebhookRequest: every answer is the one the request would have had.
+    secrets = {"AC1": ["t1", "t0"], "AC2": ["t2"]} if per_account else ["t1", "t0"]
+    verifiers = [TwilioSignature(secrets=secrets), BasicAuth(credentials={"u": "p"}), Unverified()]
+    for verifier in verifiers:
+        fast = WebhookHandler(CallBook(), verifier=verifier)
+        slow = WebhookHandler(CallBook(), verifier=_ThroughRequest(verifier))
+        assert fast._check is not None and slow._check is None
+        for webhook in webhooks:
+            answer = fast(*_webhook(*webhook), NOW)
+            assert answer == slow(*_webhook(*webhook), NOW)
+            event(f"{type(verifier).__name__} {answer.status}")
+
+
+@given(
+    st.lists(st.tuples(st.text(max_size=4), st.text(max_size=4)), max_size=8),
+    st.sampled_from(["https://h.example/s", "https://h.example:443/s", "http://h:8080/s"]),
+    st.booleans(),
+    st.booleans(),
+)
+def test_a_form_signed_as_the_reference_says_is_accepted(pairs, url, per_account, toggled):
+    # Signed by the reference HMAC (hmac.new), with either token or the other
+    # form of the URL: accepted; the same with a token not configured: refused.
+    # A repeated name passes the signature and is refused by the parser.
+    params = [("AccountSid", "AC1"), *_CALLBACK, *((f"x{name}", value) for name, value in pairs)]
+    secrets = {"AC1": ["t0", "t1"]} if per_account else ["t0", "t1"]
+    signed_url = port_variants(url)[-1] if toggled else url
+    handler = WebhookHandler(CallBook(), verifier=TwilioSignature(secrets=secrets))
+    signed = 400 if len(dict(params)) < len(params) else 204
+    for token, status in (("t1", signed), ("t0", signed), ("t9", 403)):
+        headers = {"X-Twilio-Signature": _reference_signature(token, signed_url, params)}
+        answer = handler("POST", url, headers, urlencode(params).encode(), NOW)
+        assert answer.status == status, answer.body
