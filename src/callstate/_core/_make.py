@@ -23,7 +23,7 @@ PYTHONHASHSEED=0, ``parse_form`` of 1,000 bodies of ``benchmarks/core.py``):
 85.6k instructions a body with ``Delivery._make`` made by ``maker``, 111.6k
 with the same ``Delivery`` built by its attrs ``__init__`` (which checks
 again what the parser checked): 23% of the parse, which
-``parse_apply_eps`` feels. ``tests/test_make.py`` holds that the made value
+``parse_apply_eps`` feels. ``tests/core/test_make.py`` holds that the made value
 is the one ``__init__`` builds. The subclass shows in
 ``cls.__subclasses__()``; no instance of it is ever handed out.
 """

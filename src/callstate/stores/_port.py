@@ -173,7 +173,7 @@ class SharedPaths(ABC):
 
     ``append`` takes one event the short way, as a webhook worker appends it
     (``_append_one``: the checks and writes of ``append_many`` without its
-    batch bookkeeping; ``tests/test_stores_contract.py`` holds each store to
+    batch bookkeeping; ``tests/stores/test_stores_contract.py`` holds each store to
     a batch of one), and hands anything else to ``append_many`` as a batch of
     one. ``calls_page`` checks its arguments and asks ``_page`` only for a
     page that can hold a call. A ``with`` block closes the store.

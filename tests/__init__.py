@@ -1,0 +1,1 @@
+"""The tests of callstate, a folder per layer (see README.md)."""

@@ -1,0 +1,3 @@
+"""Tests of the Calls API client (client/): requests, answers, errors, every transport over
+real sockets.
+"""

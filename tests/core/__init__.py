@@ -1,0 +1,3 @@
+"""Tests of the pure core (_core/): values, parsing, timestamps, the state machine, the
+decider, CallBook; no I/O.
+"""

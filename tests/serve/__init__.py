@@ -1,0 +1,3 @@
+"""Tests of the receiver (serve/) as users run it: real `callstate serve` processes;
+reconciliation, placing calls, faults, logs, security.
+"""
