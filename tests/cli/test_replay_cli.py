@@ -127,3 +127,82 @@ def test_unusable_arguments_exit_2(tmp_path):
     assert replay(str(EXAMPLE), "--now", "2026-11-24T18:00:00").returncode == 2
     assert replay(str(EXAMPLE), "--dialect", "klingon").returncode == 2
     assert replay(str(tmp_path)).returncode == 2  # a directory
+
+
+RINGING = '{"params": {"CallSid": "CA1", "CallStatus": "ringing", "SequenceNumber": "1"}}'
+
+
+def test_placement_and_reconciliation_request_lines_are_applied():
+    lines = [
+        '{"registered": {"call_sid": "CA1", "placed_at": "2026-11-24T17:00:00+00:00",'
+        ' "ring_timeout": 30}}',
+        RINGING,
+        '{"reconciliation_requested": {"call_sid": "CA1", "at": "2026-11-24T18:00:00+00:00"}}',
+        '{"registered": {"call_sid": "CA2", "placed_at": "2026-11-24T17:00:00Z"}}',
+    ]
+    result = replay("-", stdin="\n".join(lines) + "\n")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["rejected"] == []
+    # Without --now nothing is overdue: the request line is what flags CA1.
+    assert report["calls"]["CA1"]["needs_reconciliation"]
+    assert not json.loads(replay("-", stdin=RINGING + "\n").stdout)["calls"]["CA1"][
+        "needs_reconciliation"
+    ]
+    assert report["calls"]["CA2"]["status"] == "queued"  # placed, nothing heard yet
+
+
+def test_bad_placement_and_request_lines_name_the_field(tmp_path):
+    placed = '"placed_at": "2026-11-24T17:00:00+00:00"'
+    bad = [
+        ('{"registered": "CA1"}', "registered"),
+        ('{"registered": {"placed_at": "2026-11-24T17:00:00+00:00"}}', "registered.call_sid"),
+        ('{"registered": {"call_sid": 7, ' + placed + "}}", "registered.call_sid"),
+        ('{"registered": {"call_sid": "CA1"}}', "registered.placed_at"),
+        ('{"registered": {"call_sid": "CA1", "placed_at": "noon"}}', "registered.placed_at"),
+        (
+            '{"registered": {"call_sid": "CA1", "placed_at": "2026-11-24T17:00:00"}}',
+            "registered.placed_at",
+        ),
+        (
+            '{"registered": {"call_sid": "CA1", ' + placed + ', "ring_timeout": -1}}',
+            "registered.ring_timeout",
+        ),
+        (
+            '{"registered": {"call_sid": "CA1", ' + placed + ', "ring_timeout": "30"}}',
+            "registered.ring_timeout",
+        ),
+        (
+            '{"registered": {"call_sid": "CA1", ' + placed + ', "ring_timeout": true}}',
+            "registered.ring_timeout",
+        ),
+        (
+            '{"registered": {"call_sid": "CA1", ' + placed + ', "ring_timeout": 1e300}}',
+            "registered.ring_timeout",
+        ),
+        (
+            '{"registered": {"call_sid": "CA1", ' + placed + ', "timeout": 30}}',
+            "registered.timeout",
+        ),
+        ('{"reconciliation_requested": []}', "reconciliation_requested"),
+        ('{"reconciliation_requested": {"call_sid": "CA1"}}', "reconciliation_requested.at"),
+        (
+            '{"reconciliation_requested": {"call_sid": "", "at": "2026-11-24T17:00:00Z"}}',
+            "reconciliation_requested.call_sid",
+        ),
+        (
+            '{"reconciliation_requested": {"call_sid": "CA1", "at": 5}}',
+            "reconciliation_requested.at",
+        ),
+        ('{"registered": {}, "reconciliation_requested": {}}', "line"),
+    ]
+    path = tmp_path / "bad.jsonl"
+    path.write_text("\n".join([RINGING] + [line for line, _ in bad]) + "\n")
+    for store in ([], ["--store", str(tmp_path / "calls.sqlite")]):
+        result = replay(str(path), *store)
+        assert result.returncode == 0, result.stderr
+        report = json.loads(result.stdout)
+        assert report["calls"]["CA1"]["status"] == "ringing"
+        assert [(r["line"], r["error"].split(":")[0]) for r in report["rejected"]] == [
+            (number, field) for number, (_, field) in enumerate(bad, start=2)
+        ]

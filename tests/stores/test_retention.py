@@ -24,8 +24,17 @@ from urllib.parse import urlencode
 import pytest
 
 from callstate._core._resource import parse_call_resources
-from callstate._core._values import Reconcile, RecordDelivery
+from callstate._core._values import (
+    CallRegistered,
+    CallResource,
+    Reconcile,
+    ReconciliationRequested,
+    RecordDelivery,
+    ResourceObserved,
+    Tick,
+)
 from callstate.cli._report import state_json
+from callstate.client import record_placed_call
 from callstate.serve._config import ServeConfig
 from callstate.serve._main import pruner_for
 from callstate.stores import Runner, SQLiteStore
@@ -291,6 +300,80 @@ def test_export_then_replay_gives_the_same_call_states(tmp_path):
     assert json.loads(replayed.stdout)["rejected"] == []
     with SQLiteStore(tmp_path / "fresh.sqlite") as fresh:
         assert states(fresh) == want
+
+
+def placed_calls(store: Any) -> None:
+    """Two calls placed by the app: one ringing until flagged overdue, one completed."""
+    runner = Runner(store)
+    placed = NOW - timedelta(days=30)
+    # As POST /calls records it: the create POST's answer, as received.
+    (answer,) = parse_call_resources({"sid": "CAplaced", "status": "queued", "to": "+15550100"})
+    record_placed_call(runner, [answer], placed_at=placed, ring_timeout=timedelta(seconds=45))
+    record(runner, "CAplaced", LIVE, placed)
+    # Overdue a day later: the request a reconciliation pass (or replay --now) appends.
+    stored = store.load("CAplaced")
+    state = runner.state("CAplaced")
+    (request,) = runner.decider.decide(Tick(now=placed + timedelta(days=1)), state)
+    after, _ = runner.decider.advance(state, (request,))
+    store.append("CAplaced", stored[-1].version, (request,), status=after.status)
+    runner.forget("CAplaced")
+    # A resource built by hand (no fields as received), a ring timeout in fractions.
+    by_hand = CallResource(
+        sid="CAbyhand", status="queued", to="+15550101", from_="+15550102",
+        date_created=placed, duration=0, uri="/Calls/CAbyhand",
+    )  # fmt: skip
+    record_placed_call(
+        runner, [by_hand], placed_at=placed + timedelta(minutes=1),
+        answered_at=placed + timedelta(minutes=1, seconds=1),
+        ring_timeout=timedelta(seconds=12.25),
+    )  # fmt: skip
+    record(runner, "CAbyhand", FINAL, placed + timedelta(minutes=1))
+
+
+KINDS_WITHOUT_DELIVERY = (CallRegistered, ReconciliationRequested, ResourceObserved)
+
+
+def placement(store: Any, sid: str) -> tuple[Any, ...]:
+    """A call's events that are not deliveries, its state, its placement and ring timeout."""
+    events = [item.event for item in store.load(sid)]
+    state = Runner(store).state(sid)
+    return (
+        [e for e in events if isinstance(e, KINDS_WITHOUT_DELIVERY)],
+        state,
+        state._record.placed_at,
+        state._record.ring_timeout,
+        state.overdue_since,
+    )
+
+
+def test_export_writes_placements_and_requests_and_replays_them(tmp_path):
+    source = tmp_path / "calls.sqlite"
+    with SQLiteStore(source) as store:
+        placed_calls(store)
+        want = states(store)
+        want_placed = {sid: placement(store, sid) for sid in want}
+        stored_events = len(store.read_all(0, 100))
+    assert want_placed["CAplaced"][4] is not None  # the request is there to export
+    out = tmp_path / "export.jsonl"
+    done = run_cli("export", "--store", str(source), "--since", "2000-01-01T00:00:00+00:00",
+                   "-o", str(out))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stderr.strip().splitlines()[-1])["exported"]
+    assert (report["calls"], report["left_out"]) == (2, 0)
+    assert report["lines"] == stored_events
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    placed_at = (NOW - timedelta(days=30) + timedelta(minutes=1)).isoformat()
+    by_hand = {"call_sid": "CAbyhand", "placed_at": placed_at, "ring_timeout": 12.25}
+    assert {"registered": by_hand} in lines
+    fresh = tmp_path / "fresh.sqlite"
+    for _ in range(2):  # the second replay stores nothing twice
+        replayed = run_cli("replay", str(out), "--store", str(fresh))
+        assert replayed.returncode == 0, replayed.stderr
+        assert json.loads(replayed.stdout)["rejected"] == []
+        with SQLiteStore(fresh) as again:
+            assert states(again) == want
+            assert {sid: placement(again, sid) for sid in want} == want_placed
+            assert len(again.read_all(0, 100)) == stored_events
 
 
 def test_export_keep_days_writes_what_prune_removes(tmp_path):

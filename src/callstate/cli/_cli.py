@@ -19,7 +19,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import IO, Any
 
 from callstate._core._call import CallState
@@ -28,7 +28,13 @@ from callstate._core._parse import params_of_json, parse_callback
 from callstate._core._resource import parse_call_resources
 from callstate._core._state import CallStatus
 from callstate._core._time import OUT_OF_RANGE, out_of_range
-from callstate._core._values import Dialect, Reconcile, RecordDelivery
+from callstate._core._values import (
+    Dialect,
+    Reconcile,
+    ReconciliationRequested,
+    RecordDelivery,
+    RegisterCall,
+)
 from callstate._errors import InvalidInput, StoreError, UsageError
 from callstate.cli._diagram import FORMATS, state_diagram
 from callstate.cli._report import state_json
@@ -52,34 +58,96 @@ def _iso(text: str, what: str) -> datetime:
     return value
 
 
-def _line_time(item: dict[str, Any], key: str) -> datetime | None:
+ReplayItem = RecordDelivery | Reconcile | RegisterCall | ReconciliationRequested
+"""What one replay line asks for: a command, or a reconciliation request (an event)."""
+
+#: The line kinds, each a key of its own (a line has exactly one).
+_KINDS = ("params", "body", "resource", "registered", "reconciliation_requested")
+
+#: The longest ring timeout a ``registered`` line may give, in seconds.
+_MAX_RING = 2**31 - 1
+
+
+def _line_time(item: dict[str, Any], key: str, field: str | None = None) -> datetime | None:
+    """``item[key]`` as an aware time, or None; a bad one is an error naming ``field``."""
+    name = key if field is None else field
     value = item.get(key)
     if value is None:
         return None
     if not isinstance(value, str):
-        raise InvalidInput(key, "must be an ISO 8601 string")
+        raise InvalidInput(name, "must be an ISO 8601 string")
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise InvalidInput(key, f"is not ISO 8601: {value[:40]!r}") from None
+        raise InvalidInput(name, f"is not ISO 8601: {value[:40]!r}") from None
     if parsed.tzinfo is None:
-        raise InvalidInput(key, "has no time zone")
+        raise InvalidInput(name, "has no time zone")
     if out_of_range(parsed):
-        raise InvalidInput(key, OUT_OF_RANGE)
+        raise InvalidInput(name, OUT_OF_RANGE)
     return parsed
 
 
-def _commands_of_line(text: str) -> list[RecordDelivery | Reconcile]:
-    """The commands one JSON line asks for (a forked resource gives several)."""
+def _fields_of(
+    item: dict[str, Any], kind: str, required: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """The object under ``kind``: ``required`` there, nothing but those and ``optional``."""
+    fields = item[kind]
+    if not isinstance(fields, dict):
+        raise InvalidInput(kind, "must be a JSON object")
+    for name in fields:
+        if name not in required and name not in optional:
+            raise InvalidInput(f"{kind}.{name}", "is not a field of this line kind")
+    for name in required:
+        if fields.get(name) is None:
+            raise InvalidInput(f"{kind}.{name}", "is missing")
+    sid = fields["call_sid"]
+    if not isinstance(sid, str) or not sid:
+        raise InvalidInput(f"{kind}.call_sid", "must be a non-empty string")
+    return fields
+
+
+def _instant_of(fields: dict[str, Any], kind: str, key: str) -> datetime:
+    value = _line_time(fields, key, f"{kind}.{key}")
+    assert value is not None  # _fields_of checked it is there
+    return value
+
+
+def _ring_timeout(fields: dict[str, Any]) -> timedelta | None:
+    value = fields.get("ring_timeout")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidInput("registered.ring_timeout", "must be a number of seconds or null")
+    if not 0 <= value <= _MAX_RING:  # NaN fails this too
+        raise InvalidInput("registered.ring_timeout", f"must be from 0 to {_MAX_RING} seconds")
+    return timedelta(seconds=value)
+
+
+def _commands_of_line(text: str) -> list[ReplayItem]:
+    """What one JSON line asks for (a forked resource gives several commands)."""
     try:
         item = json.loads(text)
     except (ValueError, RecursionError):
         raise InvalidInput("line", "is not valid JSON") from None
     if not isinstance(item, dict):
         raise InvalidInput("line", "must be a JSON object")
-    kinds = [k for k in ("params", "body", "resource") if k in item]
+    kinds = [k for k in _KINDS if k in item]
     if len(kinds) != 1:
-        raise InvalidInput("line", "must have exactly one of params, body, resource")
+        raise InvalidInput("line", f"must have exactly one of {', '.join(_KINDS)}")
+    if "registered" in item:
+        fields = _fields_of(item, "registered", ("call_sid", "placed_at"), ("ring_timeout",))
+        return [
+            RegisterCall(
+                call_sid=fields["call_sid"],
+                placed_at=_instant_of(fields, "registered", "placed_at"),
+                ring_timeout=_ring_timeout(fields),
+            )
+        ]
+    if "reconciliation_requested" in item:
+        kind = "reconciliation_requested"
+        fields = _fields_of(item, kind, ("call_sid", "at"))
+        at = _instant_of(fields, kind, "at")
+        return [ReconciliationRequested(call_sid=fields["call_sid"], at=at)]
     if "resource" in item:
         observed = _line_time(item, "observed_at") or _line_time(item, "received_at")
         return [
@@ -154,7 +222,7 @@ def replay(
 
 
 class _ReplaySink:
-    def apply(self, command: RecordDelivery | Reconcile) -> None:
+    def apply(self, command: ReplayItem) -> None:
         raise NotImplementedError
 
     def tick(self, now: datetime) -> None:
@@ -170,8 +238,11 @@ class _BookSink(_ReplaySink):
     def __init__(self, book: CallBook) -> None:
         self.book = book
 
-    def apply(self, command: RecordDelivery | Reconcile) -> None:
-        self.book.handle(command)
+    def apply(self, command: ReplayItem) -> None:
+        if isinstance(command, ReconciliationRequested):
+            self.book.apply(command)
+        else:
+            self.book.handle(command)
 
     def tick(self, now: datetime) -> None:
         self.book.tick(now)

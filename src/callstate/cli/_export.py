@@ -8,24 +8,37 @@ the order they were first stored. What each event becomes:
 - a copy that was ignored: its delivery again, with the copy's
   ``received_at`` (replayed, it is a copy again);
 - a fetched Call resource: ``{"resource": <its fields as received>,
-  "observed_at": ...}``.
+  "observed_at": ...}`` (a resource kept without the fields as received, one
+  built by hand say, is written from its typed fields);
+- a placement: ``{"registered": {"call_sid": ..., "placed_at": ...,
+  "ring_timeout": <seconds, or null>}}``;
+- a reconciliation request: ``{"reconciliation_requested": {"call_sid": ...,
+  "at": ...}}``.
 
-A placement (``CallRegistered``) and a reconciliation request have no line
-``replay`` reads; they are left out and counted (``left_out``): replayed, such
-a call lacks its placement (its ring timeout, when it was placed).
+Every event a store can hold has its line. ``left_out`` stays in the report
+(always 0 today) so that a reader of the report keeps working should a later
+event kind have no line yet.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import IO, Any
 from urllib.parse import urlencode
 
 import attrs
 
-from callstate._core._values import Delivery, DeliveryAccepted, DuplicateIgnored, ResourceObserved
+from callstate._core._values import (
+    CallRegistered,
+    CallResource,
+    Delivery,
+    DeliveryAccepted,
+    DuplicateIgnored,
+    ReconciliationRequested,
+    ResourceObserved,
+)
 from callstate.stores import EventStore, StoredEvent
 
 __all__ = ["ExportReport", "export_calls", "replay_lines"]
@@ -35,7 +48,7 @@ _PAGE = 1_000
 
 @attrs.frozen(kw_only=True)
 class ExportReport:
-    """What an export wrote: calls, lines, and events no replay line can hold."""
+    """What an export wrote: calls, lines, and events no replay line can hold (none today)."""
 
     calls: int
     lines: int
@@ -60,6 +73,33 @@ def _delivery_line(delivery: Delivery, received_at: datetime | None) -> dict[str
     return line
 
 
+#: A resource's typed fields and the name its JSON gives each (``from_`` is ``from``).
+_RESOURCE_FIELDS: tuple[tuple[str, str], ...] = tuple(
+    (field.name, field.name.rstrip("_"))
+    for field in attrs.fields(CallResource)
+    if field.name not in ("sid", "status", "raw")
+)
+
+
+def _resource_fields(resource: CallResource) -> dict[str, Any]:
+    """The resource as received, or (kept without that) as its typed fields give it."""
+    if resource.raw:
+        return dict(resource.raw)
+    fields: dict[str, Any] = {"sid": resource.sid, "status": resource.status.value}
+    for attribute, name in _RESOURCE_FIELDS:
+        value = getattr(resource, attribute)
+        if value is not None:
+            fields[name] = value.isoformat() if isinstance(value, datetime) else value
+    return fields
+
+
+def _seconds(value: timedelta | None) -> float | int | None:
+    if value is None:
+        return None
+    seconds = value.total_seconds()
+    return int(seconds) if seconds.is_integer() else seconds
+
+
 def replay_lines(stored: Sequence[StoredEvent]) -> tuple[list[dict[str, Any]], int]:
     """One call's events as replay lines, and how many events have none."""
     lines: list[dict[str, Any]] = []
@@ -72,11 +112,21 @@ def replay_lines(stored: Sequence[StoredEvent]) -> tuple[list[dict[str, Any]], i
             lines.append(_delivery_line(event.delivery, event.received_at))
         elif isinstance(event, DuplicateIgnored) and event.sequence_number in accepted:
             lines.append(_delivery_line(accepted[event.sequence_number], event.received_at))
-        elif isinstance(event, ResourceObserved) and event.resource.raw:
-            line: dict[str, Any] = {"resource": dict(event.resource.raw)}
+        elif isinstance(event, ResourceObserved):
+            line: dict[str, Any] = {"resource": _resource_fields(event.resource)}
             if event.observed_at is not None:
                 line["observed_at"] = _time(event.observed_at)
             lines.append(line)
+        elif isinstance(event, CallRegistered):
+            placed = {
+                "call_sid": event.call_sid,
+                "placed_at": _time(event.placed_at),
+                "ring_timeout": _seconds(event.ring_timeout),
+            }
+            lines.append({"registered": placed})
+        elif isinstance(event, ReconciliationRequested):
+            request = {"call_sid": event.call_sid, "at": _time(event.at)}
+            lines.append({"reconciliation_requested": request})
         else:
             left_out += 1
     return lines, left_out

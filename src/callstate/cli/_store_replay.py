@@ -1,32 +1,49 @@
 """``callstate replay --store``: replay into a store, idempotently.
 
-A line names one arrival: a delivery with its ``received_at``, or a Call
-resource with its ``observed_at``. An arrival already in the store (same
-delivery key, content and receive time; same resource and observation time)
-is skipped, so replaying the same file twice changes nothing. Copies within
-a file stay distinct when their receive times differ.
+A line names one arrival: a delivery with its ``received_at``, a Call
+resource with its ``observed_at``, a placement (``registered``) or a
+reconciliation request. An arrival already in the store (same delivery key,
+content and receive time; same resource and observation time; an equal
+placement or request) is skipped, so replaying the same file twice changes
+nothing. Copies within a file stay distinct when their receive times differ.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from callstate._core._call import CallState
 from callstate._core._values import (
+    CallRegistered,
     DeliveryAccepted,
     DuplicateIgnored,
     Reconcile,
+    ReconciliationRequested,
     RecordDelivery,
+    RegisterCall,
     ResourceObserved,
     Tick,
 )
 from callstate.stores import EventStore, Runner, StoredEvent
 
+if TYPE_CHECKING:
+    from callstate.cli._cli import ReplayItem
+
 __all__ = ["StoreReplay"]
 
 
-def _already_stored(stored: Sequence[StoredEvent], command: RecordDelivery | Reconcile) -> bool:
+def _already_stored(stored: Sequence[StoredEvent], command: ReplayItem) -> bool:
+    if isinstance(command, ReconciliationRequested):
+        return any(item.event == command for item in stored)
+    if isinstance(command, RegisterCall):
+        placed = CallRegistered(
+            call_sid=command.call_sid,
+            placed_at=command.placed_at,
+            ring_timeout=command.ring_timeout,
+        )
+        return any(item.event == placed for item in stored)
     if isinstance(command, Reconcile):
         return any(
             isinstance(item.event, ResourceObserved)
@@ -66,16 +83,31 @@ class StoreReplay:
         self.runner = runner
         self._touched: dict[str, None] = {}
 
-    def apply(self, command: RecordDelivery | Reconcile) -> None:
-        sid = (
-            command.delivery.call_sid
-            if isinstance(command, RecordDelivery)
-            else command.resource.sid
-        )
+    def apply(self, command: ReplayItem) -> None:
+        if isinstance(command, RecordDelivery):
+            sid = command.delivery.call_sid
+        elif isinstance(command, Reconcile):
+            sid = command.resource.sid
+        else:
+            sid = command.call_sid
         self._touched[sid] = None
-        if _already_stored(self.store.load(sid), command):
+        stored = self.store.load(sid)
+        if _already_stored(stored, command):
             return
-        self.runner.handle(command)
+        if isinstance(command, ReconciliationRequested):
+            # An event no command makes (a Tick decides it): appended as it came.
+            self._append(sid, stored, command)
+        else:
+            self.runner.handle(command)
+
+    def _append(
+        self, sid: str, stored: Sequence[StoredEvent], event: ReconciliationRequested
+    ) -> None:
+        decider = self.runner.decider
+        state = decider.fold([item.event for item in stored], sid)
+        after, _ = decider.advance(state, (event,))
+        version = stored[-1].version if stored else 0
+        self.store.append(sid, version, (event,), status=after.status)
 
     def tick(self, now: datetime) -> None:
         decider = self.runner.decider
