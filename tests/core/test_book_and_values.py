@@ -503,3 +503,104 @@ def test_an_outcome_is_a_frozen_value():
     again = book.handle(RecordDelivery(delivery=delivery, received_at=NOW))
     assert again.duplicate and again.changes == ()
     assert outcome.after.duplicates == 0 and again.after.duplicates == 1
+
+
+# What the mutation run of _core/_decider.py showed unpinned.
+
+
+@given(st.data(), st.lists(cst.deliveries(SID, max_sequence=1), min_size=1, max_size=3))
+def test_a_repeat_of_any_content_seen_under_its_number_is_a_duplicate(data, pool):
+    # A small pool, drawn from again and again: the same SequenceNumber comes
+    # back with each of its contents, after a conflict too.
+    decider, book = Decider(), CallBook()
+    state = decider.initial_state(SID)
+    seen: set[tuple[int, object]] = set()
+    for delivery in data.draw(st.lists(st.sampled_from(pool), max_size=8)):
+        command = RecordDelivery(delivery=delivery, received_at=data.draw(st.none() | st.just(NOW)))
+        key = (delivery.sequence_number, delivery.content)
+        (event,) = decider.decide(command, state)
+        assert isinstance(event, DuplicateIgnored) is (key in seen)
+        outcome = book.handle(command)
+        assert outcome.duplicate is (key in seen)
+        assert outcome.events == (event,)
+        state = decider.evolve(state, event)
+        assert outcome.after == state == book.state(SID)
+        seen.add(key)
+
+
+_events = st.one_of(
+    st.builds(lambda d: DeliveryAccepted(delivery=d), cst.deliveries(SID)),
+    st.builds(lambda seq: DuplicateIgnored(call_sid=SID, sequence_number=seq), st.integers(0, 9)),
+    st.builds(lambda r: ResourceObserved(resource=r), cst.call_resources(SID)),
+)
+
+
+@given(st.lists(_events, max_size=4))
+def test_an_outcome_is_a_duplicate_exactly_when_it_has_events_all_duplicates(events):
+    state = Decider().initial_state(SID)
+    outcome = Outcome(events=tuple(events), changes=(), before=state, after=state)
+    assert outcome.duplicate is (
+        len(events) > 0 and all(type(e) is DuplicateIgnored for e in events)
+    )
+
+
+@given(
+    st.lists(cst.deliveries(st.sampled_from([SID, OTHER, "CA" + "6" * 32])), max_size=10),
+    st.integers(0, 10),
+)
+def test_tick_flags_each_call_the_decider_finds_overdue_in_the_book_order(deliveries, hours):
+    # However the overdue calls and the others are mixed, each call is asked.
+    book, decider = CallBook(), Decider()
+    for delivery in deliveries:
+        book.record(delivery, NOW)
+    now = NOW + timedelta(hours=hours)
+    before = list(book.states())
+    expected = tuple(e for s in before for e in decider.decide(Tick(now=now), s))
+    assert book.tick(now) == expected
+    assert list(book.states()) == [
+        decider.advance(s, decider.decide(Tick(now=now), s))[0] for s in before
+    ]
+
+
+def test_a_tick_handed_to_the_book_says_where_it_goes():
+    with pytest.raises(UsageError) as caught:
+        CallBook().handle(Tick(now=T0))  # type: ignore[arg-type]
+    assert str(caught.value) == "a Tick concerns every call: use CallBook.tick"
+
+
+class _MyDelivery(RecordDelivery):
+    """A command of the user's own, a RecordDelivery all the same."""
+
+
+def test_a_subclass_of_a_command_is_handled_as_the_command():
+    book, plain = CallBook(), CallBook()
+    for delivery in (d("ringing", 1), d("ringing", 1), d("busy", 3, 9, 0)):
+        mine = book.handle(_MyDelivery(delivery=delivery, received_at=T0))
+        expected = plain.handle(RecordDelivery(delivery=delivery, received_at=T0))
+        assert (mine.events, mine.changes, mine.duplicate) == (
+            expected.events,
+            expected.changes,
+            expected.duplicate,
+        )
+        assert mine.before == expected.before and mine.after == expected.after
+    assert book.state(SID) == plain.state(SID)
+
+
+def test_what_the_decider_refuses_it_names():
+    decider = Decider()
+    state = decider.initial_state(SID)
+    with pytest.raises(UsageError) as caught:
+        decider.evolve(state, Tick(now=T0))  # type: ignore[arg-type]
+    assert str(caught.value) == "a Tick concerns every call: use CallBook.tick or Decider.decide"
+    placed = CallRegistered(call_sid=SID, placed_at=T0)
+    with pytest.raises(UsageError) as caught:
+        decider.decide(placed, state)  # type: ignore[arg-type]
+    assert str(caught.value) == f"not a command: {placed!r}"
+    register = RegisterCall(call_sid=SID, placed_at=T0)
+    with pytest.raises(UsageError) as caught:
+        decider.evolve(state, register)  # type: ignore[arg-type]
+    assert str(caught.value) == f"not an event: {register!r}"
+    with pytest.raises(UnknownCall) as unknown:
+        CallBook().state(OTHER)
+    assert unknown.value.call_sid == OTHER
+    assert str(unknown.value) == f"no call {OTHER!r} is known here"
