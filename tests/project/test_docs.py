@@ -77,6 +77,7 @@ PUBLIC_MODULES = [
     "callstate.web.aiohttp",
     "callstate.web.wsgi",
     "callstate.web.asgi",
+    "callstate.providers",
     "callstate.client",
     "callstate.client.urllib",
     "callstate.client.requests",
@@ -90,6 +91,7 @@ PUBLIC_MODULES = [
     "callstate.testing.fake_provider",
     "callstate.testing.store_contract",
     "callstate.testing.web_contract",
+    "callstate.testing.provider_contract",
     "callstate.testing.servers",
     "callstate.testing.pytest_plugin",
 ]

@@ -101,6 +101,8 @@ HOLDS_NO_SECRET: dict[str, str] = {
     "callstate.testing.fake_provider.Fault": "the fake provider's canned answer (status, "
     "body, headers such as Retry-After): what a provider sends back, no credential of ours",
     "callstate.testing.web_contract.Answer": "the receiver's answer, as the contract reads it",
+    "callstate.providers.Provider": "a provider's name, dialect and factories: its verifier and "
+    "profile are functions of secrets given later, never the secrets",
 }
 
 
@@ -349,6 +351,7 @@ def _build_fake_provider(stack: contextlib.ExitStack) -> list[object]:
     "callstate.testing.fake_provider.FakeCall",
     "callstate.testing.fake_provider.SentCallback",
     "callstate.testing.SignedWebhook",
+    "callstate.testing.provider_contract.ProviderRequest",
 )
 def _build_kit_records(stack: contextlib.ExitStack) -> list[object]:
     from callstate.testing import SignedWebhook, sign_webhook
@@ -385,7 +388,12 @@ def _build_kit_records(stack: contextlib.ExitStack) -> list[object]:
         headers=(*signed.headers, ("Authorization", basic(USER))),
         body=signed.body,
     )
-    return [call, sent, signed, with_auth]
+    from callstate.testing.provider_contract import ProviderRequest
+
+    request = ProviderRequest(
+        url=in_url(), headers=(("Authorization", basic(USER)),), body=signed.body
+    )
+    return [call, sent, signed, with_auth, request]
 
 
 def holds(

@@ -30,7 +30,7 @@ from datetime import datetime
 from typing import Final, Union, cast
 
 from callstate._core._decider import CallBook, Outcome
-from callstate._core._parse import DEFAULT_LIMITS, Limits, parse_callback, parse_known
+from callstate._core._parse import DEFAULT_LIMITS, Limits
 from callstate._core._sink import AsyncSink, Sink
 from callstate._core._values import RecordDelivery, check_instant
 from callstate._errors import (
@@ -42,6 +42,7 @@ from callstate._errors import (
     UsageError,
     VerificationFailed,
 )
+from callstate.web._dialect import TWILIO, Dialect
 from callstate.web._hooks import LOGGER, Hooks
 from callstate.web._request import (
     NormalizedHeaders,
@@ -131,7 +132,18 @@ def _answer(outcome: Outcome) -> WebhookResponse:
 
 
 class _Base:
-    __slots__ = ("_check", "_public", "_serial", "_verifier", "hooks", "limits", "proxy", "sink")
+    __slots__ = (
+        "_check",
+        "_parse",
+        "_public",
+        "_serial",
+        "_verifier",
+        "dialect",
+        "hooks",
+        "limits",
+        "proxy",
+        "sink",
+    )
 
     sink: Union[AsyncSink, Sink]
     _serial: threading.Lock | None
@@ -144,6 +156,7 @@ class _Base:
         proxy: TrustedProxy | None = None,
         hooks: Hooks | None = None,
         public_url: str | None = None,
+        dialect: Dialect = TWILIO,
     ) -> None:
         if public_url is not None and proxy is not None and proxy.trust:
             raise UsageError(
@@ -157,6 +170,8 @@ class _Base:
         self.limits = limits
         self.proxy = _NO_PROXY if proxy is None else proxy
         self.hooks = Hooks() if hooks is None else hooks
+        self.dialect = dialect
+        self._parse = dialect.parse
 
     def prepare(
         self,
@@ -211,12 +226,7 @@ class _Base:
                         received_at=received_at,
                     )
                 )
-            # The form (or query string) is split once: the signature and the
-            # delivery read the same pairs. A JSON body's pairs get the full check.
-            if form or method == "GET":
-                delivery = parse_known(params, by_name)
-            else:
-                delivery = parse_callback(params, limits=self.limits)
+            delivery = self._parse(method, url, fields, body, params, form, by_name, self.limits)
         except InvalidInput as exc:
             return _refusal(exc)
         except Exception:
@@ -248,8 +258,10 @@ class WebhookHandler(_Base):
     provider (or just its origin, ``https://calls.example.com``), the URL
     signatures are checked against whatever the request's ``Host`` says;
     ``proxy`` (instead) names the forwarded headers to trust for rebuilding
-    it; ``hooks`` run after the sink stored the delivery. A ``Host`` that is
-    no host (``other-app.example/tenant7``) is a 400.
+    it; ``hooks`` run after the sink stored the delivery; ``dialect`` reads
+    the provider's callbacks (default: the Twilio/Restcomm family's; see
+    ``callstate.providers``). A ``Host`` that is no host
+    (``other-app.example/tenant7``) is a 400.
 
     Threaded servers call one handler from several threads. A ``CallBook``
     sink is not thread-safe, so the handler gives it one command at a time;
@@ -272,9 +284,15 @@ class WebhookHandler(_Base):
         proxy: TrustedProxy | None = None,
         hooks: Hooks | None = None,
         public_url: str | None = None,
+        dialect: Dialect = TWILIO,
     ) -> None:
         super().__init__(
-            verifier=verifier, limits=limits, proxy=proxy, hooks=hooks, public_url=public_url
+            verifier=verifier,
+            limits=limits,
+            proxy=proxy,
+            hooks=hooks,
+            public_url=public_url,
+            dialect=dialect,
         )
         self.sink = sink
         self._serial = threading.Lock() if isinstance(sink, CallBook) else None
@@ -342,9 +360,15 @@ class AsyncWebhookHandler(_Base):
         proxy: TrustedProxy | None = None,
         hooks: Hooks | None = None,
         public_url: str | None = None,
+        dialect: Dialect = TWILIO,
     ) -> None:
         super().__init__(
-            verifier=verifier, limits=limits, proxy=proxy, hooks=hooks, public_url=public_url
+            verifier=verifier,
+            limits=limits,
+            proxy=proxy,
+            hooks=hooks,
+            public_url=public_url,
+            dialect=dialect,
         )
         self.sink = sink
         self._serial = None

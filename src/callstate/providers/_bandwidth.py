@@ -1,0 +1,77 @@
+"""Bandwidth Voice v2: JSON webhooks with ``eventType``, ``callId`` and ``eventTime``.
+
+``initiate`` (an inbound call) is ``initiated``, ``answer`` ``in-progress``,
+``disconnect`` the status its ``cause`` says (``CAUSES``; a cause not listed,
+as Bandwidth warns the list is open, is ``failed``). A ``disconnect`` with
+``answerTime`` and ``endTime`` gives the call's duration (whole seconds).
+No event id and no sequence: copies are known by (call, status,
+``eventTime``). Other events (``gather``, ``transferComplete``, ...) say
+nothing of the call's status: refused (400), naming ``eventType``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+from callstate._core._values import CallbackStatus, Delivery
+from callstate._errors import InvalidCallback
+from callstate.providers._kit import JsonDialect, ranked_delivery, text_of, timestamp_of
+
+__all__ = ["BANDWIDTH", "CAUSES", "EVENTS", "BandwidthDialect"]
+
+S = CallbackStatus
+#: The status each call event says (``disconnect``: by its cause).
+EVENTS: Final = {"initiate": S.INITIATED, "answer": S.IN_PROGRESS}
+#: ``disconnect``'s ``cause`` to status. ``hangup`` is the ``completed``
+#: event: answered then ended if the call was answered, else ended, outcome unknown.
+CAUSES: Final = {
+    "hangup": S.COMPLETED,
+    "busy": S.BUSY,
+    "rejected": S.BUSY,
+    "timeout": S.NO_ANSWER,
+    "cancel": S.CANCELED,
+}
+
+
+def _text(document: Mapping[str, object], name: str) -> str | None:
+    value = document.get(name)
+    return value if isinstance(value, str) and value else None
+
+
+class BandwidthDialect(JsonDialect):
+    """Bandwidth's voice webhooks (see the module)."""
+
+    __slots__ = ()
+
+    def read(self, document: Mapping[str, object]) -> Delivery:
+        event = text_of(document, "eventType")
+        duration = None
+        if event == "disconnect":
+            cause = _text(document, "cause")
+            status = CAUSES.get(cause, S.FAILED) if cause is not None else S.FAILED
+            answered = timestamp_of("answerTime", _text(document, "answerTime"))
+            ended = timestamp_of("endTime", _text(document, "endTime"))
+            if answered is not None and ended is not None and ended >= answered:
+                duration = int((ended - answered).total_seconds())
+        else:
+            found = EVENTS.get(event)
+            if found is None:
+                raise InvalidCallback("eventType", f"is not a call status event: {event[:40]!r}")
+            status = found
+        stamp = _text(document, "eventTime")
+        return ranked_delivery(
+            call_sid=text_of(document, "callId"),
+            status=status,
+            identity=stamp,
+            timestamp=timestamp_of("eventTime", stamp),
+            call_duration=duration,
+            account_sid=_text(document, "accountId"),
+            params=self.params_of(document),
+        )
+
+    def __repr__(self) -> str:
+        return "BandwidthDialect()"
+
+
+BANDWIDTH: Final = BandwidthDialect()

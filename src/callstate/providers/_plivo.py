@@ -1,0 +1,59 @@
+"""Plivo: form callbacks with ``CallUUID`` and ``CallStatus``; no sequence, no event time.
+
+Statuses: ``ringing``, ``in-progress``, ``completed``, ``busy``, ``failed``,
+``no-answer``, ``cancel`` (``canceled``) and ``timeout`` (a failure to
+connect, Plivo says: ``failed``). ``Duration`` is the call's seconds.
+Order comes from the status's rank; with no event id nor per-event time,
+copies are known by (call, status, ``Event``): ``ranked_sequence(status,
+Event)``. ``HangupCause`` and the rest stay in the params.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+from callstate._core._values import CallbackParams, CallbackStatus, Delivery
+from callstate._errors import InvalidCallback
+from callstate.providers._kit import FormDialect, duration_of, ranked_delivery, text_of
+
+__all__ = ["PLIVO", "STATUSES", "PlivoDialect"]
+
+S = CallbackStatus
+#: Plivo's ``CallStatus`` values and the status each says.
+STATUSES: Final = {
+    "ringing": S.RINGING,
+    "in-progress": S.IN_PROGRESS,
+    "completed": S.COMPLETED,
+    "busy": S.BUSY,
+    "failed": S.FAILED,
+    "timeout": S.FAILED,
+    "no-answer": S.NO_ANSWER,
+    "cancel": S.CANCELED,
+}
+
+
+class PlivoDialect(FormDialect):
+    """Plivo's callbacks (see the module)."""
+
+    __slots__ = ()
+
+    def read(self, fields: Mapping[str, str], params: CallbackParams) -> Delivery:
+        said = text_of(fields, "CallStatus")
+        status = STATUSES.get(said.strip().lower())
+        if status is None:
+            choices = ", ".join(STATUSES)
+            raise InvalidCallback("CallStatus", f"must be one of {choices}, not {said[:40]!r}")
+        return ranked_delivery(
+            call_sid=text_of(fields, "CallUUID"),
+            status=status,
+            identity=fields.get("Event"),
+            call_duration=duration_of("Duration", fields.get("Duration")),
+            params=params,
+        )
+
+    def __repr__(self) -> str:
+        return "PlivoDialect()"
+
+
+PLIVO: Final = PlivoDialect()

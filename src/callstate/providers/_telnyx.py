@@ -1,0 +1,95 @@
+"""Telnyx Call Control (Voice API v2): JSON events, an event id, no sequence number.
+
+``{"data": {"event_type": "call.hangup", "id": ..., "occurred_at": ...,
+"payload": {"call_control_id": ..., "hangup_cause": ...}}}``. The call is its
+``call_control_id`` (what ``POST /v2/calls`` answers and commands take);
+``call.initiated`` is ``initiated``, ``call.answered`` ``in-progress``,
+``call.hangup`` the status its ``hangup_cause`` says (``HANGUP_CAUSES``).
+Order comes from the status's rank; copies are known by the event id
+(``ranked_sequence``). Other events (bridged, playback, ...) say nothing of
+the call's status: refused (400), naming ``data.event_type``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+from callstate._core._values import CallbackParams, CallbackStatus, Delivery
+from callstate._errors import InvalidCallback
+from callstate.providers._kit import JsonDialect, ranked_delivery, text_of, timestamp_of
+
+__all__ = ["EVENTS", "HANGUP_CAUSES", "TELNYX", "TelnyxDialect"]
+
+S = CallbackStatus
+#: The status each call event says (``call.hangup``: by its cause).
+EVENTS: Final = {"call.initiated": S.INITIATED, "call.answered": S.IN_PROGRESS}
+#: ``hangup_cause`` to status. ``completed`` is the ``completed`` event: answered
+#: then ended if the call was answered, else ended with its outcome unknown.
+#: A cause not listed reads as ``completed`` too (nothing is invented).
+HANGUP_CAUSES: Final = {
+    "normal_clearing": S.COMPLETED,
+    "time_limit": S.COMPLETED,
+    "unspecified": S.COMPLETED,
+    "user_busy": S.BUSY,
+    "call_rejected": S.BUSY,
+    "no_answer": S.NO_ANSWER,
+    "timeout": S.NO_ANSWER,
+    "originator_cancel": S.CANCELED,
+    "not_found": S.FAILED,
+}
+
+
+def _object(document: Mapping[str, object], name: str, shown: str) -> Mapping[str, object]:
+    value = document.get(name)
+    if not isinstance(value, dict):
+        raise InvalidCallback(shown, "must be a JSON object" if value is not None else "is missing")
+    return value
+
+
+class TelnyxDialect(JsonDialect):
+    """Telnyx Call Control's webhooks (see the module)."""
+
+    __slots__ = ()
+
+    def read(self, document: Mapping[str, object]) -> Delivery:
+        data = _object(document, "data", "data")
+        payload = _object(data, "payload", "data.payload")
+        event = text_of(data, "event_type", shown="data.event_type")
+        if event == "call.hangup":
+            cause = payload.get("hangup_cause")
+            status = (
+                HANGUP_CAUSES.get(cause, S.COMPLETED) if isinstance(cause, str) else S.COMPLETED
+            )
+        else:
+            found = EVENTS.get(event)
+            if found is None:
+                raise InvalidCallback(
+                    "data.event_type", f"is not a call status event: {event[:40]!r}"
+                )
+            status = found
+        event_id = data.get("id")
+        occurred = data.get("occurred_at")
+        kept = {k: v for k, v in data.items() if k != "payload"}
+        params = CallbackParams(
+            (
+                *self.params_of(kept),
+                *self.params_of(payload),
+                *self.params_of({k: v for k, v in document.items() if k != "data"}),
+            )
+        )
+        return ranked_delivery(
+            call_sid=text_of(payload, "call_control_id", shown="data.payload.call_control_id"),
+            status=status,
+            identity=event_id if isinstance(event_id, str) else None,
+            timestamp=timestamp_of(
+                "data.occurred_at", occurred if isinstance(occurred, str) else None
+            ),
+            params=params,
+        )
+
+    def __repr__(self) -> str:
+        return "TelnyxDialect()"
+
+
+TELNYX: Final = TelnyxDialect()

@@ -1,0 +1,73 @@
+"""Vonage Voice: JSON event webhooks with ``uuid``, ``status`` and ``timestamp``.
+
+Statuses: ``started`` (``initiated``), ``ringing``, ``answered``
+(``in-progress``), ``completed``, and the failures ``busy``, ``cancelled``
+(``canceled``), ``unanswered`` and ``timeout`` (``no-answer``), ``rejected``
+and ``failed`` (``failed``). A failed call sends its failure *and*
+``completed``, in either order: the failures' slots are above
+``completed``'s, so the failure wins whichever came first. No event id and no
+sequence: copies are known by (call, status, ``timestamp``). Other events
+(``record``, ``input``, ``transfer``, ``human``/``machine``,
+``disconnected``) say nothing of the call's status: refused (400), naming
+``status``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+from callstate._core._values import CallbackStatus, Delivery
+from callstate._errors import InvalidCallback
+from callstate.providers._kit import (
+    JsonDialect,
+    duration_of,
+    ranked_delivery,
+    text_of,
+    timestamp_of,
+)
+
+__all__ = ["STATUSES", "VONAGE", "VonageDialect"]
+
+S = CallbackStatus
+#: Vonage's ``status`` values and the status each says.
+STATUSES: Final = {
+    "started": S.INITIATED,
+    "ringing": S.RINGING,
+    "answered": S.IN_PROGRESS,
+    "completed": S.COMPLETED,
+    "busy": S.BUSY,
+    "cancelled": S.CANCELED,
+    "unanswered": S.NO_ANSWER,
+    "timeout": S.NO_ANSWER,
+    "rejected": S.FAILED,
+    "failed": S.FAILED,
+}
+
+
+class VonageDialect(JsonDialect):
+    """Vonage's event webhooks (see the module)."""
+
+    __slots__ = ()
+
+    def read(self, document: Mapping[str, object]) -> Delivery:
+        said = text_of(document, "status")
+        status = STATUSES.get(said)
+        if status is None:
+            raise InvalidCallback("status", f"is not a call status: {said[:40]!r}")
+        stamp = document.get("timestamp")
+        stamp = stamp if isinstance(stamp, str) else None
+        return ranked_delivery(
+            call_sid=text_of(document, "uuid"),
+            status=status,
+            identity=stamp,
+            timestamp=timestamp_of("timestamp", stamp),
+            call_duration=duration_of("duration", document.get("duration")),
+            params=self.params_of(document),
+        )
+
+    def __repr__(self) -> str:
+        return "VonageDialect()"
+
+
+VONAGE: Final = VonageDialect()

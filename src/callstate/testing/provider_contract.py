@@ -1,0 +1,296 @@
+"""The contract every provider passes: its callbacks parse, its refusals name the field,
+its event streams converge, its verifier refuses a tampered request.
+
+Bind it to a provider by subclassing ``ProviderContract`` in a test module::
+
+    class TestMyProvider(ProviderContract):
+        provider = MY_PROVIDER
+
+        def samples(self):                 # real-shaped callbacks: each must parse
+            return [ProviderRequest.form("CallId=c1&Status=ringing"), ...]
+
+        def refusals(self):                # (request, the field it must be refused for)
+            return [(ProviderRequest.form("Status=ringing"), "CallId")]
+
+        def stories(self):                 # a strategy: one call's event stream
+            return st.sampled_from([[ringing, answered, completed], [ringing, busy]])
+
+        def signed(self):                  # optional: (secrets, a request that verifies)
+            return None
+
+Every request goes through a real ``WebhookHandler`` with the provider's
+dialect, as a receiver would handle it (``prepare``: read, verify, parse).
+The convergence law is the one the Twilio family passes
+(tests/core/test_core_laws.py): the same events in any order, any of them
+repeated, give the same call state.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import ClassVar, Final
+
+import attrs
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from callstate import CallBook, CallState, Delivery, RecordDelivery
+from callstate import _redact as redact
+from callstate.providers import Provider
+from callstate.web import Unverified, Verifier, WebhookHandler, WebhookResponse
+
+__all__ = [
+    "URL",
+    "ProviderContract",
+    "ProviderRequest",
+    "comparable",
+    "delivery_of",
+    "prepared",
+    "replay",
+]
+
+URL: Final = "https://receiver.example/callbacks"
+"""Where the contract's requests are sent (what a signature covers, unless a request says)."""
+_T0: Final = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+_FORM: Final = "application/x-www-form-urlencoded"
+#: Each provider is its own subclass, so its own executor of the same properties.
+_PER_PROVIDER: Final = settings(suppress_health_check=[HealthCheck.differing_executors])
+
+
+@attrs.frozen(kw_only=True)
+class ProviderRequest:
+    """One callback as the provider sends it: method, full URL, headers, raw body."""
+
+    body: bytes = attrs.field(repr=redact.urls)
+    method: str = "POST"
+    url: str = attrs.field(default=URL, repr=redact.urls)
+    headers: tuple[tuple[str, str], ...] = attrs.field(default=(), repr=redact.headers)
+
+    @classmethod
+    def form(
+        cls, body: str, *headers: tuple[str, str], url: str = URL, method: str = "POST"
+    ) -> ProviderRequest:
+        """A form POST of the urlencoded ``body`` (or, with ``method="GET"``, its query)."""
+        if method == "GET":
+            sep = "&" if "?" in url else "?"
+            return cls(body=b"", method="GET", url=f"{url}{sep}{body}", headers=headers)
+        return cls(
+            body=body.encode(), method=method, url=url, headers=(("Content-Type", _FORM), *headers)
+        )
+
+    @classmethod
+    def json(cls, document: object, *headers: tuple[str, str], url: str = URL) -> ProviderRequest:
+        """A JSON POST of ``document`` (a str is sent as it is: its bytes may be signed)."""
+        text = document if isinstance(document, str) else json.dumps(document)
+        return cls(
+            body=text.encode(), url=url, headers=(("Content-Type", "application/json"), *headers)
+        )
+
+    def with_body(self, body: bytes) -> ProviderRequest:
+        return attrs.evolve(self, body=body)
+
+    def without_header(self, name: str) -> ProviderRequest:
+        return attrs.evolve(
+            self, headers=tuple(h for h in self.headers if h[0].lower() != name.lower())
+        )
+
+
+def _handler(provider: Provider, verifier: Verifier | None = None) -> WebhookHandler:
+    return WebhookHandler(
+        CallBook(),
+        verifier=Unverified() if verifier is None else verifier,
+        dialect=provider.dialect,
+    )
+
+
+def prepared(
+    provider: Provider,
+    request: ProviderRequest,
+    verifier: Verifier | None = None,
+    received_at: datetime = _T0,
+) -> RecordDelivery | WebhookResponse:
+    """What the handler makes of ``request``: the command to store, or its answer."""
+    return _handler(provider, verifier).prepare(
+        request.method, request.url, request.headers, request.body, received_at
+    )
+
+
+def delivery_of(provider: Provider, request: ProviderRequest) -> Delivery:
+    """The delivery ``request`` parses to (an ``AssertionError`` with the answer if none)."""
+    command = prepared(provider, request)
+    assert isinstance(command, RecordDelivery), (request, _shown(command))
+    return command.delivery
+
+
+def _shown(answer: object) -> object:
+    if isinstance(answer, WebhookResponse):
+        return (answer.status, answer.body)
+    return answer
+
+
+def replay(deliveries: Sequence[Delivery]) -> CallState:
+    """The state of the (one) call these deliveries are about, folded in this order."""
+    book = CallBook()
+    for i, item in enumerate(deliveries):
+        book.record(item, _T0 + timedelta(seconds=i))
+    return book.state(deliveries[0].call_sid)
+
+
+def comparable(state: CallState) -> tuple[object, ...]:
+    """Everything but the receive times and the duplicate count, which depend on arrival."""
+    return (
+        state.status,
+        state.answered,
+        state.deliveries,
+        state.anomalies,
+        tuple((e.status, e.at) for e in state.timeline),
+        state.call_duration,
+    )
+
+
+class ProviderContract:
+    """Subclass, set ``provider`` and write ``samples``, ``refusals``, ``stories``."""
+
+    provider: ClassVar[Provider]
+
+    def samples(self) -> Sequence[ProviderRequest]:
+        """Real-shaped callbacks of the provider's: each must parse."""
+        raise NotImplementedError
+
+    def refusals(self) -> Sequence[tuple[ProviderRequest, str]]:
+        """Callbacks to refuse (400), each with the field its refusal must name."""
+        raise NotImplementedError
+
+    def stories(self) -> st.SearchStrategy[list[ProviderRequest]]:
+        """One call's event streams, as the provider sends them in order (no copies)."""
+        raise NotImplementedError
+
+    def signed(self) -> tuple[Sequence[str], ProviderRequest] | None:
+        """The secrets and a request that verifies with them; None if there is no verifier."""
+        return None
+
+    # The contract.
+
+    def test_samples_parse(self) -> None:
+        samples = self.samples()
+        assert samples, "give at least one sample"
+        for request in samples:
+            delivery = delivery_of(self.provider, request)
+            assert delivery.call_sid
+            # Nothing the provider sent is lost.
+            assert len(delivery.params) >= 1
+
+    def test_a_sample_sent_twice_is_a_duplicate(self) -> None:
+        for request in self.samples():
+            delivery = delivery_of(self.provider, request)
+            again = delivery_of(self.provider, request)
+            book = CallBook()
+            assert book.record(delivery) is not None
+            assert book.record(again) is None
+
+    def test_refusals_name_the_field(self) -> None:
+        for request, field in self.refusals():
+            answer = prepared(self.provider, request)
+            assert isinstance(answer, WebhookResponse), (request, answer)
+            assert answer.status == 400, (request, _shown(answer))
+            assert answer.body.decode().startswith(f"{field}: "), (field, _shown(answer))
+
+    @_PER_PROVIDER
+    @given(body=st.binary(max_size=300), media=st.sampled_from([_FORM, "application/json"]))
+    def test_any_body_is_parsed_or_refused_never_a_failure(self, body: bytes, media: str) -> None:
+        answer = prepared(
+            self.provider, ProviderRequest(body=body, headers=(("Content-Type", media),))
+        )
+        if isinstance(answer, WebhookResponse):
+            assert 400 <= answer.status < 500, _shown(answer)
+
+    @_PER_PROVIDER
+    @given(data=st.data())
+    def test_any_json_object_is_parsed_or_refused_never_a_failure(
+        self, data: st.DataObject
+    ) -> None:
+        scalars = st.none() | st.booleans() | st.integers() | st.text(max_size=12)
+        values = st.recursive(
+            scalars,
+            lambda inner: (
+                st.dictionaries(st.text(max_size=8), inner, max_size=3)
+                | st.lists(inner, max_size=3)
+            ),
+            max_leaves=8,
+        )
+        # Keys the provider's own samples use, so the dialect gets past its first checks.
+        keys = sorted({k for r in self.samples() for k in _json_keys(r)} | {"a"})
+        document = data.draw(
+            st.dictionaries(st.sampled_from(keys) | st.text(max_size=6), values, max_size=6)
+        )
+        answer = prepared(self.provider, ProviderRequest.json(document))
+        if isinstance(answer, WebhookResponse):
+            assert 400 <= answer.status < 500, _shown(answer)
+
+    @_PER_PROVIDER
+    @given(data=st.data())
+    def test_streams_converge_under_reordering_and_duplication(self, data: st.DataObject) -> None:
+        story = data.draw(self.stories())
+        assert story, "a story has at least one callback"
+        deliveries = [delivery_of(self.provider, request) for request in story]
+        reference = replay(deliveries)
+        copies = data.draw(st.lists(st.sampled_from(deliveries), max_size=len(deliveries) + 2))
+        chaos = data.draw(st.permutations([*deliveries, *copies]))
+        state = replay(chaos)
+        assert comparable(state) == comparable(reference)
+        assert state.duplicates == len(chaos) - state.deliveries
+
+    @_PER_PROVIDER
+    @given(data=st.data())
+    def test_final_statuses_are_absorbing(self, data: st.DataObject) -> None:
+        story = data.draw(self.stories())
+        deliveries = data.draw(st.permutations([delivery_of(self.provider, r) for r in story]))
+        book = CallBook()
+        final = None
+        for item in deliveries:
+            book.record(item)
+            status = book.state(item.call_sid).status
+            if final is not None:
+                assert status.is_final, (final, status)
+            if status.is_final:
+                final = status
+
+    def test_the_verifier_passes_the_signed_request_and_refuses_it_tampered(self) -> None:
+        signed = self.signed()
+        if signed is None:
+            return
+        secrets, request = signed
+        verifier = self.provider.verifier_for(secrets)
+        command = prepared(self.provider, request, verifier)
+        assert isinstance(command, RecordDelivery), _shown(command)
+        tamperings = self.tamperings(request)
+        assert tamperings, "give at least one tampered request"
+        for bad in tamperings:
+            answer = prepared(self.provider, bad, verifier)
+            assert isinstance(answer, WebhookResponse), bad
+            assert answer.status in (401, 403), (bad, _shown(answer))
+
+    def tamperings(self, request: ProviderRequest) -> Sequence[ProviderRequest]:
+        """``request`` changed as an attacker would: each must fail the verifier.
+
+        By default: a space added to the body (a form's last value, or a JSON
+        body's bytes, changes) and each header but ``Content-Type`` dropped.
+        A verifier that does not cover the body (Basic auth) overrides this.
+        """
+        out = [request.with_body(request.body + b" ")]
+        out += [
+            request.without_header(name)
+            for name, _ in request.headers
+            if name.lower() != "content-type"
+        ]
+        return out
+
+
+def _json_keys(request: ProviderRequest) -> set[str]:
+    try:
+        document = json.loads(request.body)
+    except ValueError:
+        return set()
+    return set(document) if isinstance(document, dict) else set()

@@ -1,0 +1,87 @@
+"""The bundled providers' fixtures as requests, and their calls' event streams as strategies."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from hypothesis import strategies as st
+
+from callstate.testing.provider_contract import ProviderRequest
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+T0 = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+OUTCOMES = ("completed", "busy", "no-answer", "failed", "canceled")
+
+
+def fixture(name: str) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = json.loads((FIXTURES / f"{name}.json").read_text())
+    return entries
+
+
+def request_of(entry: dict[str, Any]) -> ProviderRequest:
+    """A fixture entry as the request the provider sends (its headers as recorded)."""
+    body = entry["body"]
+    text = body if isinstance(body, str) else json.dumps(body)
+    headers = tuple(
+        (name, value)
+        for name, value in entry.get("headers", {}).items()
+        if value != "<unsigned sample>"
+    )
+    url = entry.get("url", "https://receiver.example/callbacks")
+    return ProviderRequest(
+        body=text.encode(),
+        method=entry.get("method", "POST"),
+        url=url,
+        headers=(("Content-Type", entry["content_type"]), *headers),
+    )
+
+
+def fixture_requests(name: str) -> list[ProviderRequest]:
+    return [request_of(entry) for entry in fixture(name)]
+
+
+#: One event of a call's life: (status in callstate's words, seconds after T0, its position).
+Event = tuple[str, int, int]
+
+
+@st.composite
+def lifecycles(draw: st.DrawFn, *, outcomes: tuple[str, ...] = OUTCOMES) -> list[Event]:
+    """A call's events in the order they happened: some of initiated, ringing, answered; an end."""
+    outcome = draw(st.sampled_from(outcomes))
+    live = [s for s in ("initiated", "ringing") if draw(st.booleans())]
+    if outcome == "completed" and draw(st.booleans()):
+        live.append("in-progress")
+    events = [*live, outcome]
+    times = sorted(draw(st.lists(st.integers(0, 120), min_size=len(events), max_size=len(events))))
+    return [(status, t, i) for i, (status, t) in enumerate(zip(events, times, strict=True))]
+
+
+def stories(render: Callable[[str, Event], ProviderRequest], sids: st.SearchStrategy[str]):
+    """Streams of one call (a sid drawn from ``sids``) rendered event by event."""
+
+    @st.composite
+    def story(draw: st.DrawFn) -> list[ProviderRequest]:
+        sid = draw(sids)
+        return [render(sid, event) for event in draw(lifecycles())]
+
+    return story()
+
+
+def rfc2822(seconds: int) -> str:
+    return format_datetime(T0 + timedelta(seconds=seconds), usegmt=False)
+
+
+def iso(seconds: int, micro: bool = False) -> str:
+    at = T0 + timedelta(seconds=seconds, microseconds=123456 if micro else 0)
+    text = at.strftime("%Y-%m-%dT%H:%M:%S.%f" if micro else "%Y-%m-%dT%H:%M:%S.000")
+    return text + "Z"
+
+
+def form(**fields: object) -> str:
+    return urlencode({k: str(v) for k, v in fields.items() if v is not None})
