@@ -104,3 +104,39 @@ def test_private_modules_declare_all():
             continue
         module = ".".join(path.relative_to(root.parent).with_suffix("").parts)
         assert hasattr(importlib.import_module(module), "__all__"), module
+
+
+WEB_DOCUMENTED = {
+    "RESULT_HEADER",
+    "AllOf",
+    "AnomalyHook",
+    "AnyOf",
+    "AsyncSink",
+    "AsyncWebhookHandler",
+    "BasicAuth",
+    "ChangeHook",
+    "Clock",
+    "CredentialsRequired",
+    "Hooks",
+    "Secrets",
+    "SignalWireSignature",
+    "Sink",
+    "StateHook",
+    "TelnyxSignature",
+    "TrustedProxy",
+    "TwilioSignature",
+    "Unverified",
+    "Verifier",
+    "WebhookHandler",
+    "WebhookRequest",
+    "WebhookResponse",
+    "utc_now",
+}
+
+
+def test_callstate_web_all_is_exactly_the_documented_names():
+    import callstate.web
+
+    assert set(callstate.web.__all__) == WEB_DOCUMENTED
+    for name in callstate.web.__all__:
+        assert hasattr(callstate.web, name), name

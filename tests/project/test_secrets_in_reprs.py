@@ -103,6 +103,8 @@ HOLDS_NO_SECRET: dict[str, str] = {
     "callstate.testing.web_contract.Answer": "the receiver's answer, as the contract reads it",
     "callstate.providers.Provider": "a provider's name, dialect and factories: its verifier and "
     "profile are functions of secrets given later, never the secrets",
+    "callstate.web.TelnyxSignature": "Telnyx's public key (Ed25519): public by design, "
+    "what the portal shows to anyone who may configure a receiver",
 }
 
 
@@ -131,17 +133,28 @@ def _qualname(cls: type) -> str:
 
 
 def _verifiers() -> list[object]:
-    from callstate.web import AllOf, AnyOf, BasicAuth, TwilioSignature
+    from callstate.web import AllOf, AnyOf, BasicAuth, SignalWireSignature, TwilioSignature
 
     basic_auth = BasicAuth(credentials={USER: ["old-password", SECRET]})
     shared = TwilioSignature(secrets=["old-token", SECRET])
     per_account = TwilioSignature(secrets={SID: SECRET})
-    return [basic_auth, shared, per_account, AllOf([basic_auth, shared]), AnyOf([per_account])]
+    signalwire = SignalWireSignature(secrets=["old-key", SECRET])
+    per_project = SignalWireSignature(secrets={SID: [SECRET]})
+    return [
+        basic_auth,
+        shared,
+        per_account,
+        signalwire,
+        per_project,
+        AllOf([basic_auth, shared]),
+        AnyOf([per_account]),
+    ]
 
 
 @builds(
     "callstate.web.BasicAuth",
     "callstate.web.TwilioSignature",
+    "callstate.web.SignalWireSignature",
     "callstate.web.AllOf",
     "callstate.web.AnyOf",
 )

@@ -36,6 +36,8 @@ from callstate.web._verify import (
     Unverified,
     Verifier,
 )
+from callstate.web._verify_signalwire import SignalWireSignature
+from callstate.web._verify_telnyx import TelnyxSignature
 
 RESULT_HEADER: str = _RESULT_HEADER
 """The header of a stored webhook's ``204`` answer: ``accepted`` or ``duplicate``."""
@@ -53,8 +55,10 @@ __all__ = [
     "CredentialsRequired",
     "Hooks",
     "Secrets",
+    "SignalWireSignature",
     "Sink",
     "StateHook",
+    "TelnyxSignature",
     "TrustedProxy",
     "TwilioSignature",
     "Unverified",

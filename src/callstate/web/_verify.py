@@ -32,7 +32,10 @@ __all__ = [
     "TwilioSignature",
     "Unverified",
     "Verifier",
+    "check_body_sha256",
     "check_of",
+    "hmac_keys",
+    "matches_any",
 ]
 
 #: base64 of a 20-byte HMAC-SHA1: 27 characters and one "=".
@@ -188,37 +191,59 @@ class TwilioSignature(_ByParts):
         if _SIGNATURE.fullmatch(signature) is None:
             raise VerificationFailed(self.header, "is not a base64 HMAC-SHA1 (28 characters)")
         if method != "GET" and not form:
-            _check_body(url, body)
-        secrets = self.secrets
-        if type(secrets) is _Shared:
-            if by_name is None:
-                _single(params, "AccountSid")  # refused when repeated, whatever the secrets
-            keys = secrets.keys
-        else:
-            account = (
-                _single(params, "AccountSid") if by_name is None else by_name.get("AccountSid")
-            )
-            keys = tuple(map(keyed, secrets(account)))
-            if not keys:
-                raise VerificationFailed("AccountSid", "has no secret configured")
+            check_body_sha256(url, body)
+        keys = hmac_keys(self.secrets, params, by_name)
         tail = ""
         if form:
             tail = signed_params(params) if by_name is None else signed_fields(by_name)
-        expected = signature.encode("ascii")
-        # Each comparison is constant-time; stopping at a match tells only
-        # which URL form or which rotated token matched, nothing of a secret.
-        # ``sign``, here: each secret's keyed HMAC, copied.
-        for variant in port_variants(url):
+        if not matches_any(keys, port_variants(url), (tail,), signature.encode("ascii")):
+            raise VerificationFailed(self.header, "does not match the request")
+
+
+def hmac_keys(
+    secrets: Callable[[str | None], Iterable[str]],
+    params: tuple[tuple[str, str], ...],
+    by_name: dict[str, str] | None,
+) -> tuple[hmac.HMAC, ...]:
+    """The keyed HMAC-SHA1s of the secrets for this request's AccountSid.
+
+    A repeated AccountSid is refused, whatever the secrets; an account with no
+    secret configured is refused naming AccountSid.
+    """
+    if type(secrets) is _Shared:
+        if by_name is None:
+            _single(params, "AccountSid")  # refused when repeated, whatever the secrets
+        return secrets.keys
+    account = _single(params, "AccountSid") if by_name is None else by_name.get("AccountSid")
+    keys = tuple(map(keyed, secrets(account)))
+    if not keys:
+        raise VerificationFailed("AccountSid", "has no secret configured")
+    return keys
+
+
+def matches_any(
+    keys: tuple[hmac.HMAC, ...], urls: Iterable[str], tails: Iterable[str], expected: bytes
+) -> bool:
+    """Whether base64(HMAC(key, url + tail)) is ``expected`` for some key, URL and tail.
+
+    ``sign``, here: each secret's keyed HMAC, copied for each message.
+    """
+    tails = tuple(tails)
+    # Each comparison is constant-time; stopping at a match tells only
+    # which URL form or which rotated token matched, nothing of a secret.
+    for variant in urls:
+        for tail in tails:
             message = (variant + tail).encode()
             for key in keys:
                 mac = key.copy()
                 mac.update(message)
                 if hmac.compare_digest(b2a_base64(mac.digest(), newline=False), expected):
-                    return
-        raise VerificationFailed(self.header, "does not match the request")
+                    return True
+    return False
 
 
-def _check_body(url: str, body: bytes) -> None:
+def check_body_sha256(url: str, body: bytes) -> None:
+    """Refuse a non-form body unless the URL's ``bodySHA256`` is its hex SHA-256."""
     claimed = None
     for part in query_of(url).split("&"):
         name, _, value = part.partition("=")
