@@ -133,14 +133,26 @@ def _qualname(cls: type) -> str:
 
 
 def _verifiers() -> list[object]:
-    from callstate.web import AllOf, AnyOf, BasicAuth, SignalWireSignature, TwilioSignature
+    from callstate.web import (
+        AllOf,
+        AnyOf,
+        BasicAuth,
+        PlivoSignature,
+        SignalWireSignature,
+        TwilioSignature,
+        VonageSignature,
+    )
 
     basic_auth = BasicAuth(credentials={USER: ["old-password", SECRET]})
     shared = TwilioSignature(secrets=["old-token", SECRET])
     per_account = TwilioSignature(secrets={SID: SECRET})
     signalwire = SignalWireSignature(secrets=["old-key", SECRET])
     per_project = SignalWireSignature(secrets={SID: [SECRET]})
+    plivo = PlivoSignature(secrets=["old-token", SECRET])
+    vonage = VonageSignature(secrets=[SECRET])
     return [
+        plivo,
+        vonage,
         basic_auth,
         shared,
         per_account,
@@ -155,6 +167,8 @@ def _verifiers() -> list[object]:
     "callstate.web.BasicAuth",
     "callstate.web.TwilioSignature",
     "callstate.web.SignalWireSignature",
+    "callstate.web.PlivoSignature",
+    "callstate.web.VonageSignature",
     "callstate.web.AllOf",
     "callstate.web.AnyOf",
 )

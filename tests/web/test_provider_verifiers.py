@@ -24,8 +24,9 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
+import attrs
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -35,8 +36,11 @@ from hypothesis import strategies as st
 from callstate import CallBook, Limits, UsageError, VerificationFailed
 from callstate.testing.servers import serve_wsgi
 from callstate.web import (
+    BasicAuth,
+    PlivoSignature,
     SignalWireSignature,
     TelnyxSignature,
+    VonageSignature,
     WebhookHandler,
     WebhookRequest,
 )
@@ -690,3 +694,435 @@ def test_importing_callstate_web_needs_no_cryptography():
     )
     assert done.returncode == 0, done.stderr
     assert "pip install 'callstate[telnyx]'" in done.stdout
+
+
+# Plivo. Vectors verbatim from plivo-go's utils_test.go (SOURCES.md 4.2): one
+# callback's parameters, POSTed or sent as a GET, to a URL with and without a
+# query. plivo-python's validate_v3_signature is the oracle.
+
+PLIVO_TOKEN = "Y2Q2ZDgxZmY5YWRiOTI5YmQ1Njg0MTAxZWIyOTc4"
+PLIVO_NONCE = "31627761595286130198"
+PLIVO_URL = "https://plivobin.non-prod.plivops.com/api/v1/validate_signature03.xml"
+PLIVO_VECTORS = [
+    ("POST", PLIVO_URL + "/?a=b&c=d", "k7Pusd4OxCIjR5IfA9iedDNu/h/gbdYqdzG/MiYtd1c="),
+    ("GET", PLIVO_URL + "/?a=b&c=d", "UBq8jAtd32wR8EK9VgxbBn4n5rpI/l1H9iN4WfSEHFQ="),
+    ("POST", PLIVO_URL, "iAjE5QqI37mbkYe4w3jTMudqEzbDufdqi7sYwTu64e0="),
+    ("GET", PLIVO_URL, "i/MQsaQSAd6fiKhOh2qeeeLHZ9faldADSb3/7+Akfbc="),
+]
+V3 = "X-Plivo-Signature-V3"
+NONCE = "X-Plivo-Signature-V3-Nonce"
+
+
+def plivo_request(method: str, url: str, body: str, headers: dict[str, str]) -> WebhookRequest:
+    """A Plivo callback: for a GET its parameters join the URL's query, as Plivo sends them."""
+    if method == "GET":
+        joined = url + ("&" if "?" in url else "?") + body
+        return request(joined, headers, b"", method="GET")
+    return request(url, headers | {"Content-Type": FORM}, body.encode())
+
+
+def plivo_sign(token: str, method: str, url: str, params: list[tuple[str, str]], nonce: str) -> str:
+    """What plivo-python signs: its own base URL builder and HMAC."""
+    from plivo.utils.signature_v3 import construct_get_url, construct_post_url, get_signature_v3
+
+    build = construct_get_url if method == "GET" else construct_post_url
+    base = build(url, dict(params)).decode()
+    signature: bytes = get_signature_v3(token.encode(), base, nonce.encode())
+    return signature.decode()
+
+
+@pytest.mark.parametrize(("method", "url", "signature"), PLIVO_VECTORS)
+def test_plivo_vectors(method, url, signature):
+    entry = fixture("plivo", 1)
+    headers = {V3: signature, NONCE: PLIVO_NONCE}
+    verifier = PlivoSignature(secrets=[PLIVO_TOKEN])
+    verifier.verify(plivo_request(method, url, entry["body"], headers))
+    # Another nonce, token or URL: refused, naming the signature header.
+    moved = headers | {NONCE: PLIVO_NONCE + "1"}
+    with pytest.raises(VerificationFailed) as caught:
+        verifier.verify(plivo_request(method, url, entry["body"], moved))
+    assert (caught.value.field, caught.value.reason) == (V3, "does not match the request")
+    with pytest.raises(VerificationFailed):
+        PlivoSignature(secrets=["other"]).verify(plivo_request(method, url, entry["body"], headers))
+    with pytest.raises(VerificationFailed):
+        verifier.verify(plivo_request(method, url.replace("03", "04"), entry["body"], headers))
+
+
+def test_plivo_fixture_is_the_post_vector_and_the_oracle_agrees():
+    from plivo.utils.signature_v3 import validate_v3_signature
+
+    entry = fixture("plivo", 1)
+    params = dict(parse_qsl(entry["body"], keep_blank_values=True))
+    assert validate_v3_signature(
+        "POST", entry["url"], PLIVO_NONCE, PLIVO_TOKEN, entry["headers"][V3], params
+    )
+    PlivoSignature(secrets=PLIVO_TOKEN).verify(
+        plivo_request("POST", entry["url"], entry["body"], entry["headers"])
+    )
+
+
+def test_plivo_through_the_handler():
+    url = "https://calls.example.com/plivo?tenant=7"
+    params = callback("3e82ae9d-2c78-4d85-b1a4-6eae7dbafb36", "ringing", 1)
+    body = urlencode(params).encode()
+    signature = plivo_sign("tok-new", "POST", url, params, "123")
+    verifier = PlivoSignature(secrets=["tok-old", "tok-new"])
+    headers = {"Content-Type": FORM, V3: signature, NONCE: "123"}
+    assert answer(verifier, url, headers, body) == (204, "")
+    # Several signatures, comma-separated: one matching is enough.
+    assert answer(verifier, url, headers | {V3: f"AAAA, {signature},BBBB"}, body)[0] == 204
+    assert answer(verifier, url, headers | {V3: "AAAA,BBBB"}, body) == (
+        403,
+        f"{V3}: does not match the request",
+    )
+    assert answer(verifier, url, {"Content-Type": FORM, NONCE: "123"}, body) == (
+        403,
+        f"{V3}: is missing",
+    )
+    assert answer(verifier, url, {"Content-Type": FORM, V3: signature}, body) == (
+        403,
+        f"{NONCE}: is missing",
+    )
+    tampered = body.replace(b"ringing", b"completed")
+    assert answer(verifier, url, headers, tampered) == (403, f"{V3}: does not match the request")
+    assert answer(verifier, url + "8", headers, body)[0] == 403
+    # The main account's signature, keyed with its own token.
+    main = PlivoSignature(secrets=["main-token"], header="X-Plivo-Signature-Ma-V3")
+    signed = {
+        "Content-Type": FORM,
+        NONCE: "9",
+        "X-Plivo-Signature-Ma-V3": plivo_sign("main-token", "POST", url, params, "9"),
+    }
+    assert answer(main, url, signed, body)[0] == 204
+    assert answer(main, url, headers, body) == (403, "X-Plivo-Signature-Ma-V3: is missing")
+    # A Plivo callback itself is verified, then waits for its dialect (it has no CallSid).
+    entry = fixture("plivo", 1)
+    assert answer(
+        PlivoSignature(secrets=[PLIVO_TOKEN]),
+        entry["url"],
+        entry["headers"] | {"Content-Type": FORM},
+        entry["body"].encode(),
+    ) == (400, "CallSid: is missing")
+
+
+def test_plivo_settings_are_checked():
+    with pytest.raises(UsageError, match="at least one auth token"):
+        PlivoSignature(secrets=[])
+    with pytest.raises(UsageError, match="non-empty strings"):
+        PlivoSignature(secrets=[""])
+
+
+plivo_urls = st.sampled_from(
+    [
+        "https://calls.example.com/plivo",
+        "https://calls.example.com/plivo/?a=b&c=d",
+        "http://calls.example.com:8080/p?x=%20y&x=a",
+        "https://calls.example.com/p?empty=",
+    ]
+)
+
+
+@given(
+    plivo_urls,
+    st.sampled_from(["POST", "GET"]),
+    # ASCII: plivo-python's GET check raises UnicodeEncodeError on a non-ASCII query value.
+    st.dictionaries(
+        sw_names, st.text(st.characters(min_codepoint=32, max_codepoint=126)), max_size=6
+    ),
+    st.text("0123456789", min_size=1, max_size=20),  # Plivo's nonces: ASCII digits
+    st.booleans(),
+)
+def test_plivo_accepts_exactly_what_plivos_validator_accepts(url, method, params, nonce, forge):
+    from plivo.utils.signature_v3 import validate_v3_signature
+
+    token = "the-auth-token" + ("-forged" if forge else "")
+    body = urlencode(params)
+    if method == "GET":  # the parameters arrive in the query, after the URL's own
+        sent_url = (url + ("&" if "?" in url else "?") + body) if body else url
+        signature = plivo_sign(token, "GET", sent_url, [], nonce)
+        oracle = validate_v3_signature("GET", sent_url, nonce, "the-auth-token", signature, {})
+        sent = request(sent_url, {}, b"", method="GET")
+    else:
+        signature = plivo_sign(token, "POST", url, list(params.items()), nonce)
+        oracle = validate_v3_signature(
+            "POST", url, nonce, "the-auth-token", signature, dict(params)
+        )
+        sent = request(url, {"Content-Type": FORM}, body.encode())
+    headers = normalize_headers({V3: signature, NONCE: nonce})
+    try:
+        PlivoSignature(secrets=["the-auth-token"]).verify(
+            attrs.evolve(sent, headers=sent.headers | headers)
+        )
+    except VerificationFailed as refused:
+        assert refused.field == V3
+        ours = False
+    else:
+        ours = True
+    assert ours == oracle == (not forge)
+
+
+@given(st.dictionaries(sw_names.map("X".__add__), sw_values, max_size=4), st.data())
+def test_plivo_any_changed_byte_is_refused_unless_the_parameters_are_the_same(extra, data):
+    url = "https://calls.example.com/plivo"
+    params = [*callback("p-1", "busy", 3), *extra.items()]
+    body = urlencode(params).encode()
+    headers = {"Content-Type": FORM, V3: plivo_sign("tok", "POST", url, params, "42"), NONCE: "42"}
+    verifier = PlivoSignature(secrets=["tok"])
+    assert answer(verifier, url, headers, body)[0] == 204
+    changed = one_byte_changed(body, data)
+    status, text = answer(verifier, url, headers, changed)
+    try:
+        same = request(url, headers, changed).params == request(url, headers, body).params
+    except Exception:  # no form the handler reads: a 400 naming why
+        same = False
+    if same:
+        assert status == 204
+    else:
+        assert status in (400, 403), text
+        assert status == 400 or text.startswith(f"{V3}: ")
+
+
+# Vonage. The token verbatim from vonage-python-sdk's jwt tests (a generic HS256
+# JWT), the research notes' derived webhook token (SOURCES.md 5.2), and PyJWT
+# signing tokens here as the oracle.
+
+VONAGE_SECRET = "qwertyuiopasdfghjklzxcvbnm123456"
+VONAGE_SDK_TOKEN = (
+    "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJPbmxpbmUgSldUIEJ1aWxkZXIiLCJpYXQiOjE2OTc2"
+    "MzQ2ODAsImV4cCI6MzMyNTQ1NDA4MjgsImF1ZCI6IiIsInN1YiI6IiJ9.88vJc3I2HhuqEDixHXVhc9R30tA6U_HQ"
+    "HZTC29y6CGM"
+)
+AUTH = "Authorization"
+JSON_TYPE = {"Content-Type": "application/json"}
+
+
+def bearer(token: str) -> dict[str, str]:
+    return JSON_TYPE | {AUTH: f"Bearer {token}"}
+
+
+def vonage_token(body: bytes, at: datetime, secret: str = VONAGE_SECRET, **claims: Any) -> str:
+    import jwt
+
+    payload = {
+        "iat": int(at.timestamp()),
+        "jti": "c5ba8f24-1a14-4c10-bfdf-3fbe8ce511b5",
+        "iss": "Vonage",
+        "payload_hash": hashlib.sha256(body).hexdigest(),
+        "api_key": "a1b2c3d",
+        "application_id": "aaaaaaaa-bbbb-cccc-dddd-0123456789ab",
+    } | claims
+    return str(jwt.encode({k: v for k, v in payload.items() if v is not None}, secret, "HS256"))
+
+
+VONAGE = VonageSignature(secrets=[VONAGE_SECRET])
+
+
+def test_vonage_sdk_vector():
+    issued = datetime.fromtimestamp(1697634680, UTC)
+    VONAGE.verify(request("https://x.example/", bearer(VONAGE_SDK_TOKEN), b"{}", at=issued))
+    short = VonageSignature(secrets=["asdf"])
+    assert refusal(short, "https://x.example/", bearer(VONAGE_SDK_TOKEN), b"{}", at=issued) == (
+        AUTH,
+        "the token's signature does not match",
+    )
+    assert refusal(VONAGE, "https://x.example/", bearer("asdf"), b"{}", at=issued) == (
+        AUTH,
+        "is not a signed JWT (three parts)",
+    )
+
+
+def test_vonage_derived_webhook_vector():
+    entry = fixture("vonage", 4)
+    body = entry["body"].encode()
+    headers = entry["headers"] | JSON_TYPE
+    issued = datetime.fromtimestamp(1587494962, UTC)
+    VONAGE.verify(request("https://x.example/", headers, body, at=issued))
+    assert refusal(
+        VONAGE, "https://x.example/", headers, body.replace(b"completed", b"busy"), at=issued
+    ) == (
+        AUTH,
+        "the token's payload_hash does not match the body",
+    )
+
+
+def test_vonage_through_the_handler_and_its_refusals():
+    url = "https://calls.example.com/vonage"
+    body = json.dumps(
+        {"CallSid": "aaaaaaaa-bbbb", "CallStatus": "ringing", "SequenceNumber": 1}
+    ).encode()
+    rotating = VonageSignature(secrets=["an-old-signature-secret-of-32-bytes", VONAGE_SECRET])
+    assert answer(rotating, url, bearer(vonage_token(body, AT)), body) == (204, "")
+    # A Vonage event is verified, then waits for its dialect (it has no CallSid).
+    event = json.dumps(fixture("vonage", 3)["body"]).encode()
+    assert answer(VONAGE, url, bearer(vonage_token(event, AT)), event) == (
+        400,
+        "CallSid: is missing",
+    )
+    cases = {
+        "is missing": JSON_TYPE,
+        "must be a Bearer token (a signed JWT)": JSON_TYPE | {AUTH: "Basic dXNlcjpwYXNz"},
+        "is not a signed JWT (three parts)": bearer("a.b"),
+        "the token's signature does not match": bearer(
+            vonage_token(body, AT, secret="another-secret-that-is-32-bytes-long")
+        ),
+        "the token has no iat (when it was issued)": bearer(vonage_token(body, AT, iat=None)),
+        "the token's iat is not a time in seconds": bearer(vonage_token(body, AT, iat="soon")),
+        "the token has expired": bearer(vonage_token(body, AT, exp=int(AT.timestamp()))),
+        "the token is not valid yet": bearer(vonage_token(body, AT, nbf=int(AT.timestamp()) + 5)),
+        "the token's payload_hash does not match the body": bearer(vonage_token(body + b" ", AT)),
+        "the token was issued 301 s from when the webhook was received, outside the 300 s "
+        "replay window": bearer(vonage_token(body, AT - timedelta(seconds=301))),
+    }
+    for reason, headers in cases.items():
+        assert answer(VONAGE, url, headers, body) == (403, f"{AUTH}: {reason}"), reason
+    ahead = bearer(vonage_token(body, AT + timedelta(seconds=301)))
+    assert answer(VONAGE, url, ahead, body)[1].startswith(f"{AUTH}: the token was issued 301 s")
+    assert answer(VONAGE, url, bearer(vonage_token(body, AT, iat=True)), body) == (
+        403,
+        f"{AUTH}: the token's iat is not a time in seconds",
+    )
+    # nbf is the first second a token is good for; the first secret of several may match.
+    assert (
+        answer(VONAGE, url, bearer(vonage_token(body, AT, nbf=int(AT.timestamp()))), body)[0] == 204
+    )
+    first = VonageSignature(secrets=[VONAGE_SECRET, "an-old-signature-secret-of-32-bytes"])
+    assert answer(first, url, bearer(vonage_token(body, AT)), body)[0] == 204
+    # Within the window either way; a token without payload_hash covers no body.
+    for seconds in (-300, 300):
+        assert (
+            answer(VONAGE, url, bearer(vonage_token(body, AT + timedelta(seconds=seconds))), body)[
+                0
+            ]
+            == 204
+        )
+    assert (
+        answer(VONAGE, url, bearer(vonage_token(b"other", AT, payload_hash=None)), body)[0] == 204
+    )
+
+
+def unsigned_token(header: dict[str, Any], claims: dict[str, Any], signature: bytes) -> str:
+    def part(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    return ".".join(
+        [part(json.dumps(header).encode()), part(json.dumps(claims).encode()), part(signature)]
+    )
+
+
+def test_vonage_accepts_hs256_only():
+    claims = {"iat": int(AT.timestamp())}
+    for header in ({"alg": "none"}, {"alg": "RS256"}, {"alg": "HS512"}, {}):
+        token = unsigned_token(header, claims, b"")
+        assert refusal(VONAGE, "https://x.example/", bearer(token), b"{}") == (
+            AUTH,
+            "the token must be signed with HS256",
+        )
+    not_objects = unsigned_token({"alg": "HS256"}, claims, b"x").split(".")
+    not_objects[1] = base64.urlsafe_b64encode(b"[1]").decode().rstrip("=")
+    assert refusal(VONAGE, "https://x.example/", bearer(".".join(not_objects)), b"{}") == (
+        AUTH,
+        "is not a signed JWT (three parts)",
+    )
+
+
+def test_vonage_get_hashes_the_query_as_compact_json():
+    url = "https://calls.example.com/vonage?status=ringing&uuid=aaaa"
+    payload = json.dumps({"status": "ringing", "uuid": "aaaa"}, separators=(",", ":")).encode()
+    headers = {AUTH: "Bearer " + vonage_token(payload, AT)}
+    VONAGE.verify(request(url, headers, b"", method="GET"))
+    with pytest.raises(VerificationFailed):
+        VONAGE.verify(request(url.replace("ringing", "busy"), headers, b"", method="GET"))
+
+
+def test_vonage_settings_are_checked():
+    with pytest.raises(UsageError, match="at least one signature secret"):
+        VonageSignature(secrets=[])
+    with pytest.raises(UsageError, match="positive timedelta"):
+        VonageSignature(secrets=["s"], replay_window=timedelta(seconds=-1))
+
+
+@given(st.binary(max_size=300), st.data())
+def test_vonage_refuses_any_changed_byte_of_the_body(body, data):
+    headers = bearer(vonage_token(body, AT))
+
+    def verify(raw: bytes) -> None:
+        VONAGE.verify(
+            WebhookRequest(
+                method="POST",
+                url="https://x.example/",
+                headers=normalize_headers(headers),
+                body=raw,
+                params=(),
+                form=False,
+                received_at=AT,
+            )
+        )
+
+    verify(body)
+    with pytest.raises(VerificationFailed) as caught:
+        verify(one_byte_changed(body, data))
+    assert (caught.value.field, caught.value.reason) == (
+        AUTH,
+        "the token's payload_hash does not match the body",
+    )
+
+
+@given(
+    st.dictionaries(st.text(min_size=1, max_size=8), st.text(max_size=20), max_size=4),
+    st.sampled_from(["right", "wrong", "tampered"]),
+    st.data(),
+)
+def test_vonage_signature_check_agrees_with_pyjwt(claims, case, data):
+    import jwt
+
+    secret = VONAGE_SECRET if case != "wrong" else "a-different-secret-of-32-bytes-ok"
+    token = str(jwt.encode({**claims, "iat": int(AT.timestamp())}, secret, "HS256"))
+    if case == "tampered":
+        at = data.draw(st.integers(0, len(token) - 1), label="at")
+        new = data.draw(st.sampled_from("AQgw_-.0").filter(lambda c: c != token[at]), label="char")
+        token = token[:at] + new + token[at + 1 :]
+    try:
+        jwt.decode(token, VONAGE_SECRET, algorithms=["HS256"], options={"verify_aud": False})
+    except jwt.PyJWTError:
+        oracle = False
+    else:
+        oracle = True
+    try:
+        VONAGE.verify(request("https://x.example/", bearer(token), b"{}"))
+    except VerificationFailed as refused:
+        assert refused.field == AUTH
+        ours = False
+    else:
+        ours = True
+    assert ours == oracle
+    if case == "right":
+        assert ours
+
+
+# Bandwidth signs nothing: its callbacks carry the Basic credentials set on the
+# application or on the call (username/password). BasicAuth checks them; the
+# body is not covered by anything, so use HTTPS.
+
+
+def basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+@pytest.mark.parametrize("index", [0, 1, 2])
+def test_bandwidth_callbacks_with_basic_auth(index):
+    entry = fixture("bandwidth", index)
+    body = json.dumps(entry["body"]).encode()
+    url = "https://calls.example.com/bandwidth"
+    verifier = BasicAuth(credentials={"bw-callbacks": ["old-password", "new-password"]})
+    headers = JSON_TYPE | {AUTH: basic("bw-callbacks", "new-password")}
+    verifier.verify(request(url, headers, body))
+    # Verified, then waits for its dialect (it has no CallSid).
+    assert answer(verifier, url, headers, body) == (400, "CallSid: is missing")
+    assert answer(verifier, url, JSON_TYPE | {AUTH: basic("bw-callbacks", "guess")}, body) == (
+        403,
+        "Authorization: credentials are not accepted",
+    )
+    handler = WebhookHandler(CallBook(), verifier=verifier)
+    unsigned = handler("POST", url, JSON_TYPE, body, AT)
+    assert unsigned.status == 401
+    assert ("WWW-Authenticate", 'Basic realm="callstate"') in unsigned.headers

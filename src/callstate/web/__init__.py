@@ -36,8 +36,10 @@ from callstate.web._verify import (
     Unverified,
     Verifier,
 )
+from callstate.web._verify_plivo import PlivoSignature
 from callstate.web._verify_signalwire import SignalWireSignature
 from callstate.web._verify_telnyx import TelnyxSignature
+from callstate.web._verify_vonage import VonageSignature
 
 RESULT_HEADER: str = _RESULT_HEADER
 """The header of a stored webhook's ``204`` answer: ``accepted`` or ``duplicate``."""
@@ -54,6 +56,7 @@ __all__ = [
     "Clock",
     "CredentialsRequired",
     "Hooks",
+    "PlivoSignature",
     "Secrets",
     "SignalWireSignature",
     "Sink",
@@ -63,6 +66,7 @@ __all__ = [
     "TwilioSignature",
     "Unverified",
     "Verifier",
+    "VonageSignature",
     "WebhookHandler",
     "WebhookRequest",
     "WebhookResponse",
