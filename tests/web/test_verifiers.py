@@ -265,6 +265,9 @@ def test_a_json_body_is_covered_by_body_sha256():
         (f"{URL}&bodySHA256={digest[:-1]}g", body, "is not a lower-case hex SHA-256"),
         (f"{URL}&bodySHA256={digest.upper()}", body, "is not a lower-case hex SHA-256"),
         (f"{URL}&xbodySHA256={digest}", body, "is missing: it must cover a non-form body"),
+        # The first "=" ends the name: what follows, "=" and all, is the value claimed.
+        (f"{URL}&bodySHA256={digest}=", body, "is not a lower-case hex SHA-256"),
+        (f"{URL}&bodySHA256={digest}&bodySHA256={digest}=x", body, "is repeated"),
     ):
         with pytest.raises(VerificationFailed) as caught:
             check(url, payload)
@@ -377,6 +380,10 @@ def test_basic_auth_accepts_each_configured_password():
     verifier.verify(request(basic("twilio", "new", scheme="BASIC")))
     spaced = {"Authorization": "  " + basic("twilio", "new")["Authorization"] + "  "}
     verifier.verify(request(spaced))
+    # RFC 9110 (11.4): one or more spaces between the scheme and the credentials.
+    apart = {"Authorization": basic("twilio", "new")["Authorization"].replace(" ", "   ")}
+    verifier.verify(request(apart))
+    assert answer(verifier, apart)[0] == 204
 
 
 @pytest.mark.parametrize(
@@ -513,3 +520,66 @@ def test_signing_pairs_known_distinct_is_signing_them(pairs):
     # The template made for this order of names, then the one remembered.
     assert signed_fields(dict(pairs)) == signed_params(pairs)
     assert signed_fields(dict(pairs)) == signed_params(pairs)
+
+
+# What the mutation run of web/_verify.py showed unpinned.
+
+
+@pytest.mark.parametrize(
+    ("credentials", "message"),
+    [
+        ({}, "BasicAuth needs at least one user and password"),
+        ({"u": []}, "BasicAuth needs at least one user and password"),
+        ({"": "p"}, "a Basic-auth user name must be non-empty, without ':'"),
+        ({"a:b": "p"}, "a Basic-auth user name must be non-empty, without ':'"),
+        ({1: "p"}, "a Basic-auth user name must be non-empty, without ':'"),
+        ({"u": ""}, "Basic-auth passwords must be non-empty strings"),
+        ({"u": ["p", None]}, "Basic-auth passwords must be non-empty strings"),
+    ],
+)
+def test_unusable_basic_credentials_are_named_in_the_message(credentials, message):
+    with pytest.raises(UsageError) as caught:
+        BasicAuth(credentials=credentials)
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    ("secrets", "message"),
+    [
+        ([], "secrets must hold at least one secret"),
+        (["ok", ""], "secrets must be non-empty strings"),
+        ({ACCOUNT: [""]}, "secrets must be non-empty strings"),
+    ],
+)
+def test_unusable_secrets_are_named_in_the_message(secrets, message):
+    with pytest.raises(UsageError) as caught:
+        TwilioSignature(secrets=secrets)
+    assert str(caught.value) == message
+
+
+def test_combining_no_verifier_says_so():
+    for combine in (AllOf, AnyOf):
+        with pytest.raises(UsageError) as caught:
+            combine([])
+        assert str(caught.value) == "combine at least one verifier"
+
+
+@pytest.mark.parametrize("account", [None, ACCOUNT, "AC9"])
+def test_secrets_read_back_as_a_function_of_the_account(account):
+    # The converted field is the function the docstring names, whatever was given.
+    assert list(TwilioSignature(secrets=["new", "old"]).secrets(account)) == ["new", "old"]
+    assert list(TwilioSignature(secrets="one").secrets(account)) == ["one"]
+    per_account = TwilioSignature(secrets={ACCOUNT: ["a1", "a2"]}).secrets
+    assert list(per_account(account)) == (["a1", "a2"] if account == ACCOUNT else [])
+
+
+def test_a_verifier_whose_verify_is_its_own_attribute_is_called():
+    # Any object with a verify method is a Verifier, even one set on the object itself.
+    from types import SimpleNamespace
+
+    seen: list[WebhookRequest] = []
+    verifier = SimpleNamespace(verify=seen.append)
+    handler = WebhookHandler(CallBook(), verifier=verifier)  # type: ignore[arg-type]
+    got = handler("POST", URL, {"Content-Type": FORM_TYPE}, urlencode(CALLBACK).encode(), AT)
+    assert got.status == 204
+    assert [(r.url, r.params) for r in seen] == [(URL, tuple(CALLBACK))]
