@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from urllib.parse import quote, quote_plus, unquote_plus, urlencode
 
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from callstate import (
@@ -177,6 +177,7 @@ def test_bad_fields_name_the_field_and_the_reason(changes, field, reason):
         (body() + b"&Call%53id=CA1", "CallSid", "repeated"),  # an escaped name is still a name
         (body().replace(b"&", b";"), "body", "';'"),
         (body() + b"&x=%ff", "x", "UTF-8"),
+        (body() + b"&%ff=x", "body", "UTF-8"),  # a name that does not decode: the body's fault
         (b"\xff\xfe" + body(), "body", "UTF-8"),
         (body() + b"&=orphan", "body", "no name"),
         (b"x" * 20_000, "body", "larger than"),
@@ -492,3 +493,93 @@ def test_the_small_numbers_are_the_numbers():
     from callstate._core._parse import _SMALL_NUMBERS, _number
 
     assert all(_number("SequenceNumber", text) == n for text, n in _SMALL_NUMBERS.items())
+
+
+# What the mutation run of _core/_parse.py showed unpinned.
+
+
+@pytest.mark.parametrize("field", ["SequenceNumber", "CallDuration"])
+def test_a_number_that_is_not_one_is_quoted_up_to_40_characters(field):
+    for text in ("a" * 39, "a" * 40, "a" * 41, "1" * 20 + "x" * 30):
+        with pytest.raises(InvalidCallback) as caught:
+            parse_form(body(**{field: text}))
+        assert caught.value.field == field
+        assert caught.value.reason == f"must be a whole number of ASCII digits, not {text[:40]!r}"
+
+
+def test_json_values_that_are_not_text_keep_their_characters():
+    from callstate._core._parse import params_of_json
+
+    assert params_of_json({"Extra": ["é", {"k": "ü"}], "n": 7, "s": "ß", "gone": None}) == [
+        ("Extra", '["é",{"k":"ü"}]'),
+        ("n", "7"),
+        ("s", "ß"),
+    ]
+
+
+# Raw bodies as a provider or an attacker might write them: names escaped or
+# holding "+", values escaped, holding "+" or "=", empty names, empty parts;
+# the fast path must read each as the careful one (split, decode, then parse)
+# does, and the split must be the standard library's.
+_RAW_NAMES = st.sampled_from(
+    [*KNOWN, "Call%53id", "CallStatu%73", "Call+Sid", "A+ B", "A +B", "X%20Y", "", "x"]
+)
+_RAW_VALUES = st.sampled_from(
+    [
+        "CA1",
+        "CA%31",
+        "ringing",
+        "ringin%67",
+        "no+answer",
+        "ringing=1",
+        "CA1=2",
+        "1",
+        "%31",
+        "+1",
+        "1%30",
+        "1=",
+        "",
+        "+",
+        "%2B1",
+        "x",
+    ]
+)
+_RAW_PARTS = st.tuples(_RAW_NAMES, _RAW_VALUES).map("=".join) | st.sampled_from(["", "x", "A+B"])
+_joined = st.lists(_RAW_PARTS, max_size=7).map("&".join)
+
+
+@given(_joined | _joined.map(str.encode))
+@example("CallSid=CA1&CallStatus=ringing=1&SequenceNumber=1")  # "=" in a value
+@example("=x")  # no field but one with no name
+@example("Call%53id=CA1&CallStatus=ringing&SequenceNumber=1")  # an escaped known name
+@example("A+ B=1&A +B=2")  # names that are the same once decoded
+def test_the_fast_read_of_a_form_is_the_careful_one(raw):
+    expected = _result(lambda r: parse_split(split_form(r)), raw)
+    assert _result(parse_form, raw) == expected
+    assert _result(parse_callback, raw) == expected
+
+
+@given(_joined)
+@example("CallSid=CA1&&CallStatus=ringing&A+B=1")
+def test_a_raw_form_splits_as_the_standard_library_splits_it(raw):
+    from urllib.parse import parse_qsl
+
+    try:
+        pairs = split_form(raw)
+    except InvalidCallback as exc:
+        assert (exc.field, exc.reason) == ("body", "has a field with no name")
+        assert any(not unquote_plus(part.partition("=")[0]) for part in raw.split("&") if part)
+    else:
+        assert pairs == parse_qsl(raw, keep_blank_values=True)
+        assert _result(parse_callback, raw) == _result(parse_callback, pairs)
+
+
+@given(
+    st.sampled_from(["CallSid", "CallStatus", "SequenceNumber", "CallDuration", "AccountSid"]),
+    _RAW_VALUES,
+)
+def test_a_known_field_is_read_decoded_on_either_path(name, value):
+    fields = {"CallSid": "CA1", "CallStatus": "ringing", "SequenceNumber": "1", name: value}
+    raw = "&".join(f"{n}={v}" for n, v in fields.items())
+    decoded = [(n, unquote_plus(v)) for n, v in fields.items()]
+    assert _result(parse_form, raw) == _result(parse_callback, decoded)

@@ -424,3 +424,32 @@ def test_a_mapping_with_values_in_lists_and_tuples():
 )
 def test_normalize_status(text, status):
     assert normalize_status(text) is status
+
+
+# What the mutation run of _core/_parse.py showed unpinned.
+
+
+@pytest.mark.parametrize("name", ["max_fields", "max_name_length", "max_value_length"])
+def test_the_deprecation_names_the_limit_and_points_at_the_caller(name):
+    with pytest.warns(DeprecationWarning, match=f"Limits.{name}") as caught:
+        Limits(**{name: 7})
+    (warning,) = caught
+    assert str(warning.message) == (
+        f"Limits.{name} no longer refuses anything (a field callstate does not read is"
+        " kept as received); only max_body_bytes bounds a callback"
+    )
+    assert warning.filename == __file__  # the line that set the limit, not callstate's
+
+
+@pytest.mark.parametrize("length", [63, 64, 65, 200])
+def test_a_name_in_an_error_is_cut_past_64_characters(length):
+    name = "N" * length
+    shown = name if length <= 64 else name[:64] + "..."
+    repeated = [*BASE, (name, "a"), (name, "b")]
+    for source in (urlencode(repeated), urlencode(repeated).encode(), repeated):
+        with pytest.raises(InvalidCallback) as caught:
+            parse_callback(source)
+        assert (caught.value.field, caught.value.reason) == (shown, "is repeated")
+    with pytest.raises(InvalidCallback) as caught:
+        parse_callback([*BASE, (name, 7)])  # type: ignore[list-item]
+    assert (caught.value.field, caught.value.reason) == (shown, "must be a str, not int")
