@@ -321,6 +321,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve_cmd.add_argument("--dialect", choices=[d.value for d in Dialect])
     serve_cmd.add_argument(
+        "--provider",
+        metavar="NAME",
+        help="whose callbacks /callbacks reads, and the signature --auth-token checks: "
+        "twilio (default), api19, restcomm, signalwire, telnyx-texml, telnyx, plivo, vonage, "
+        "bandwidth, or a provider a package registers (CALLSTATE_PROVIDER)",
+    )
+    serve_cmd.add_argument(
         "--public-url",
         help="the callback URL as configured at the provider (or just its origin, "
         "https://calls.example.com): signatures are checked against it, whatever the "
@@ -630,6 +637,7 @@ def _serve(args: argparse.Namespace) -> int:
         "insecure_no_signatures": args.insecure_no_signatures,
         "api_keys": tuple(args.api_keys or ()) or None,
         "dialect": args.dialect,
+        "provider": args.provider,
         "public_url": args.public_url,
         "trusted_proxy_headers": tuple(args.trusted_proxy_headers or ()) or None,
         "trusted_proxy_ips": tuple(

@@ -25,7 +25,7 @@ docs/concepts.md, "Providers without a sequence number".
 from __future__ import annotations
 
 from callstate.providers._bandwidth import BandwidthDialect
-from callstate.providers._bundled import BUNDLED, basic_auth_verifier
+from callstate.providers._bundled import BUNDLED
 from callstate.providers._kit import (
     FormDialect,
     JsonDialect,
@@ -59,7 +59,6 @@ __all__ = [
     "TelnyxTexmlDialect",
     "TwilioDialect",
     "VonageDialect",
-    "basic_auth_verifier",
     "duration_of",
     "get",
     "names",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Final
 
 import attrs
@@ -21,20 +20,8 @@ from callstate.providers._twilio import (
 )
 from callstate.providers._vonage import VONAGE
 from callstate.web._dialect import TWILIO
-from callstate.web._verify import BasicAuth, Verifier
 
-__all__ = ["BUNDLED", "basic_auth_verifier"]
-
-
-def basic_auth_verifier(secrets: Sequence[str]) -> Verifier:
-    """Basic-auth credentials in the callback URL: ``user:password`` entries."""
-    credentials: dict[str, list[str]] = {}
-    for entry in secrets:
-        user, sep, password = entry.partition(":")
-        if not (user and sep and password):
-            raise UsageError("Basic-auth credentials must be user:password, both non-empty")
-        credentials.setdefault(user, []).append(password)
-    return BasicAuth(credentials=credentials)
+__all__ = ["BUNDLED"]
 
 
 def _restcomm(base_url: str | None) -> Profile:
@@ -63,16 +50,14 @@ BUNDLED: Final = (
     Provider(
         name="api19",
         dialect=TWILIO,
-        verifier=basic_auth_verifier,
         profile=Profile.api19,
-        summary="CallAPI / api19 (Restcomm 2012-04-24): form callbacks, Basic auth in the URL",
+        summary="CallAPI / api19 (Restcomm 2012-04-24): form callbacks, unsigned (Basic auth)",
     ),
     Provider(
         name="restcomm",
         dialect=TWILIO,
-        verifier=basic_auth_verifier,
         profile=_restcomm,
-        summary="Restcomm Connect: form callbacks, Basic auth in the URL",
+        summary="Restcomm Connect: form callbacks, unsigned (Basic auth)",
     ),
     Provider(
         name="signalwire",
@@ -104,7 +89,6 @@ BUNDLED: Final = (
     Provider(
         name="bandwidth",
         dialect=BANDWIDTH,
-        verifier=basic_auth_verifier,
-        summary="Bandwidth Voice v2: JSON events, Basic auth you configure, order by rank",
+        summary="Bandwidth Voice v2: JSON events, unsigned (Basic auth), order by rank",
     ),
 )

@@ -37,9 +37,10 @@ class Provider:
 
     ``dialect`` reads its status callbacks into deliveries (a
     ``callstate.providers.Dialect``). ``verifier``, given the configured
-    secrets (its auth tokens, signing keys or ``user:password`` entries, as
-    the provider's page says), makes the verifier its callbacks pass; None
-    when callstate has none for it yet. ``profile``, given a base URL or
+    secrets (its auth tokens or signing keys, as the provider's page says),
+    makes the verifier of its signature; None when it signs nothing
+    callstate checks (yet): Basic-auth credentials in the callback URL
+    (``BasicAuth``) work with every provider. ``profile``, given a base URL or
     None, is its Calls API for placing and fetching calls (the Twilio
     family's ``Profile``); None when callstate cannot place calls there.
     ``summary`` is one line for listings.
@@ -55,7 +56,7 @@ class Provider:
         """This provider's verifier over ``secrets``; ``UsageError`` when it has none."""
         if self.verifier is None:
             raise UsageError(
-                f"callstate has no signature check for {self.name} yet: use Basic-auth "
+                f"callstate checks no signature of {self.name}'s: use Basic-auth "
                 "credentials in the callback URL, or accept callbacks unverified on purpose"
             )
         if isinstance(secrets, str) or not secrets:

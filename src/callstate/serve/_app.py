@@ -18,6 +18,7 @@ from callstate._core._state import CallStatus
 from callstate._errors import StoreError, StoreTimeout, UnknownCall
 from callstate.cli._report import state_json
 from callstate.client import Calls
+from callstate.providers import Dialect
 from callstate.serve._auth import ApiKeyGuard, check_api_keys
 from callstate.serve._health import Health
 from callstate.serve._metrics import Metrics
@@ -26,6 +27,7 @@ from callstate.stores import AsyncRunner, Runner, SQLiteStore
 from callstate.stores._codec import encode
 from callstate.stores._side import IdempotencyKeys
 from callstate.web import AsyncWebhookHandler, Hooks, TrustedProxy, Verifier
+from callstate.web._dialect import TWILIO
 from callstate.web.starlette import webhook_endpoint
 
 __all__ = ["build_app", "state_json"]
@@ -63,6 +65,7 @@ def build_app(
     runner: Runner,
     *,
     verifier: Verifier,
+    dialect: Dialect = TWILIO,
     proxy: TrustedProxy | None = None,
     hooks: Hooks | None = None,
     store_timeout: float | None = None,
@@ -77,9 +80,11 @@ def build_app(
     ``store_timeout`` bounds each webhook's wait for its write and each
     health check's parts (None: as long as the store takes).
 
-    Every route but ``/callbacks`` (checked by ``verifier``) and ``/healthz``
-    needs ``Authorization: Bearer <key>`` with one of ``api_keys`` (several
-    while rotating); with none, those routes answer 403 to everyone.
+    ``/callbacks`` reads its callbacks in ``dialect`` (the provider's;
+    default the Twilio family's). Every route but ``/callbacks`` (checked
+    by ``verifier``) and ``/healthz`` needs ``Authorization: Bearer <key>``
+    with one of ``api_keys`` (several while rotating); with none, those
+    routes answer 403 to everyone.
 
     Webhooks are written in batches on the event loop when the store is
     SQLite (a few microseconds a statement: cheaper than a thread), in worker
@@ -101,7 +106,12 @@ def build_app(
     store = runner.store
     metrics = Metrics(store) if metrics is None else metrics
     handler = AsyncWebhookHandler(
-        metrics.sink(sink), verifier=verifier, proxy=proxy, hooks=hooks, public_url=public_url
+        metrics.sink(sink),
+        verifier=verifier,
+        proxy=proxy,
+        hooks=hooks,
+        public_url=public_url,
+        dialect=dialect,
     )
     health = Health(store, store_timeout)
     placer = None

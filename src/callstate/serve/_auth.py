@@ -28,6 +28,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from callstate._errors import UsageError
+from callstate.providers import Provider
 from callstate.web import AllOf, BasicAuth, TwilioSignature, Unverified, Verifier
 
 __all__ = [
@@ -72,19 +73,29 @@ def basic_credentials(value: Iterable[str]) -> tuple[str, ...]:
 
 
 def callback_verifier(
-    *, auth_token: str | None, basic_auth: Iterable[str], insecure: bool
+    *,
+    auth_token: str | None,
+    basic_auth: Iterable[str],
+    insecure: bool,
+    provider: Provider | None = None,
 ) -> Verifier:
     """How ``/callbacks`` checks its callers; ``UsageError`` when nothing would check them.
 
-    A Twilio-style signature (``auth_token``), Basic-auth credentials, or
-    both: then a callback must pass both (a provider that signs sends the
-    credentials in its URL too). ``insecure`` (``--insecure-no-signatures``)
-    is the only way to accept callbacks unchecked, and it cannot be mixed
-    with a check.
+    The provider's signature (``auth_token`` as its secret: Twilio's
+    ``X-Twilio-Signature`` by default), Basic-auth credentials, or both: then
+    a callback must pass both (a provider that signs sends the credentials in
+    its URL too). A provider callstate checks no signature of (the Restcomm
+    family, Bandwidth, ...) is checked by its Basic-auth credentials; its
+    ``auth_token`` is then only the Calls API's. ``insecure``
+    (``--insecure-no-signatures``) is the only way to accept callbacks
+    unchecked, and it cannot be mixed with a check.
     """
     checks: list[Verifier] = []
     if auth_token:
-        checks.append(TwilioSignature(secrets=[auth_token]))
+        if provider is None:
+            checks.append(TwilioSignature(secrets=[auth_token]))
+        elif provider.verifier is not None:
+            checks.append(provider.verifier_for([auth_token]))
     credentials: dict[str, list[str]] = {}
     for entry in basic_credentials(basic_auth):
         user, _, password = entry.partition(":")
@@ -98,10 +109,17 @@ def callback_verifier(
             )
         return Unverified()
     if not checks:
+        unsigned = provider is not None and provider.verifier is None
         raise UsageError(
-            "callbacks would be accepted from anyone: give --auth-token (CALLSTATE_AUTH_TOKEN) "
-            "or --basic-auth user:password (CALLSTATE_BASIC_AUTH), or say "
-            "--insecure-no-signatures (CALLSTATE_INSECURE_NO_SIGNATURES=1) to mean it"
+            "callbacks would be accepted from anyone: give "
+            + (
+                f"--basic-auth user:password (CALLSTATE_BASIC_AUTH): callstate checks no "
+                f"signature of {provider.name}'s"
+                if unsigned and provider is not None
+                else "--auth-token (CALLSTATE_AUTH_TOKEN) "
+                "or --basic-auth user:password (CALLSTATE_BASIC_AUTH)"
+            )
+            + ", or say --insecure-no-signatures (CALLSTATE_INSECURE_NO_SIGNATURES=1) to mean it"
         )
     return checks[0] if len(checks) == 1 else AllOf(checks)
 

@@ -138,6 +138,14 @@ def _profile(value: object) -> str:
     return str(value)
 
 
+def _provider(value: object) -> str:
+    # Only the name is kept (the config stays a plain value); that it names a
+    # provider is checked here, before anything is opened.
+    from callstate import providers  # noqa: PLC0415 (the registry loads the bundled providers)
+
+    return providers.get(str(value)).name
+
+
 def _base_url(value: object) -> str | None:
     if value is None:
         return None
@@ -157,6 +165,8 @@ class ServeConfig:
     store: str = attrs.field(default=DEFAULT_STORE, repr=redact.urls)
     auth_token: str | None = attrs.field(default=None, repr=redact.hidden)
     dialect: Dialect = attrs.field(default=Dialect.AUTO, converter=Dialect)
+    #: Whose callbacks ``/callbacks`` reads (``callstate.providers``): its dialect and signature.
+    provider: str = attrs.field(default="twilio", converter=_provider)
     #: The callback URL as configured at the provider (or its origin): what signatures cover.
     public_url: str | None = attrs.field(default=None)
     #: Forwarded headers to trust for rebuilding the public URL (e.g. "x-forwarded-proto").

@@ -11,6 +11,7 @@ from typing import Any
 
 import uvicorn
 
+from callstate import providers
 from callstate._core._decider import Decider
 from callstate._errors import UsageError
 from callstate.client import Calls, Retry
@@ -45,10 +46,12 @@ def decider_for(config: ServeConfig) -> Decider:
 def serve(flags: Mapping[str, object], environ: Mapping[str, str] | None = None) -> int:
     """Run the receiver until SIGINT or SIGTERM; a graceful stop loses nothing answered 2xx."""
     config = ServeConfig.from_env(os.environ if environ is None else environ, **flags)
+    provider = providers.get(config.provider)
     verifier = callback_verifier(
         auth_token=config.auth_token,
         basic_auth=config.basic_auth,
         insecure=config.insecure_no_signatures,
+        provider=provider,
     )
     if config.insecure_no_signatures and not is_loopback(config.host):
         raise UsageError(
@@ -101,6 +104,7 @@ def serve(flags: Mapping[str, object], environ: Mapping[str, str] | None = None)
         runner,
         metrics=metrics,
         verifier=verifier,
+        dialect=provider.dialect,
         proxy=proxy,
         store_timeout=config.store_timeout,
         api_keys=config.api_keys,

@@ -10,14 +10,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from callstate import CallBook, CallStatus, Decider, Dialect
+from callstate import CallBook, CallStatus, Decider, Dialect, RecordDelivery
 from callstate.providers import get, ranked_sequence
 from callstate.testing.provider_contract import (
     ProviderContract,
     ProviderRequest,
     delivery_of,
+    prepared,
     replay,
 )
+from callstate.web import BasicAuth, WebhookResponse
 from tests.web.providers._stories import Event, fixture, fixture_requests, iso, stories
 
 # Telnyx Call Control.
@@ -312,15 +314,18 @@ class TestBandwidth(ProviderContract):
     def stories(self):
         return stories(_bandwidth, st.just("c-95ac8d6e-1a31c52e-b38f-4198-93c1-51633ec68f8d"))
 
-    def signed(self):
-        return ["bandwidth:s3cret"], ProviderRequest.json(fixture("bandwidth")[2]["body"], AUTH)
 
-    def tamperings(self, request):
-        wrong = ("Authorization", "Basic " + base64.b64encode(b"bandwidth:guess").decode())
-        return [
-            request.without_header("Authorization"),
-            ProviderRequest.json(fixture("bandwidth")[2]["body"], wrong),
-        ]
+def test_bandwidth_is_checked_by_its_basic_auth_credentials():
+    """Bandwidth signs nothing: it sends the credentials you configured (BasicAuth)."""
+    assert get("bandwidth").verifier is None
+    verifier = BasicAuth(credentials={"bandwidth": "s3cret"})
+    good = ProviderRequest.json(fixture("bandwidth")[2]["body"], AUTH)
+    command = prepared(get("bandwidth"), good, verifier)
+    assert isinstance(command, RecordDelivery)
+    wrong = ("Authorization", "Basic " + base64.b64encode(b"bandwidth:guess").decode())
+    for bad in (good.without_header("Authorization"), ProviderRequest.json({}, wrong)):
+        answer = prepared(get("bandwidth"), bad, verifier)
+        assert isinstance(answer, WebhookResponse) and answer.status in (401, 403)
 
 
 def test_bandwidth_disconnect_keeps_its_cause():

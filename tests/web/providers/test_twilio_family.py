@@ -80,28 +80,7 @@ class TestApi19(TestTwilio):
     provider = get("api19")
 
     def signed(self):
-        import base64
-
-        auth = "Basic " + base64.b64encode(b"user:pass").decode()
-        return ["user:pass"], self.samples()[0].__class__(
-            body=self.samples()[0].body,
-            headers=(*self.samples()[0].headers, ("Authorization", auth)),
-        )
-
-    def tamperings(self, request):
-        import base64
-
-        wrong = "Basic " + base64.b64encode(b"user:wrong").decode()
-        return [
-            request.without_header("Authorization"),
-            ProviderRequest(
-                body=request.body,
-                headers=(
-                    *request.without_header("Authorization").headers,
-                    ("Authorization", wrong),
-                ),
-            ),
-        ]
+        return None  # the Restcomm family signs nothing (Basic auth: test_verifiers)
 
 
 class TestRestcomm(TestApi19):

@@ -1,0 +1,118 @@
+"""``callstate serve --provider NAME``: the provider's dialect and signature on /callbacks.
+
+Real ``callstate serve`` processes on real sockets, fed the providers' fixture payloads.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from urllib.parse import unquote_plus
+
+import pytest
+
+from callstate._errors import UsageError
+from callstate.serve import ServeConfig
+from callstate.web._signature import twilio_signature
+from tests.serve.test_serve import AUTH, request, serving
+from tests.web.providers._stories import fixture
+
+JSON = {"Content-Type": "application/json"}
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def test_telnyx_callbacks_in_calls_out(tmp_path):
+    initiated, _, hangup, _ = (e["body"] for e in fixture("telnyx_call_control"))
+    sid = hangup["data"]["payload"]["call_control_id"]
+    with serving(tmp_path, "--provider", "telnyx") as (base, _):
+        for body in (hangup, initiated, hangup):
+            status, said = request(base + "/callbacks", json.dumps(body).encode(), JSON)
+            assert status == 204, said
+        refused = request(base + "/callbacks", b'{"data": {"payload": {}}}', JSON)
+        assert refused == (400, b"data.event_type: is missing\n")
+        status, body = request(base + f"/calls/{sid}", headers=AUTH)
+        assert status == 200, body
+        call = json.loads(body)
+    assert (call["status"], call["deliveries"], call["duplicates"]) == ("busy", 2, 1)
+
+
+def test_vonage_failure_then_completed_or_the_other_way(tmp_path):
+    with serving(tmp_path, "--provider", "vonage") as (base, _):
+        for sid, order in (("aaaa01", ("busy", "completed")), ("aaaa02", ("completed", "busy"))):
+            for said in order:
+                body = {"uuid": sid, "status": said, "timestamp": "2026-12-06T12:00:20.000Z"}
+                assert request(base + "/callbacks", json.dumps(body).encode(), JSON)[0] == 204
+        states = [
+            json.loads(request(base + f"/calls/{sid}", headers=AUTH)[1])["status"]
+            for sid in ("aaaa01", "aaaa02")
+        ]
+    assert states == ["busy", "busy"]
+
+
+def test_signalwire_signatures_are_checked_with_its_signing_key(tmp_path):
+    body = fixture("signalwire")[2]["body"]  # completed
+    pairs = [tuple(part.split("=", 1)) for part in body.split("&")]
+    env = {"CALLSTATE_INSECURE_NO_SIGNATURES": "", "CALLSTATE_AUTH_TOKEN": "signing-key"}
+    with serving(tmp_path, "--provider", "signalwire", env=env) as (base, _):
+        url = base + "/callbacks"
+        params = [(unquote_plus(k), unquote_plus(v)) for k, v in pairs]
+        signature = twilio_signature("signing-key", url, params)
+        good = {**FORM, "X-SignalWire-Signature": signature}
+        assert request(url, body.encode(), good)[0] == 204
+        alias = {**FORM, "X-Twilio-Signature": signature}
+        assert request(url, body.encode(), alias)[0] == 204  # the alias; a duplicate
+        forged = {**FORM, "X-SignalWire-Signature": twilio_signature("guess", url, params)}
+        assert request(url, body.encode(), forged)[0] == 403
+        call = json.loads(
+            request(base + "/calls/b3877c40-da60-4998-90ad-b792e98472ca", headers=AUTH)[1]
+        )
+    assert (call["status"], call["duplicates"]) == ("completed", 1)
+
+
+def test_an_unknown_provider_is_a_usage_error_naming_the_known_ones(tmp_path):
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "callstate",
+            "serve",
+            "--provider",
+            "nope",
+            "--store",
+            str(tmp_path / "s"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "no provider is named 'nope'" in done.stderr
+    assert "telnyx" in done.stderr and "vonage" in done.stderr
+
+
+def test_a_provider_with_no_signature_needs_basic_auth_or_insecure():
+    from callstate import providers
+    from callstate.serve._auth import callback_verifier
+
+    with pytest.raises(UsageError, match=r"--basic-auth .*checks no signature of telnyx's"):
+        callback_verifier(
+            auth_token="token", basic_auth=(), insecure=False, provider=providers.get("telnyx")
+        )
+    # The token stays the Calls API's; Basic auth checks the callbacks.
+    verifier = callback_verifier(
+        auth_token="token", basic_auth=("u:p",), insecure=False, provider=providers.get("telnyx")
+    )
+    assert type(verifier).__name__ == "BasicAuth"
+
+
+def test_the_provider_setting():
+    assert ServeConfig().provider == "twilio"
+    assert ServeConfig.from_env({"CALLSTATE_PROVIDER": "plivo"}).provider == "plivo"
+    assert (
+        ServeConfig.from_env({"CALLSTATE_PROVIDER": "plivo"}, provider="vonage").provider
+        == "vonage"
+    )
+    with pytest.raises(UsageError, match="no provider is named 'twillio'"):
+        ServeConfig(provider="twillio")
