@@ -32,6 +32,7 @@ from callstate.providers._kit import (
     duration_of,
     ranked_delivery,
     ranked_sequence,
+    sid_of,
     text_of,
     timestamp_of,
 )
@@ -65,6 +66,7 @@ __all__ = [
     "ranked_delivery",
     "ranked_sequence",
     "register",
+    "sid_of",
     "text_of",
     "timestamp_of",
 ]

@@ -16,7 +16,7 @@ from typing import Final
 
 from callstate._core._values import CallbackStatus, Delivery
 from callstate._errors import InvalidCallback
-from callstate.providers._kit import JsonDialect, ranked_delivery, text_of, timestamp_of
+from callstate.providers._kit import JsonDialect, ranked_delivery, sid_of, text_of, timestamp_of
 
 __all__ = ["BANDWIDTH", "CAUSES", "EVENTS", "BandwidthDialect"]
 
@@ -61,12 +61,12 @@ class BandwidthDialect(JsonDialect):
             status = found
         stamp = _text(document, "eventTime")
         return ranked_delivery(
-            call_sid=text_of(document, "callId"),
+            call_sid=sid_of(document, "callId"),
             status=status,
             identity=stamp,
             timestamp=timestamp_of("eventTime", stamp),
             call_duration=duration,
-            account_sid=_text(document, "accountId"),
+            account_sid=sid_of(document, "accountId") if document.get("accountId") else None,
             params=self.params_of(document),
         )
 

@@ -27,6 +27,7 @@ from datetime import datetime
 from typing import Final
 
 from callstate._core._parse import Limits, params_of_json
+from callstate._core._parse import _sid as _checked_sid
 from callstate._core._time import parse_timestamp
 from callstate._core._values import CallbackParams, CallbackStatus, Delivery
 from callstate._errors import InvalidCallback, InvalidValue
@@ -39,6 +40,7 @@ __all__ = [
     "duration_of",
     "ranked_delivery",
     "ranked_sequence",
+    "sid_of",
     "text_of",
     "timestamp_of",
 ]
@@ -93,6 +95,15 @@ def text_of(document: Mapping[str, object], name: str, *, shown: str | None = No
     if not value:
         raise InvalidCallback(field, "is empty")
     return value
+
+
+def sid_of(document: Mapping[str, object], name: str, *, shown: str | None = None) -> str:
+    """``text_of`` a call's or account's id, held to the core's rule for a ``CallSid``.
+
+    1 to 128 letters, digits or ``. _ : -`` (a UUID, ``v3:...``, ``c-...``):
+    what a store key and a ``/calls/{id}`` path can carry.
+    """
+    return _checked_sid(shown or name, text_of(document, name, shown=shown))
 
 
 def timestamp_of(field: str, text: str | None) -> datetime | None:

@@ -15,7 +15,7 @@ from typing import Final
 
 from callstate._core._values import CallbackParams, CallbackStatus, Delivery
 from callstate._errors import InvalidCallback
-from callstate.providers._kit import FormDialect, duration_of, ranked_delivery, text_of
+from callstate.providers._kit import FormDialect, duration_of, ranked_delivery, sid_of, text_of
 
 __all__ = ["PLIVO", "STATUSES", "PlivoDialect"]
 
@@ -45,7 +45,7 @@ class PlivoDialect(FormDialect):
             choices = ", ".join(STATUSES)
             raise InvalidCallback("CallStatus", f"must be one of {choices}, not {said[:40]!r}")
         return ranked_delivery(
-            call_sid=text_of(fields, "CallUUID"),
+            call_sid=sid_of(fields, "CallUUID"),
             status=status,
             identity=fields.get("Event"),
             call_duration=duration_of("Duration", fields.get("Duration")),

@@ -17,7 +17,7 @@ from typing import Final
 
 from callstate._core._values import CallbackParams, CallbackStatus, Delivery
 from callstate._errors import InvalidCallback
-from callstate.providers._kit import JsonDialect, ranked_delivery, text_of, timestamp_of
+from callstate.providers._kit import JsonDialect, ranked_delivery, sid_of, text_of, timestamp_of
 
 __all__ = ["EVENTS", "HANGUP_CAUSES", "TELNYX", "TelnyxDialect"]
 
@@ -79,7 +79,7 @@ class TelnyxDialect(JsonDialect):
             )
         )
         return ranked_delivery(
-            call_sid=text_of(payload, "call_control_id", shown="data.payload.call_control_id"),
+            call_sid=sid_of(payload, "call_control_id", shown="data.payload.call_control_id"),
             status=status,
             identity=event_id if isinstance(event_id, str) else None,
             timestamp=timestamp_of(

@@ -23,6 +23,7 @@ from callstate.providers._kit import (
     JsonDialect,
     duration_of,
     ranked_delivery,
+    sid_of,
     text_of,
     timestamp_of,
 )
@@ -58,7 +59,7 @@ class VonageDialect(JsonDialect):
         stamp = document.get("timestamp")
         stamp = stamp if isinstance(stamp, str) else None
         return ranked_delivery(
-            call_sid=text_of(document, "uuid"),
+            call_sid=sid_of(document, "uuid"),
             status=status,
             identity=stamp,
             timestamp=timestamp_of("timestamp", stamp),

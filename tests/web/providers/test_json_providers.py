@@ -75,6 +75,12 @@ class TestTelnyx(ProviderContract):
                 "data.payload.call_control_id",
             ),
             (
+                ProviderRequest.json(
+                    {"data": {**hangup["data"], "payload": {"call_control_id": "v3:a b"}}}
+                ),
+                "data.payload.call_control_id",
+            ),
+            (
                 ProviderRequest.json({"data": {**hangup["data"], "occurred_at": "soon"}}),
                 "data.occurred_at",
             ),
@@ -185,6 +191,7 @@ class TestVonage(ProviderContract):
     def refusals(self):
         return [
             (ProviderRequest.json({"status": "ringing"}), "uuid"),
+            (ProviderRequest.json({"status": "ringing", "uuid": "a/b"}), "uuid"),
             (ProviderRequest.json({"uuid": "u1"}), "status"),
             (ProviderRequest.json({"uuid": "u1", "status": "record"}), "status"),
             (
@@ -305,6 +312,11 @@ class TestBandwidth(ProviderContract):
             (ProviderRequest.json({"callId": "c-1"}), "eventType"),
             (ProviderRequest.json({"callId": "c-1", "eventType": "gather"}), "eventType"),
             (ProviderRequest.json({"eventType": "answer"}), "callId"),
+            (ProviderRequest.json({"eventType": "answer", "callId": "c 1"}), "callId"),
+            (
+                ProviderRequest.json({"eventType": "answer", "callId": "c-1", "accountId": 7}),
+                "accountId",
+            ),
             (
                 ProviderRequest.json({"eventType": "answer", "callId": "c-1", "eventTime": "x"}),
                 "eventTime",

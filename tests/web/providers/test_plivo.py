@@ -42,6 +42,7 @@ class TestPlivo(ProviderContract):
     def refusals(self):
         return [
             (ProviderRequest.form("CallStatus=ringing"), "CallUUID"),
+            (ProviderRequest.form("CallUUID=..%2F..&CallStatus=ringing"), "CallUUID"),
             (ProviderRequest.form("CallUUID=u1"), "CallStatus"),
             (ProviderRequest.form("CallUUID=u1&CallStatus=canceled"), "CallStatus"),
             (ProviderRequest.form("CallUUID=u1&CallStatus=completed&Duration=-1"), "Duration"),
