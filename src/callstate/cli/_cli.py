@@ -440,6 +440,13 @@ def _parser() -> argparse.ArgumentParser:
     demo_cmd.add_argument("--seed", type=int, default=2026)
     demo_cmd.add_argument("--vocabulary", choices=["twilio", "restcomm"], default="twilio")
     demo_cmd.add_argument(
+        "--provider",
+        default="twilio",
+        metavar="NAME",
+        help="whose callbacks the fake provider sends, in its dialect: twilio (default), "
+        "signalwire, telnyx-texml, telnyx, plivo, vonage, bandwidth",
+    )
+    demo_cmd.add_argument(
         "--serve",
         action="store_true",
         help="run a real `callstate serve` process with reconciliation on, drop 30%% of "
@@ -677,6 +684,7 @@ def _demo(args: argparse.Namespace) -> int:
             seed=args.seed,
             vocabulary=args.vocabulary,
             serve=args.serve,
+            provider_name=args.provider,
         )
     except UsageError as exc:
         raise _UsageError(str(exc)) from None

@@ -48,6 +48,7 @@ from typing import IO, Any, Literal
 import attrs
 import uvicorn
 
+from callstate import providers
 from callstate._core._call import CallState
 from callstate._core._decider import Decider
 from callstate._core._state import CallStatus
@@ -57,7 +58,7 @@ from callstate._core._values import (
     Reconcile,
     ResourceObserved,
 )
-from callstate._errors import ApiError
+from callstate._errors import ApiError, UsageError
 from callstate.client import CallParams, Calls, CallsApi, record_placed_call
 from callstate.client.urllib import UrllibTransport
 from callstate.serve._app import build_app
@@ -65,7 +66,7 @@ from callstate.stores import EventStore, Runner
 from callstate.stores._open import open_store
 from callstate.testing._fake_plan import steps_for
 from callstate.testing.fake_provider import Chaos, FakeProvider
-from callstate.web import TwilioSignature
+from callstate.web import TwilioSignature, Unverified, Verifier
 
 __all__ = ["DemoReport", "run_demo"]
 
@@ -155,9 +156,18 @@ def run_demo(
     workers: int = 8,
     progress: IO[str] | None = sys.stderr,
     serve: bool = False,
+    provider_name: str = "twilio",
 ) -> DemoReport:
-    """Run the demo end to end and return its report (nothing is printed but progress)."""
+    """Run the demo end to end and return its report (nothing is printed but progress).
+
+    ``provider_name``: the fake sends its callbacks in that provider's dialect
+    (``callstate.providers``) and the receiver reads them so; its Calls API
+    stays the Twilio family's, for placing and reconciling.
+    """
     started = time.monotonic()
+    speaker = providers.get(provider_name)
+    if serve and speaker.speak is not None:
+        raise UsageError(f"--serve runs the Twilio family's callbacks only, not {provider_name}'s")
     folder = None
     if store is None:
         folder = tempfile.TemporaryDirectory(prefix="callstate-demo-")
@@ -173,9 +183,19 @@ def run_demo(
     )
     event_store = open_store(store)
     try:
-        with FakeProvider(chaos=chaos, pace=0.005, vocabulary=vocabulary) as provider:  # type: ignore[arg-type]
+        with FakeProvider(
+            chaos=chaos,
+            pace=0.005,
+            vocabulary=vocabulary,  # type: ignore[arg-type]
+            provider=speaker,
+        ) as provider:
             runner = Runner(event_store, Decider(dialect=Dialect.AUTO))
-            app = build_app(runner, verifier=TwilioSignature(secrets=[provider.token]))
+            # The fake signs the Twilio family's callbacks only; the others go unsigned
+            # to this receiver on 127.0.0.1.
+            verifier: Verifier = (
+                TwilioSignature(secrets=[provider.token]) if speaker.speak is None else Unverified()
+            )
+            app = build_app(runner, verifier=verifier, dialect=speaker.dialect)
             with _Receiver(app) as receiver:
                 callback = f"http://127.0.0.1:{receiver.port}/callbacks"
                 api = CallsApi(

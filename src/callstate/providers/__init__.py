@@ -39,6 +39,7 @@ from callstate.providers._kit import (
 from callstate.providers._plivo import PlivoDialect
 from callstate.providers._provider import ENTRY_POINTS as _ENTRY_POINTS
 from callstate.providers._provider import Provider, get, names, register
+from callstate.providers._speak import ProviderEvent, Speaker
 from callstate.providers._telnyx import TelnyxDialect
 from callstate.providers._twilio import SignalWireDialect, TelnyxTexmlDialect
 from callstate.providers._vonage import VonageDialect
@@ -55,7 +56,9 @@ __all__ = [
     "JsonDialect",
     "PlivoDialect",
     "Provider",
+    "ProviderEvent",
     "SignalWireDialect",
+    "Speaker",
     "TelnyxDialect",
     "TelnyxTexmlDialect",
     "TwilioDialect",

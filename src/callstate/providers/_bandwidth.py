@@ -11,14 +11,16 @@ nothing of the call's status: refused (400), naming ``eventType``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import Final
 
 from callstate._core._values import CallbackStatus, Delivery
 from callstate._errors import InvalidCallback
 from callstate.providers._kit import JsonDialect, ranked_delivery, sid_of, text_of, timestamp_of
+from callstate.providers._speak import ProviderEvent, iso, json_body
 
-__all__ = ["BANDWIDTH", "CAUSES", "EVENTS", "BandwidthDialect"]
+__all__ = ["BANDWIDTH", "CAUSES", "EVENTS", "BandwidthDialect", "speak"]
 
 S = CallbackStatus
 #: The status each call event says (``disconnect``: by its cause).
@@ -75,3 +77,35 @@ class BandwidthDialect(JsonDialect):
 
 
 BANDWIDTH: Final = BandwidthDialect()
+
+
+_CAUSE_OF: Final = {
+    S.COMPLETED.value: "hangup",
+    S.BUSY.value: "busy",
+    S.NO_ANSWER.value: "timeout",
+    S.CANCELED.value: "cancel",
+    S.FAILED.value: "error",
+}
+
+
+def speak(event: ProviderEvent) -> Sequence[tuple[str, bytes]]:
+    """Bandwidth's webhook for an outbound call: answer and disconnect (no initiate, no ringing)."""
+    document: dict[str, object] = {
+        "callId": event.call_sid,
+        "accountId": event.account_sid,
+        "from": event.from_,
+        "to": event.to,
+        "direction": "outbound",
+        "eventTime": iso(event.at),
+    }
+    if event.status == S.IN_PROGRESS.value:
+        document.update(eventType="answer", answerTime=iso(event.at))
+    elif event.status in _CAUSE_OF:
+        document.update(
+            eventType="disconnect", cause=_CAUSE_OF[event.status], endTime=iso(event.at)
+        )
+        if event.status == S.COMPLETED.value and event.duration:
+            document["answerTime"] = iso(event.at - timedelta(seconds=event.duration))
+    else:
+        return []
+    return [json_body({k: v for k, v in document.items() if v is not None})]

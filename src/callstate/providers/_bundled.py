@@ -8,6 +8,10 @@ import attrs
 
 from callstate._errors import UsageError
 from callstate.client._profile import Profile
+from callstate.providers import _bandwidth as bandwidth
+from callstate.providers import _plivo as plivo
+from callstate.providers import _telnyx as telnyx
+from callstate.providers import _vonage as vonage
 from callstate.providers._bandwidth import BANDWIDTH
 from callstate.providers._plivo import PLIVO
 from callstate.providers._provider import Provider
@@ -16,6 +20,8 @@ from callstate.providers._twilio import (
     SIGNALWIRE,
     TELNYX_TEXML,
     signalwire_verifier,
+    speak_signalwire,
+    speak_telnyx_texml,
     twilio_verifier,
 )
 from callstate.providers._vonage import VONAGE
@@ -63,32 +69,38 @@ BUNDLED: Final = (
         name="signalwire",
         dialect=SIGNALWIRE,
         verifier=signalwire_verifier,
+        speak=speak_signalwire,
         profile=_signalwire,
         summary="SignalWire (cXML/LaML): Twilio-shaped form callbacks, X-SignalWire-Signature",
     ),
     Provider(
         name="telnyx-texml",
         dialect=TELNYX_TEXML,
+        speak=speak_telnyx_texml,
         summary="Telnyx TeXML: Twilio-shaped form callbacks, order by rank",
     ),
     Provider(
         name="telnyx",
         dialect=TELNYX,
+        speak=telnyx.speak,
         summary="Telnyx Call Control: JSON events with an event id, order by rank",
     ),
     Provider(
         name="plivo",
         dialect=PLIVO,
+        speak=plivo.speak,
         summary="Plivo: form callbacks without sequence or event time, order by rank",
     ),
     Provider(
         name="vonage",
         dialect=VONAGE,
+        speak=vonage.speak,
         summary="Vonage Voice: JSON events, order by rank, a failure outranks completed",
     ),
     Provider(
         name="bandwidth",
         dialect=BANDWIDTH,
+        speak=bandwidth.speak,
         summary="Bandwidth Voice v2: JSON events, unsigned (Basic auth), order by rank",
     ),
 )

@@ -10,14 +10,15 @@ Event)``. ``HangupCause`` and the rest stay in the params.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Final
 
 from callstate._core._values import CallbackParams, CallbackStatus, Delivery
 from callstate._errors import InvalidCallback
 from callstate.providers._kit import FormDialect, duration_of, ranked_delivery, sid_of, text_of
+from callstate.providers._speak import ProviderEvent, form_body
 
-__all__ = ["PLIVO", "STATUSES", "PlivoDialect"]
+__all__ = ["PLIVO", "STATUSES", "PlivoDialect", "speak"]
 
 S = CallbackStatus
 #: Plivo's ``CallStatus`` values and the status each says.
@@ -57,3 +58,27 @@ class PlivoDialect(FormDialect):
 
 
 PLIVO: Final = PlivoDialect()
+
+
+_SAID: Final = {S.CANCELED.value: "cancel"}
+_EVENT: Final = {S.RINGING.value: "Ring", S.IN_PROGRESS.value: "StartApp"}
+
+
+def speak(event: ProviderEvent) -> Sequence[tuple[str, bytes]]:
+    """Plivo's callback (no initiated event: none for ``initiated``)."""
+    if event.status == S.INITIATED.value:
+        return []
+    final = event.status not in _EVENT
+    return [
+        form_body(
+            ("CallUUID", event.call_sid),
+            ("RequestUUID", event.call_sid),
+            ("Direction", "outbound"),
+            ("From", event.from_),
+            ("To", event.to),
+            ("CallStatus", _SAID.get(event.status, event.status)),
+            ("Event", _EVENT.get(event.status, "Hangup")),
+            ("Duration", event.duration if final else None),
+            ("HangupCause", "NORMAL_CLEARING" if event.status == S.COMPLETED.value else None),
+        )
+    ]

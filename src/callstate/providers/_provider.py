@@ -11,6 +11,7 @@ import attrs
 
 from callstate._errors import UsageError
 from callstate.client._profile import Profile
+from callstate.providers._speak import Speaker
 from callstate.web._dialect import Dialect
 from callstate.web._verify import Verifier
 
@@ -43,13 +44,18 @@ class Provider:
     (``BasicAuth``) work with every provider. ``profile``, given a base URL or
     None, is its Calls API for placing and fetching calls (the Twilio
     family's ``Profile``); None when callstate cannot place calls there.
-    ``summary`` is one line for listings.
+    ``speak`` turns what happened to a call into the callbacks the provider
+    would send (``callstate.testing.fake_provider`` and ``callstate demo
+    --provider`` use it). ``summary`` is one line for listings.
     """
 
     name: str = attrs.field(validator=_name)
     dialect: Dialect = attrs.field(validator=_dialect)
     verifier: Callable[[Sequence[str]], Verifier] | None = None
     profile: Callable[[str | None], Profile] | None = None
+    #: What a fake provider needs to speak this dialect (``ProviderEvent`` in, callbacks
+    #: out); None: the Twilio family's own callbacks, as the fake provider sends them.
+    speak: Speaker | None = None
     summary: str = ""
 
     def verifier_for(self, secrets: Sequence[str]) -> Verifier:

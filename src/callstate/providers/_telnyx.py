@@ -12,14 +12,15 @@ the call's status: refused (400), naming ``data.event_type``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Final
 
 from callstate._core._values import CallbackParams, CallbackStatus, Delivery
 from callstate._errors import InvalidCallback
 from callstate.providers._kit import JsonDialect, ranked_delivery, sid_of, text_of, timestamp_of
+from callstate.providers._speak import ProviderEvent, event_id, iso, json_body
 
-__all__ = ["EVENTS", "HANGUP_CAUSES", "TELNYX", "TelnyxDialect"]
+__all__ = ["EVENTS", "HANGUP_CAUSES", "TELNYX", "TelnyxDialect", "speak"]
 
 S = CallbackStatus
 #: The status each call event says (``call.hangup``: by its cause).
@@ -93,3 +94,34 @@ class TelnyxDialect(JsonDialect):
 
 
 TELNYX: Final = TelnyxDialect()
+
+
+_CAUSE_OF: Final = {
+    S.COMPLETED.value: "normal_clearing",
+    S.BUSY.value: "user_busy",
+    S.NO_ANSWER.value: "timeout",
+    S.CANCELED.value: "originator_cancel",
+    S.FAILED.value: "not_found",
+}
+_EVENT_OF: Final = {S.INITIATED.value: "call.initiated", S.IN_PROGRESS.value: "call.answered"}
+
+
+def speak(event: ProviderEvent) -> Sequence[tuple[str, bytes]]:
+    """Telnyx's webhook for the event (no ringing event: none for ``ringing``)."""
+    payload: dict[str, object] = {"call_control_id": event.call_sid, "from": event.from_}
+    payload["to"] = event.to
+    if event.status in _CAUSE_OF:
+        kind = "call.hangup"
+        payload.update(state="hangup", hangup_cause=_CAUSE_OF[event.status])
+    elif event.status in _EVENT_OF:
+        kind = _EVENT_OF[event.status]
+    else:
+        return []
+    data = {
+        "record_type": "event",
+        "event_type": kind,
+        "id": event_id(event),
+        "occurred_at": iso(event.at, digits=6),
+        "payload": payload,
+    }
+    return [json_body({"data": data})]

@@ -18,6 +18,7 @@ import attrs
 from callstate._core._parse import Limits, parse_known
 from callstate._core._values import CallbackParams, CallbackStatus, Delivery
 from callstate.providers._kit import FormDialect, ranked_sequence
+from callstate.providers._speak import ProviderEvent, form_body, iso, rfc2822
 from callstate.web._dialect import TwilioDialect
 from callstate.web._request import Headers
 from callstate.web._verify import AnyOf, TwilioSignature, Verifier
@@ -28,6 +29,8 @@ __all__ = [
     "SignalWireDialect",
     "TelnyxTexmlDialect",
     "signalwire_verifier",
+    "speak_signalwire",
+    "speak_telnyx_texml",
     "twilio_verifier",
 ]
 
@@ -109,3 +112,41 @@ def signalwire_verifier(secrets: Sequence[str]) -> Verifier:
             TwilioSignature(secrets=list(secrets)),
         ]
     )
+
+
+def _twilio_fields(event: ProviderEvent) -> list[tuple[str, object]]:
+    return [
+        ("CallSid", event.call_sid),
+        ("AccountSid", event.account_sid),
+        ("From", event.from_),
+        ("To", event.to),
+        ("Direction", "outbound-api"),
+        ("CallStatus", event.status),
+        ("CallbackSource", "call-progress-events"),
+    ]
+
+
+def speak_signalwire(event: ProviderEvent) -> Sequence[tuple[str, bytes]]:
+    """SignalWire's callback: Twilio's fields; the answered event named ``answered``."""
+    fields = _twilio_fields(event)
+    if event.status == "in-progress":
+        fields[5] = ("CallStatus", "answered")
+    fields += [
+        ("SequenceNumber", event.position),
+        ("Timestamp", rfc2822(event.at)),
+        ("CallDuration", event.duration),
+    ]
+    return [form_body(*fields)]
+
+
+def speak_telnyx_texml(event: ProviderEvent) -> Sequence[tuple[str, bytes]]:
+    """TeXML's callback: Twilio's fields, its Timestamp, and SequenceNumber 0 (its quirk)."""
+    fields = [
+        *_twilio_fields(event),
+        ("SequenceNumber", 0),
+        ("Timestamp", iso(event.at, digits=6, sep=" ")),
+        ("CallDuration", event.duration),
+    ]
+    if event.status == "completed":
+        fields.append(("HangupCause", "normal_clearing"))
+    return [form_body(*fields)]

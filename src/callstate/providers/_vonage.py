@@ -14,7 +14,7 @@ sequence: copies are known by (call, status, ``timestamp``). Other events
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Final
 
 from callstate._core._values import CallbackStatus, Delivery
@@ -27,8 +27,9 @@ from callstate.providers._kit import (
     text_of,
     timestamp_of,
 )
+from callstate.providers._speak import ProviderEvent, iso, json_body
 
-__all__ = ["STATUSES", "VONAGE", "VonageDialect"]
+__all__ = ["STATUSES", "VONAGE", "VonageDialect", "speak"]
 
 S = CallbackStatus
 #: Vonage's ``status`` values and the status each says.
@@ -72,3 +73,31 @@ class VonageDialect(JsonDialect):
 
 
 VONAGE: Final = VonageDialect()
+
+
+_SAID: Final = {
+    S.INITIATED.value: "started",
+    S.IN_PROGRESS.value: "answered",
+    S.CANCELED.value: "cancelled",
+    S.NO_ANSWER.value: "timeout",
+}
+
+
+def speak(event: ProviderEvent) -> Sequence[tuple[str, bytes]]:
+    """Vonage's event webhook; a failure also sends ``completed`` (after it, here)."""
+    said = _SAID.get(event.status, event.status)
+    document: dict[str, object] = {
+        "from": event.from_,
+        "to": event.to,
+        "uuid": event.call_sid,
+        "conversation_uuid": "CON-" + event.call_sid,
+        "status": said,
+        "direction": "outbound",
+        "timestamp": iso(event.at),
+    }
+    if event.status == S.COMPLETED.value and event.duration is not None:
+        document["duration"] = str(event.duration)
+    out = [json_body(document)]
+    if event.status in (S.BUSY.value, S.FAILED.value, S.NO_ANSWER.value, S.CANCELED.value):
+        out.append(json_body({**document, "status": "completed", "duration": "0"}))
+    return out

@@ -25,6 +25,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import attrs
 
 from callstate import _redact as redact
+from callstate.providers._speak import ProviderEvent, Speaker
 from callstate.testing._fake_plan import (
     EVENT_OF,
     OUTCOMES,
@@ -42,7 +43,8 @@ __all__ = ["FINAL", "FakeCall", "SentCallback", "Settings", "Switchboard", "chec
 FINAL: Final = frozenset(OUTCOMES)
 _ALL_EVENTS: Final = ("initiated", "ringing", "answered", "completed")
 _Answer = TypeVar("_Answer")
-_Send = tuple[str, str, tuple[tuple[str, str], ...]]  # method, URL, parameters
+#: method, URL, parameters, and the provider's own callbacks for them (None: the parameters' form).
+_Send = tuple[str, str, tuple[tuple[str, str], ...], "tuple[tuple[str, bytes], ...] | None"]
 
 
 @attrs.frozen(kw_only=True)
@@ -117,6 +119,8 @@ class Settings(Protocol):
     vocabulary: Vocabulary
     chaos: Chaos
     quirks: bool
+    #: The provider whose callbacks to send (its ``speak``); None: the Twilio family's form.
+    speak: Speaker | None
 
 
 class Switchboard:
@@ -315,8 +319,23 @@ class Switchboard:
             quirky=self._settings.quirks,
             voicemail=call.voicemail,
         )
+        speech = None
+        speak = self._settings.speak
+        if speak is not None:
+            happened = ProviderEvent(
+                call_sid=call.sid,
+                status=status,
+                at=at,
+                position=call.sequence,
+                duration=call.duration if status in FINAL else None,
+                account_sid=call.account_sid,
+                to=call.to,
+                from_=call.from_,
+            )
+            speech = tuple(speak(happened))
         call.sequence += 1
-        return [(d, (call.status_callback_method, call.status_callback, params)) for d in delays]
+        method, url = call.status_callback_method, call.status_callback
+        return [(d, (method, url, params, speech)) for d in delays]
 
     def _dispatch(self) -> None:
         while True:
@@ -345,8 +364,18 @@ class Switchboard:
                     self._wake.notify_all()
 
     def _deliver(
-        self, sid: str, method: str, url: str, params: tuple[tuple[str, str], ...]
+        self,
+        sid: str,
+        method: str,
+        url: str,
+        params: tuple[tuple[str, str], ...],
+        speech: tuple[tuple[str, bytes], ...] | None = None,
     ) -> None:
+        if speech is not None:
+            # The provider's own callbacks (POSTed, unsigned), one request each.
+            for media, said in speech:
+                self._send(sid, "POST", url, params, {"Content-Type": media}, said)
+            return
         headers = {"User-Agent": "callstate-fake-provider"}
         body: bytes | None = None
         if method == "GET":
@@ -359,6 +388,18 @@ class Switchboard:
             signed = params
         if self._settings.chaos.sign:
             headers["X-Twilio-Signature"] = twilio_signature(self._settings.token, url, signed)
+        self._send(sid, method, url, params, headers, body)
+
+    def _send(
+        self,
+        sid: str,
+        method: str,
+        url: str,
+        params: tuple[tuple[str, str], ...],
+        headers: dict[str, str],
+        body: bytes | None,
+    ) -> None:
+        headers.setdefault("User-Agent", "callstate-fake-provider")
         answer: int | None = None
         error: str | None = None
         try:

@@ -16,7 +16,9 @@ from typing import Literal
 
 import attrs
 
+from callstate import providers
 from callstate.client._profile import Profile
+from callstate.providers import Provider, Speaker
 from callstate.testing._fake_api import Answers, Flavour, call_sid_of, flavour_of
 from callstate.testing._fake_calls import FakeCall, SentCallback, Switchboard, check_outcome
 from callstate.testing._fake_http import ErrorStyle, Fault, Handler
@@ -57,6 +59,10 @@ class FakeProvider:
     that is over), under ``/restcomm/2012-04-24`` and ``/call/2012-04-24`` as
     Restcomm (ISO 8601 start and end times, ``Url`` required, no DELETE,
     410 for a call that is over).
+    ``provider`` (a name or a ``callstate.providers.Provider``) has the
+    callbacks sent in its dialect (what its ``speak`` says, POSTed unsigned);
+    the Calls API stays the Twilio family's. None (and ``twilio``): the
+    family's own form callbacks.
     ``fetch_latency`` is the seconds every GET waits before it is answered;
     ``fetches()`` lists the GETs of single calls with their times.
     """
@@ -73,6 +79,7 @@ class FakeProvider:
         error_style: ErrorStyle | None = None,
         quirks: bool = False,
         fetch_latency: float = 0.0,
+        provider: str | Provider | None = None,
     ) -> None:
         if outcome is not None:
             check_outcome(outcome)
@@ -85,6 +92,9 @@ class FakeProvider:
         self.error_style: ErrorStyle | None = error_style
         self.quirks = quirks
         self.fetch_latency = fetch_latency
+        if isinstance(provider, str):
+            provider = providers.get(provider)
+        self.speak: Speaker | None = None if provider is None else provider.speak
         self.requests_seen = 0
         # The parts read the settings above at each use: a test may change them.
         self._board = Switchboard(self)

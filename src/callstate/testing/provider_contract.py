@@ -14,6 +14,7 @@ Bind it to a provider by subclassing ``ProviderContract`` in a test module::
 
         def stories(self):                 # a strategy: one call's event stream
             return st.sampled_from([[ringing, answered, completed], [ringing, busy]])
+                                           # (default: what provider.speak says of lives())
 
         def signed(self):                  # optional: (secrets, a request that verifies)
             return None
@@ -38,11 +39,13 @@ from hypothesis import strategies as st
 
 from callstate import CallBook, CallState, Delivery, RecordDelivery
 from callstate import _redact as redact
-from callstate.providers import Provider
+from callstate.providers import Provider, ProviderEvent
 from callstate.web import Unverified, Verifier, WebhookHandler, WebhookResponse
 
 __all__ = [
     "URL",
+    "lives",
+    "spoken",
     "ProviderContract",
     "ProviderRequest",
     "comparable",
@@ -95,6 +98,50 @@ class ProviderRequest:
         return attrs.evolve(
             self, headers=tuple(h for h in self.headers if h[0].lower() != name.lower())
         )
+
+
+_OUTCOMES: Final = ("completed", "busy", "failed", "no-answer", "canceled")
+
+
+@st.composite
+def lives(draw: st.DrawFn, call_sid: str = "call-0001") -> list[ProviderEvent]:
+    """What happens to one call, in order: some of initiated and ringing, then its end.
+
+    A completed call was answered first (``in-progress``) and lasted; a
+    failed one lasted nothing.
+    """
+    outcome = draw(st.sampled_from(_OUTCOMES))
+    statuses = [s for s in ("initiated", "ringing") if draw(st.booleans())]
+    if outcome == "completed":
+        statuses.append("in-progress")
+    statuses.append(outcome)
+    gaps = draw(st.lists(st.integers(0, 30), min_size=len(statuses), max_size=len(statuses)))
+    out, at = [], _T0
+    for position, (status, gap) in enumerate(zip(statuses, gaps, strict=True)):
+        at += timedelta(seconds=gap, milliseconds=position)
+        final = status in _OUTCOMES
+        duration = (gap + 1 if status == "completed" else 0) if final else None
+        out.append(
+            ProviderEvent(
+                call_sid=call_sid,
+                status=status,
+                at=at,
+                position=position,
+                duration=duration,
+                account_sid="account-1",
+            )
+        )
+    return out
+
+
+def spoken(provider: Provider, events: Sequence[ProviderEvent]) -> list[ProviderRequest]:
+    """The callbacks ``provider.speak`` sends for ``events``, in order."""
+    assert provider.speak is not None, f"{provider.name} has no speak"
+    return [
+        ProviderRequest(body=body, headers=(("Content-Type", media),))
+        for event in events
+        for media, body in provider.speak(event)
+    ]
 
 
 def _handler(provider: Provider, verifier: Verifier | None = None) -> WebhookHandler:
@@ -164,8 +211,13 @@ class ProviderContract:
         raise NotImplementedError
 
     def stories(self) -> st.SearchStrategy[list[ProviderRequest]]:
-        """One call's event streams, as the provider sends them in order (no copies)."""
-        raise NotImplementedError
+        """One call's event streams, as the provider sends them in order (no copies).
+
+        By default, what the provider's ``speak`` says of ``lives()``.
+        """
+        if self.provider.speak is None:
+            raise NotImplementedError("write stories(), or give the provider a speak")
+        return lives().map(lambda events: spoken(self.provider, events)).filter(bool)
 
     def signed(self) -> tuple[Sequence[str], ProviderRequest] | None:
         """The secrets and a request that verifies with them; None if there is no verifier."""
@@ -256,6 +308,20 @@ class ProviderContract:
                 assert status.is_final, (final, status)
             if status.is_final:
                 final = status
+
+    @_PER_PROVIDER
+    @given(data=st.data())
+    def test_what_speak_says_reads_back_as_it_happened(self, data: st.DataObject) -> None:
+        """The fake's callbacks (``speak``), in any order and any copies, tell the truth."""
+        if self.provider.speak is None:
+            return
+        events = data.draw(lives())
+        told = [delivery_of(self.provider, r) for r in spoken(self.provider, events)]
+        assert told, "speak says nothing of a call's end"
+        assert {d.call_sid for d in told} == {events[0].call_sid}
+        copies = data.draw(st.lists(st.sampled_from(told), max_size=3))
+        state = replay(data.draw(st.permutations([*told, *copies])))
+        assert state.status.value == events[-1].status
 
     def test_the_verifier_passes_the_signed_request_and_refuses_it_tampered(self) -> None:
         signed = self.signed()
