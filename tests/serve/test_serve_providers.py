@@ -8,15 +8,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote_plus
 
 import pytest
 
 from callstate._errors import UsageError
 from callstate.serve import ServeConfig
+from callstate.testing.provider_contract import ProviderRequest
 from callstate.web._signature import twilio_signature
 from tests.serve.test_serve import AUTH, request, serving
-from tests.web.providers._stories import fixture
+from tests.web.providers._stories import ED25519_PUBLIC, fixture, telnyx_signed
 
 JSON = {"Content-Type": "application/json"}
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -70,6 +72,26 @@ def test_signalwire_signatures_are_checked_with_its_signing_key(tmp_path):
     assert (call["status"], call["duplicates"]) == ("completed", 1)
 
 
+def test_telnyx_signatures_are_checked_with_its_public_key(tmp_path):
+    """The auth token is the provider's signature secret: for Telnyx, its public key."""
+    body = fixture("telnyx_call_control")[3]["body"].encode()  # the exact bytes, a hangup
+    env = {"CALLSTATE_INSECURE_NO_SIGNATURES": "", "CALLSTATE_AUTH_TOKEN": ED25519_PUBLIC}
+    with serving(tmp_path, "--provider", "telnyx", env=env) as (base, _):
+        url = base + "/callbacks"
+        now = datetime.now(UTC)
+        signed = telnyx_signed(ProviderRequest.json(body.decode(), url=url), at=now)
+        assert request(url, signed.body, dict(signed.headers))[0] == 204
+        assert request(url, signed.body + b" ", dict(signed.headers))[0] == 403
+        stale = telnyx_signed(
+            ProviderRequest.json(body.decode(), url=url), at=now - timedelta(hours=1)
+        )
+        status, said = request(url, stale.body, dict(stale.headers))
+        assert status == 403 and b"replay window" in said
+        sid = "v3:MdI91X4lWFEs7IgbBEOT9M4AigoY08M0WWZFISt1Yw2axZ_IiE4pqg"
+        call = json.loads(request(base + f"/calls/{sid}", headers=AUTH)[1])
+    assert (call["status"], call["deliveries"]) == ("busy", 1)
+
+
 def test_an_unknown_provider_is_a_usage_error_naming_the_known_ones(tmp_path):
     done = subprocess.run(
         [
@@ -96,13 +118,12 @@ def test_a_provider_with_no_signature_needs_basic_auth_or_insecure():
     from callstate import providers
     from callstate.serve._auth import callback_verifier
 
-    with pytest.raises(UsageError, match=r"--basic-auth .*checks no signature of telnyx's"):
-        callback_verifier(
-            auth_token="token", basic_auth=(), insecure=False, provider=providers.get("telnyx")
-        )
+    bandwidth = providers.get("bandwidth")
+    with pytest.raises(UsageError, match=r"--basic-auth .*checks no signature of bandwidth's"):
+        callback_verifier(auth_token="token", basic_auth=(), insecure=False, provider=bandwidth)
     # The token stays the Calls API's; Basic auth checks the callbacks.
     verifier = callback_verifier(
-        auth_token="token", basic_auth=("u:p",), insecure=False, provider=providers.get("telnyx")
+        auth_token="token", basic_auth=("u:p",), insecure=False, provider=bandwidth
     )
     assert type(verifier).__name__ == "BasicAuth"
 

@@ -323,7 +323,7 @@ def _parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument(
         "--provider",
         metavar="NAME",
-        help="whose callbacks /callbacks reads, and the signature --auth-token checks: "
+        help="whose callbacks /callbacks reads, and whose signature the auth token checks: "
         "twilio (default), api19, restcomm, signalwire, telnyx-texml, telnyx, plivo, vonage, "
         "bandwidth, or a provider a package registers (CALLSTATE_PROVIDER)",
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 
 import attrs
@@ -22,12 +23,26 @@ from callstate.providers._twilio import (
     signalwire_verifier,
     speak_signalwire,
     speak_telnyx_texml,
+    telnyx_verifier,
     twilio_verifier,
 )
 from callstate.providers._vonage import VONAGE
 from callstate.web._dialect import TWILIO
+from callstate.web._verify import Verifier
+from callstate.web._verify_plivo import PlivoSignature
+from callstate.web._verify_vonage import VonageSignature
 
 __all__ = ["BUNDLED"]
+
+
+def plivo_verifier(secrets: Sequence[str]) -> Verifier:
+    """Plivo's V3 signature (``PlivoSignature``) with these auth tokens."""
+    return PlivoSignature(secrets=tuple(secrets))
+
+
+def vonage_verifier(secrets: Sequence[str]) -> Verifier:
+    """Vonage's signed JWT (``VonageSignature``) with these signature secrets."""
+    return VonageSignature(secrets=tuple(secrets))
 
 
 def _restcomm(base_url: str | None) -> Profile:
@@ -76,24 +91,28 @@ BUNDLED: Final = (
     Provider(
         name="telnyx-texml",
         dialect=TELNYX_TEXML,
+        verifier=telnyx_verifier,
         speak=speak_telnyx_texml,
         summary="Telnyx TeXML: Twilio-shaped form callbacks, order by rank",
     ),
     Provider(
         name="telnyx",
         dialect=TELNYX,
+        verifier=telnyx_verifier,
         speak=telnyx.speak,
         summary="Telnyx Call Control: JSON events with an event id, order by rank",
     ),
     Provider(
         name="plivo",
         dialect=PLIVO,
+        verifier=plivo_verifier,
         speak=plivo.speak,
         summary="Plivo: form callbacks without sequence or event time, order by rank",
     ),
     Provider(
         name="vonage",
         dialect=VONAGE,
+        verifier=vonage_verifier,
         speak=vonage.speak,
         summary="Vonage Voice: JSON events, order by rank, a failure outranks completed",
     ),

@@ -21,7 +21,9 @@ from callstate.providers._kit import FormDialect, ranked_sequence
 from callstate.providers._speak import ProviderEvent, form_body, iso, rfc2822
 from callstate.web._dialect import TwilioDialect
 from callstate.web._request import Headers
-from callstate.web._verify import AnyOf, TwilioSignature, Verifier
+from callstate.web._verify import TwilioSignature, Verifier
+from callstate.web._verify_signalwire import SignalWireSignature
+from callstate.web._verify_telnyx import TelnyxSignature
 
 __all__ = [
     "SIGNALWIRE",
@@ -31,6 +33,7 @@ __all__ = [
     "signalwire_verifier",
     "speak_signalwire",
     "speak_telnyx_texml",
+    "telnyx_verifier",
     "twilio_verifier",
 ]
 
@@ -102,16 +105,13 @@ def twilio_verifier(secrets: Sequence[str]) -> Verifier:
 
 
 def signalwire_verifier(secrets: Sequence[str]) -> Verifier:
-    """SignalWire's signature (Twilio's scheme) with these signing keys.
+    """SignalWire's signature (``SignalWireSignature``) with these signing keys."""
+    return SignalWireSignature(secrets=list(secrets))
 
-    ``X-SignalWire-Signature``, or ``X-Twilio-Signature``, its alias.
-    """
-    return AnyOf(
-        [
-            TwilioSignature(secrets=list(secrets), header="X-SignalWire-Signature"),
-            TwilioSignature(secrets=list(secrets)),
-        ]
-    )
+
+def telnyx_verifier(public_keys: Sequence[str]) -> Verifier:
+    """Telnyx's Ed25519 signature (``TelnyxSignature``) with these public keys (base64)."""
+    return TelnyxSignature(public_keys=tuple(public_keys))
 
 
 def _twilio_fields(event: ProviderEvent) -> list[tuple[str, object]]:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import attrs
 from hypothesis import strategies as st
 
 from callstate.testing.provider_contract import ProviderRequest
@@ -85,3 +86,48 @@ def iso(seconds: int, micro: bool = False) -> str:
 
 def form(**fields: object) -> str:
     return urlencode({k: str(v) for k, v in fields.items() if v is not None})
+
+
+# Signing as the providers sign (test-only: cryptography and PyJWT are in the test extra).
+
+#: RFC 8032 section 7.1 TEST 1: the Ed25519 key the research's Telnyx vectors are signed with.
+ED25519_SECRET = bytes.fromhex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
+ED25519_PUBLIC = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
+#: The contract's requests are received at this instant (``provider_contract.prepared``).
+RECEIVED = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+
+
+def telnyx_signed(request: ProviderRequest, at: datetime = RECEIVED) -> ProviderRequest:
+    """``request`` signed as Telnyx signs: Ed25519 over ``{telnyx-timestamp}|{raw body}``."""
+    import base64
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    stamp = str(int(at.timestamp()))
+    key = Ed25519PrivateKey.from_private_bytes(ED25519_SECRET)
+    signature = base64.b64encode(key.sign(f"{stamp}|".encode() + request.body)).decode()
+    kept = tuple(h for h in request.headers if not h[0].lower().startswith("telnyx-"))
+    headers = (*kept, ("telnyx-timestamp", stamp), ("telnyx-signature-ed25519", signature))
+    return ProviderRequest(
+        body=request.body, method=request.method, url=request.url, headers=headers
+    )
+
+
+def vonage_signed(
+    request: ProviderRequest, secret: str, at: datetime = RECEIVED
+) -> ProviderRequest:
+    """``request`` signed as Vonage signs: an HS256 JWT with ``payload_hash`` of the body."""
+    import hashlib
+
+    import jwt
+
+    claims = {
+        "iat": int(at.timestamp()),
+        "jti": "b6f8b7b0-0c6a-4e0b-9d0e-000000000001",
+        "iss": "Vonage",
+        "payload_hash": hashlib.sha256(request.body).hexdigest(),
+        "api_key": "abcd1234",
+    }
+    token = jwt.encode(claims, secret, algorithm="HS256")
+    kept = tuple(h for h in request.headers if h[0].lower() != "authorization")
+    return attrs.evolve(request, headers=(*kept, ("Authorization", f"Bearer {token}")))

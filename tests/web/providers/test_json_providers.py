@@ -20,7 +20,16 @@ from callstate.testing.provider_contract import (
     replay,
 )
 from callstate.web import BasicAuth, WebhookResponse
-from tests.web.providers._stories import Event, fixture, fixture_requests, iso, stories
+from tests.web.providers._stories import (
+    ED25519_PUBLIC,
+    Event,
+    fixture,
+    fixture_requests,
+    iso,
+    stories,
+    telnyx_signed,
+    vonage_signed,
+)
 
 # Telnyx Call Control.
 
@@ -86,6 +95,9 @@ class TestTelnyx(ProviderContract):
             ),
             (ProviderRequest.form("data=x"), "data"),
         ]
+
+    def signed(self):
+        return [ED25519_PUBLIC], telnyx_signed(fixture_requests("telnyx_call_control")[3])
 
     def stories(self):
         return stories(
@@ -206,6 +218,10 @@ class TestVonage(ProviderContract):
 
     def stories(self):
         return vonage_stories()
+
+    def signed(self):
+        secret = "qwertyuiopasdfghjklzxcvbnm123456"
+        return [secret], vonage_signed(fixture_requests("vonage")[4], secret)
 
 
 FAILURES = {

@@ -22,6 +22,7 @@ from callstate.testing.provider_contract import (
 )
 from callstate.web import Unverified, WebhookHandler, WebhookResponse
 from tests.web.providers._stories import (
+    ED25519_PUBLIC,
     Event,
     fixture,
     fixture_requests,
@@ -29,6 +30,7 @@ from tests.web.providers._stories import (
     iso,
     rfc2822,
     stories,
+    telnyx_signed,
 )
 
 T = datetime(2026, 12, 6, tzinfo=UTC)
@@ -228,6 +230,9 @@ class TestTelnyxTexml(ProviderContract):
 
     def stories(self):
         return stories(_texml, st.just(TEXML_SID))
+
+    def signed(self):
+        return [ED25519_PUBLIC], telnyx_signed(fixture_requests("telnyx_texml")[4])
 
 
 def test_texml_hangup_with_initiated_s_sequence_number_is_no_conflict():
