@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final, Protocol
@@ -38,9 +39,8 @@ def url_of(environ: Mapping[str, Any], scheme: str | None = None) -> str:
 def headers_of(environ: Mapping[str, Any]) -> NormalizedHeaders:
     """The request headers, normalized (names lower-cased, ``_`` read as ``-``)."""
     keys = tuple(environ)
-    plan = _plans.get(keys)
-    if plan is None:
-        plan = _plan(keys)
+    # Unusually many or long names: not kept.
+    plan = _known_plan(keys) if sum(map(len, keys)) <= _PLAN_KEYS_LENGTH else _plan(keys)
     headers = NormalizedHeaders()
     for key, name in plan:
         value = environ[key]
@@ -48,26 +48,20 @@ def headers_of(environ: Mapping[str, Any]) -> NormalizedHeaders:
     return headers
 
 
-# A server builds every environ with the same keys in the same order (the
-# headers' values change, rarely which headers there are): which keys are
-# headers, and their names, is worked out once per sequence of keys instead
-# of testing every key of every environ. The plans only spare that work.
-_PLANS_SIZE: Final = 64
-_PLAN_KEYS_LENGTH: Final = 4_096
-_plans: dict[tuple[str, ...], tuple[tuple[str, str], ...]] = {}
-
-
 def _plan(keys: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     """The (environ key, header name) of each header among ``keys``, in the order read."""
     plan = [(key, key[5:].replace("_", "-").lower()) for key in keys if key[:5] == "HTTP_"]
     present = set(keys)
     plan.extend((key, name) for key, name in _UNPREFIXED.items() if key in present)
-    found = tuple(plan)
-    if sum(map(len, keys)) <= _PLAN_KEYS_LENGTH:  # unusually many or long names: not kept
-        if len(_plans) >= _PLANS_SIZE:
-            _plans.clear()
-        _plans[keys] = found
-    return found
+    return tuple(plan)
+
+
+# A server builds every environ with the same keys in the same order (the
+# headers' values change, rarely which headers there are): which keys are
+# headers, and their names, is worked out once per sequence of keys instead
+# of testing every key of every environ.
+_PLAN_KEYS_LENGTH: Final = 4_096
+_known_plan: Final = functools.lru_cache(maxsize=64)(_plan)
 
 
 class Readable(Protocol):

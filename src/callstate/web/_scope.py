@@ -5,6 +5,7 @@ For the ASGI app and Starlette (the scope), and aiohttp too (``stream_body``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping, MutableMapping
 from typing import Any, Final
 from urllib.parse import quote
@@ -36,12 +37,9 @@ def headers_of(scope: Mapping[str, Any]) -> tuple[NormalizedHeaders, str | None]
     """The request headers, normalized (names lower-cased, repeats joined), and the first Host."""
     raw: Iterable[tuple[bytes, bytes]] = scope.get("headers", ())
     headers = NormalizedHeaders()
-    names = _names
     host = None
     for name, value in raw:
-        key = names.get(name)
-        if key is None:
-            key = _name(name)
+        key = _known_name(name) if len(name) <= _NAME_LENGTH else _name(name)
         text = value.decode("latin-1")
         if key in headers:
             headers[key] = f"{headers[key]}, {text}"
@@ -52,21 +50,15 @@ def headers_of(scope: Mapping[str, Any]) -> tuple[NormalizedHeaders, str | None]
     return headers, host
 
 
-# Header names repeat from one request to the next: each raw name's text is
-# kept (a bounded number of them), not decoded and lower-cased every time.
-_NAMES_SIZE: Final = 256
-_NAME_LENGTH: Final = 64  # longer names are not kept
-_names: dict[bytes, str] = {}
-
-
 def _name(raw: bytes) -> str:
-    """The header name ``raw`` as text, lower-cased (remembered)."""
-    name = raw.decode("latin-1").lower()
-    if len(raw) <= _NAME_LENGTH:
-        if len(_names) >= _NAMES_SIZE:
-            _names.clear()
-        _names[raw] = name
-    return name
+    """The header name ``raw`` as text, lower-cased."""
+    return raw.decode("latin-1").lower()
+
+
+# Header names repeat from one request to the next: each short raw name's text
+# is remembered (a bounded number of them), not decoded and lower-cased every time.
+_NAME_LENGTH: Final = 64  # longer names are not kept
+_known_name: Final = functools.lru_cache(maxsize=256)(_name)
 
 
 def peer_of(scope: Mapping[str, Any]) -> str | None:

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from typing import Final
 
@@ -43,11 +44,8 @@ def webhook_view(
                 return _response(BODY_UNREADABLE)
         url = f"{request.scheme}://{request.host}{request.raw_path}"
         headers = NormalizedHeaders()
-        names = _names
         for name, value in request.headers.items():
-            key = names.get(name)
-            if key is None:
-                key = _name(name)
+            key = _lower(name) if len(name) <= _NAME_LENGTH else name.lower()
             headers[key] = f"{headers[key]}, {value}" if key in headers else value
         # An AsyncWebhookHandler answers at once unless its sink or a hook awaits.
         answer = respond(method, url, headers, body, received_at, peer=request.remote)
@@ -64,20 +62,10 @@ def _response(answer: WebhookResponse) -> web.Response:
     return web.Response(body=answer.body or None, status=answer.status, headers=answer.headers)
 
 
-# Header names repeat from one request to the next: each one's lower-cased
-# text is kept (a bounded number of them), not made again every time.
-_NAMES_SIZE: Final = 256
+# Header names repeat from one request to the next: each short one's lower-cased
+# text is remembered (a bounded number of them), not made again every time.
 _NAME_LENGTH: Final = 64  # longer names are not kept
-_names: dict[str, str] = {}
-
-
-def _name(name: str) -> str:
-    key = name.lower()
-    if len(name) <= _NAME_LENGTH:
-        if len(_names) >= _NAMES_SIZE:
-            _names.clear()
-        _names[name] = key
-    return key
+_lower: Final[Callable[[str], str]] = functools.lru_cache(maxsize=256)(str.lower)
 
 
 def add_webhook(
