@@ -32,8 +32,8 @@ from callstate import (
     parse_call_resource,
     parse_form,
 )
+from callstate._core._report import state_json
 from callstate._core._time import EARLIEST, LATEST, OUT_OF_RANGE, parse_timestamp
-from callstate.cli._report import state_json
 
 OFFSETS = st.integers(-(23 * 60 + 59), 23 * 60 + 59).map(
     lambda minutes: timezone(timedelta(minutes=minutes))

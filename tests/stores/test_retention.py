@@ -23,6 +23,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from callstate._core._report import state_json
 from callstate._core._resource import parse_call_resources
 from callstate._core._values import (
     CallRegistered,
@@ -33,7 +34,6 @@ from callstate._core._values import (
     ResourceObserved,
     Tick,
 )
-from callstate.cli._report import state_json
 from callstate.client import record_placed_call
 from callstate.serve._config import ServeConfig
 from callstate.serve._main import pruner_for

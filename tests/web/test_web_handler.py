@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+import callstate._errors
 import callstate.web
 from callstate import (
     CallBook,
@@ -45,6 +46,7 @@ from callstate.web import (
     WebhookHandler,
     WebhookRequest,
 )
+from callstate.web._handler import refusal_status
 from callstate.web._signature import body_sha256, twilio_signature
 from callstate.web._url import port_variants
 
@@ -842,6 +844,21 @@ def test_the_web_layer_answers_each_refusal_by_its_kind(error, status) -> None:
         assert answer.body.decode().startswith(str(error))
     with pytest.warns(DeprecationWarning, match="status_code"):
         assert error.status_code == status  # the deprecated read: the web layer's answer
+
+
+def test_the_deprecated_status_of_every_input_error_is_the_web_layers_answer() -> None:
+    # ``status_code`` keeps its own copy of the statuses (the error root imports
+    # nothing of the web layer): every kind of InvalidInput reads what the web maps.
+    kinds = [
+        kind
+        for kind in vars(callstate._errors).values()
+        if isinstance(kind, type) and issubclass(kind, InvalidInput)
+    ]
+    assert len(kinds) >= 6
+    for kind in kinds:
+        error = kind.__new__(kind)
+        with pytest.warns(DeprecationWarning, match="status_code"):
+            assert error.status_code == refusal_status(error), kind
 
 
 # Verifying by parts equals verifying the request (from test_web_fast_paths.py).

@@ -20,11 +20,12 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from callstate._core._call import CallState
 from callstate._core._decider import CallBook, Decider
 from callstate._core._parse import params_of_json, parse_callback
+from callstate._core._report import state_json
 from callstate._core._resource import parse_call_resources
 from callstate._core._state import CallStatus
 from callstate._core._time import OUT_OF_RANGE, out_of_range
@@ -37,7 +38,9 @@ from callstate._core._values import (
 )
 from callstate._errors import InvalidInput, StoreError, UsageError
 from callstate.cli._diagram import FORMATS, state_diagram
-from callstate.cli._report import state_json
+
+if TYPE_CHECKING:
+    from callstate.cli._store_replay import ReplayItem
 
 __all__ = ["main"]
 
@@ -57,9 +60,6 @@ def _iso(text: str, what: str) -> datetime:
         raise _UsageError(f"{what}: {OUT_OF_RANGE}: {text!r}")
     return value
 
-
-ReplayItem = RecordDelivery | Reconcile | RegisterCall | ReconciliationRequested
-"""What one replay line asks for: a command, or a reconciliation request (an event)."""
 
 #: The line kinds, each a key of its own (a line has exactly one).
 _KINDS = ("params", "body", "resource", "registered", "reconciliation_requested")

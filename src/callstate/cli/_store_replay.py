@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from callstate._core._call import CallState
 from callstate._core._values import (
@@ -28,10 +27,10 @@ from callstate._core._values import (
 )
 from callstate.stores import EventStore, Runner, StoredEvent
 
-if TYPE_CHECKING:
-    from callstate.cli._cli import ReplayItem
+__all__ = ["ReplayItem", "StoreReplay"]
 
-__all__ = ["StoreReplay"]
+ReplayItem = RecordDelivery | Reconcile | RegisterCall | ReconciliationRequested
+"""What one replay line asks for: a command, or a reconciliation request (an event)."""
 
 
 def _already_stored(stored: Sequence[StoredEvent], command: ReplayItem) -> bool:

@@ -14,9 +14,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from callstate._core._report import state_json
 from callstate._core._state import CallStatus
 from callstate._errors import StoreError, StoreTimeout, UnknownCall
-from callstate.cli._report import state_json
 from callstate.client import Calls
 from callstate.providers import Dialect
 from callstate.serve._auth import ApiKeyGuard, check_api_keys

@@ -34,6 +34,7 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from callstate._core._report import state_json
 from callstate._core._values import RegisterCall
 from callstate._errors import (
     ApiError,
@@ -49,7 +50,6 @@ from callstate._errors import (
     UnknownCall,
     UsageError,
 )
-from callstate.cli._report import state_json
 from callstate.client import EVENTS, CallParams, Calls, record_placed_call_async
 from callstate.stores import AsyncRunner
 from callstate.stores._side import MAX_KEY, IdempotencyKeys, KeyClaim

@@ -1,4 +1,4 @@
-"""Call states as JSON-ready dicts: one shape for the CLI and the receiver."""
+"""Call states as JSON-ready dicts: one shape for the CLI and the receiver (pure, like the core)."""
 
 from __future__ import annotations
 
