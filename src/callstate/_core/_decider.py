@@ -239,21 +239,20 @@ class Outcome(KeyedValue):
     @property
     def before(self) -> CallState:
         """The call's state before the command."""
-        state = self._before
-        if type(state) is Record:
-            state = CallState.of(state)
-            _set(self, "_before", state)
-        made: CallState = state  # type: ignore[assignment]
-        return made
+        return self._state("_before")
 
     @property
     def after(self) -> CallState:
         """The call's state after the command."""
-        state = self._after
+        return self._state("_after")
+
+    def _state(self, name: str) -> CallState:
+        """The state in field ``name``, made from its record when first read."""
+        state = getattr(self, name)
         if type(state) is Record:
             state = CallState.of(state)
-            _set(self, "_after", state)
-        made: CallState = state  # type: ignore[assignment]
+            _set(self, name, state)
+        made: CallState = state
         return made
 
     def _key(self) -> tuple[object, ...]:
