@@ -223,8 +223,9 @@ def _split(text: str) -> list[tuple[str, str]]:
             # Most fields recur (a status, a number, an account's sid): short
             # ones are decoded once. The cache is bounded in entries and,
             # since only short fields go in, in memory.
-            # (The pragma: whether a field is kept changes only the speed.)
-            pairs.append(_known_pair(part) if len(part) <= _PAIR_KEPT else _pair(part))  # pragma: no mutate
+            # (Whether a field is kept changes only the speed: the pragmas.)
+            kept = len(part) <= _PAIR_KEPT  # pragma: no mutate
+            pairs.append(_known_pair(part) if kept else _pair(part))  # pragma: no mutate
     return pairs
 
 
