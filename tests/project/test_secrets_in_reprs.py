@@ -360,6 +360,8 @@ def _build_serve_config(stack: contextlib.ExitStack) -> list[object]:
         ServeConfig(auth_token=SECRET, store=dsn),
         ServeConfig.from_env({"CALLSTATE_AUTH_TOKEN": SECRET, "CALLSTATE_STORE": dsn}),
         ServeConfig(basic_auth=[f"{USER}:{SECRET}"]),
+        ServeConfig(signature_secret=SECRET),
+        ServeConfig.from_env({"CALLSTATE_SIGNATURE_SECRET": SECRET}),
         ServeConfig.from_env({"CALLSTATE_BASIC_AUTH": f"other:x,{USER}:{SECRET}"}),
         ServeConfig(forward_secret=SECRET, forward=[f"https://{USER}:{SECRET}@app.example/h"]),
         # An API key cannot hold SECRET's characters ('@', ':'); its own test is in

@@ -92,6 +92,24 @@ def test_telnyx_signatures_are_checked_with_its_public_key(tmp_path):
     assert (call["status"], call["deliveries"]) == ("busy", 1)
 
 
+def test_the_signature_secret_apart_from_the_auth_token(tmp_path):
+    """SignalWire signs with a signing key, not the API token the Calls API takes."""
+    body = fixture("signalwire")[1]["body"]  # in-progress
+    params = [
+        (unquote_plus(k), unquote_plus(v)) for k, v in (p.split("=", 1) for p in body.split("&"))
+    ]
+    env = {
+        "CALLSTATE_INSECURE_NO_SIGNATURES": "",
+        "CALLSTATE_AUTH_TOKEN": "the-api-token",
+        "CALLSTATE_SIGNATURE_SECRET": "the-signing-key",
+    }
+    with serving(tmp_path, "--provider", "signalwire", env=env) as (base, _):
+        url = base + "/callbacks"
+        for key, answer in (("the-signing-key", 204), ("the-api-token", 403)):
+            headers = {**FORM, "X-SignalWire-Signature": twilio_signature(key, url, params)}
+            assert request(url, body.encode(), headers)[0] == answer, key
+
+
 def test_an_unknown_provider_is_a_usage_error_naming_the_known_ones(tmp_path):
     done = subprocess.run(
         [

@@ -164,6 +164,9 @@ class ServeConfig:
     port: int = attrs.field(default=8000, converter=_port)
     store: str = attrs.field(default=DEFAULT_STORE, repr=redact.urls)
     auth_token: str | None = attrs.field(default=None, repr=redact.hidden)
+    #: The secret the provider signs callbacks with when it is not the auth token
+    #: (SignalWire's signing key, Telnyx's public key, Vonage's signature secret).
+    signature_secret: str | None = attrs.field(default=None, repr=redact.hidden)
     dialect: Dialect = attrs.field(default=Dialect.AUTO, converter=Dialect)
     #: Whose callbacks ``/callbacks`` reads (``callstate.providers``): its dialect and signature.
     provider: str = attrs.field(default="twilio", converter=_provider)

@@ -48,7 +48,7 @@ def serve(flags: Mapping[str, object], environ: Mapping[str, str] | None = None)
     config = ServeConfig.from_env(os.environ if environ is None else environ, **flags)
     provider = providers.get(config.provider)
     verifier = callback_verifier(
-        auth_token=config.auth_token,
+        auth_token=config.signature_secret or config.auth_token,
         basic_auth=config.basic_auth,
         insecure=config.insecure_no_signatures,
         provider=provider,
@@ -119,7 +119,7 @@ def serve(flags: Mapping[str, object], environ: Mapping[str, str] | None = None)
             "host": config.host,
             "port": config.port,
             "store": config.store if "://" not in config.store else "postgresql",
-            "signatures": config.auth_token is not None,
+            "signatures": (config.signature_secret or config.auth_token) is not None,
             "basic_auth": bool(config.basic_auth),
             "api_keys": len(config.api_keys),
             "reconcile_every": None if reconciler is None else config.reconcile_interval,
