@@ -15,6 +15,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -290,6 +291,19 @@ def test_signalwire_through_the_handler_alias_rotation_and_refusals():
     )
 
 
+def test_signalwire_a_get_is_signed_over_its_url():
+    params = callback("b3877c40-da60-4998-90ad-b792e98472ca", "completed", 3)
+    url = "https://calls.example.com/status?" + urlencode(params)
+    verifier = SignalWireSignature(secrets=[SW_KEY])
+    headers = {"X-SignalWire-Signature": sw_sign(SW_KEY, url, [])}
+    assert answer(verifier, url, headers, b"", method="GET") == (204, "")
+    moved = url.replace("completed", "busy")
+    assert answer(verifier, moved, headers, b"", method="GET") == (
+        403,
+        "X-SignalWire-Signature: does not match the request",
+    )
+
+
 def test_signalwire_a_repeated_name_in_the_order_sent_or_sorted():
     url = "https://calls.example.com/status"
     params = [*callback("sw-1", "ringing", 1), ("To", "b"), ("To", "a")]
@@ -556,17 +570,41 @@ def test_telnyx_timestamps_outside_the_window_are_refused(seconds):
     wider.verify(request("https://x.example/", headers, body))
 
 
+def exactly(message: str) -> str:
+    """``pytest.raises``' match for the whole message."""
+    return f"^{re.escape(message)}$"
+
+
 def test_telnyx_settings_are_checked():
-    with pytest.raises(UsageError, match="at least one public key"):
+    with pytest.raises(UsageError, match=exactly("TelnyxSignature needs at least one public key")):
         TelnyxSignature(public_keys=[])
-    with pytest.raises(UsageError, match="must be base64"):
+    with pytest.raises(
+        UsageError, match=exactly("a Telnyx public key must be base64, as the portal shows it")
+    ):
         TelnyxSignature(public_keys="not base64!")
-    with pytest.raises(UsageError, match="32 bytes of Ed25519, not 3"):
+    with pytest.raises(UsageError, match="must be base64"):  # a stray character: not skipped
+        TelnyxSignature(public_keys=TEST1_PUBLIC_B64[:8] + "!" + TEST1_PUBLIC_B64[8:])
+    with pytest.raises(
+        UsageError, match=exactly("a Telnyx public key is 32 bytes of Ed25519, not 3")
+    ):
         TelnyxSignature(public_keys="YWJj")
-    with pytest.raises(UsageError, match="positive timedelta"):
-        TelnyxSignature(public_keys=TELNYX.public, replay_window=timedelta(0))
-    with pytest.raises(UsageError, match="positive timedelta"):
-        TelnyxSignature(public_keys=TELNYX.public, replay_window=300)  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match=exactly("a Telnyx public key is its base64 text, a str")):
+        TelnyxSignature(public_keys=[b"11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="])  # type: ignore[list-item]
+    for window in (timedelta(0), 300):
+        with pytest.raises(UsageError, match=exactly("replay_window must be a positive timedelta")):
+            TelnyxSignature(public_keys=TELNYX.public, replay_window=window)  # type: ignore[arg-type]
+    # Spaces around a pasted key are dropped.
+    TelnyxSignature(public_keys=f" {TELNYX.public}\n")
+
+
+def test_telnyx_a_signature_with_a_stray_character_is_refused():
+    body = texml("ringing", 1)
+    headers = TELNYX.headers(body, AT, FORM)
+    stray = headers | {SIG: headers[SIG][:10] + "!" + headers[SIG][10:]}
+    assert refusal(TELNYX_VERIFIER, "https://x.example/", stray, body) == (
+        SIG,
+        "is not a base64 Ed25519 signature (64 bytes)",
+    )
 
 
 @given(st.binary(max_size=300), st.data())
@@ -668,6 +706,16 @@ def test_telnyx_call_control_json_through_a_real_server():
         assert post(url, flat, TELNYX.headers(flat, AT, "application/json")) == (204, "")
 
 
+def test_without_cryptography_a_telnyx_signature_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "cryptography.exceptions", None)  # import raises ImportError
+    with pytest.raises(UsageError) as caught:
+        TelnyxSignature(public_keys=TEST1_PUBLIC_B64)
+    assert str(caught.value) == (
+        "TelnyxSignature verifies Ed25519 with the 'cryptography' package: "
+        "install the telnyx extra, pip install 'callstate[telnyx]'"
+    )
+
+
 def test_importing_callstate_web_needs_no_cryptography():
     script = textwrap.dedent(
         """
@@ -693,7 +741,10 @@ def test_importing_callstate_web_needs_no_cryptography():
         [sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=120
     )
     assert done.returncode == 0, done.stderr
-    assert "pip install 'callstate[telnyx]'" in done.stdout
+    assert done.stdout == (
+        "TelnyxSignature verifies Ed25519 with the 'cryptography' package: "
+        "install the telnyx extra, pip install 'callstate[telnyx]'\n"
+    )
 
 
 # Plivo. Vectors verbatim from plivo-go's utils_test.go (SOURCES.md 4.2): one
@@ -806,10 +857,25 @@ def test_plivo_through_the_handler():
 
 
 def test_plivo_settings_are_checked():
-    with pytest.raises(UsageError, match="at least one auth token"):
+    with pytest.raises(UsageError, match=exactly("PlivoSignature needs at least one auth token")):
         PlivoSignature(secrets=[])
-    with pytest.raises(UsageError, match="non-empty strings"):
+    with pytest.raises(UsageError, match=exactly("secrets must be non-empty strings")):
         PlivoSignature(secrets=[""])
+
+
+def test_plivo_a_url_urllib_cannot_read_is_refused():
+    broken = WebhookRequest(
+        method="POST",
+        url="https://[::1/plivo",
+        headers={V3.lower(): "AAAA", NONCE.lower(): "1"},
+        body=b"",
+        params=(),
+        form=True,
+        received_at=AT,
+    )
+    with pytest.raises(VerificationFailed) as caught:
+        PlivoSignature(secrets=["tok"]).verify(broken)
+    assert (caught.value.field, caught.value.reason) == (V3, "cannot cover this URL")
 
 
 plivo_urls = st.sampled_from(
@@ -1009,6 +1075,15 @@ def unsigned_token(header: dict[str, Any], claims: dict[str, Any], signature: by
     )
 
 
+def test_vonage_a_token_too_deeply_nested_to_read_is_refused():
+    deep = unsigned_token({"alg": "HS256"}, {}, b"x").split(".")
+    deep[1] = base64.urlsafe_b64encode(b"[" * 100_000).decode().rstrip("=")
+    assert refusal(VONAGE, "https://x.example/", bearer(".".join(deep)), b"{}") == (
+        AUTH,
+        "is not a signed JWT (three parts)",
+    )
+
+
 def test_vonage_accepts_hs256_only():
     claims = {"iat": int(AT.timestamp())}
     for header in ({"alg": "none"}, {"alg": "RS256"}, {"alg": "HS512"}, {}):
@@ -1026,19 +1101,47 @@ def test_vonage_accepts_hs256_only():
 
 
 def test_vonage_get_hashes_the_query_as_compact_json():
-    url = "https://calls.example.com/vonage?status=ringing&uuid=aaaa"
-    payload = json.dumps({"status": "ringing", "uuid": "aaaa"}, separators=(",", ":")).encode()
+    url = "https://calls.example.com/vonage?status=ringing&uuid=aaaa&to=Zo%C3%AB"
+    payload = (
+        '{"status":"ringing","uuid":"aaaa","to":"Zoë"}'.encode()
+    )  # as JSON.stringify writes it
     headers = {AUTH: "Bearer " + vonage_token(payload, AT)}
     VONAGE.verify(request(url, headers, b"", method="GET"))
     with pytest.raises(VerificationFailed):
         VONAGE.verify(request(url.replace("ringing", "busy"), headers, b"", method="GET"))
 
 
+def test_vonage_a_signature_written_with_its_spare_bits_set_is_refused():
+    """Found by the PyJWT property: '8' and '_' end the same bytes; PyJWT refuses the second."""
+    token = vonage_token(b"{}", AT)
+    # 32 bytes are 43 characters: the last one's two low bits are spare, 0 when canonical.
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    odd = token[:-1] + alphabet[alphabet.index(token[-1]) + 1]
+    assert base64.urlsafe_b64decode(odd.rsplit(".", 1)[1] + "=") == base64.urlsafe_b64decode(
+        token.rsplit(".", 1)[1] + "="
+    )
+    assert refusal(VONAGE, "https://x.example/", bearer(odd), b"{}") == (
+        AUTH,
+        "is not a signed JWT (three parts)",
+    )
+
+
 def test_vonage_settings_are_checked():
-    with pytest.raises(UsageError, match="at least one signature secret"):
+    with pytest.raises(
+        UsageError, match=exactly("VonageSignature needs at least one signature secret")
+    ):
         VonageSignature(secrets=[])
-    with pytest.raises(UsageError, match="positive timedelta"):
-        VonageSignature(secrets=["s"], replay_window=timedelta(seconds=-1))
+    with pytest.raises(UsageError, match=exactly("secrets must be non-empty strings")):
+        VonageSignature(secrets=[""])
+    for window in (timedelta(seconds=-1), timedelta(0)):
+        with pytest.raises(UsageError, match=exactly("replay_window must be a positive timedelta")):
+            VonageSignature(secrets=["s"], replay_window=window)
+
+
+def test_vonage_spaces_around_the_token_are_read_past():
+    body = b"{}"
+    token = vonage_token(body, AT)
+    VONAGE.verify(request("https://x.example/", JSON_TYPE | {AUTH: f"bearer   {token} "}, body))
 
 
 @given(st.binary(max_size=300), st.data())
