@@ -1,7 +1,7 @@
 """The webhook handler: a request's parts in, an HTTP answer out; no I/O of its own.
 
-read (limits) -> verify -> parse -> ``RecordDelivery`` -> ``sink.handle`` ->
-answer -> hooks. The answers are few and fixed:
+read (limits) -> verify -> parse (the provider's dialect) -> ``RecordDelivery``
+-> ``sink.handle`` -> answer -> hooks. The answers are few and fixed:
 
 =====================================  ======================================
 accepted, or a duplicate               204, ``Callstate-Result: accepted`` /
