@@ -257,3 +257,54 @@ def test_postgres_readers_wait_out_a_hole_an_open_transaction_may_fill() -> None
             with contextlib.closing(patient):
                 assert patient.read_all(after=seen[-1].position) == last
             conn.execute("ROLLBACK")
+
+
+def test_postgres_batches_naming_the_same_calls_in_other_orders_never_deadlock() -> None:
+    # Two receivers' batches of new calls, the same calls in opposite orders,
+    # sent at once: each call is stored by one of them (the other is told of
+    # the conflict, as any writer that lost a race is); neither batch is
+    # failed by PostgreSQL as a deadlock (a 503, and the provider retrying).
+    import threading
+
+    from callstate.stores import Append, VersionConflict
+
+    calls = 12
+    with fresh_postgres_store(max_size=4) as store:
+        for round_ in range(15):
+            deliveries = [lifecycle(round_ * calls + n + 1)[0] for n in range(calls)]
+            items = [
+                Append(
+                    call_sid=d.call_sid,
+                    expected_version=0,
+                    events=(DeliveryAccepted(delivery=d),),
+                    status=CallStatus.INITIATED,
+                )
+                for d in deliveries
+            ]
+            start = threading.Barrier(2)
+            failures: list[BaseException] = []
+
+            def send(
+                batch: list[Append],
+                start: threading.Barrier = start,
+                failures: list[BaseException] = failures,
+            ) -> None:
+                start.wait()
+                try:
+                    store.append_many(batch)
+                except VersionConflict:
+                    pass  # the other batch stored these calls first
+                except BaseException as exc:
+                    failures.append(exc)
+
+            threads = [
+                threading.Thread(target=send, args=(items,)),
+                threading.Thread(target=send, args=(items[::-1],)),
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=60)
+            assert failures == [], f"round {round_}: {failures[0]!r}"
+            for d in deliveries:
+                assert [e.version for e in store.load(d.call_sid)] == [1]

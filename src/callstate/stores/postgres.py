@@ -325,19 +325,25 @@ class PostgresStore(SharedPaths):
             check_append(item)
         batch = [(item, _params(item)) for item in appends]
         repeats = _repeats(batch)
-        out: list[StoredEvent] = []
+        stored_by_item: list[tuple[StoredEvent, ...]] = [()] * len(batch)
+        # Rows are locked in one order, the call's id (a stable sort: a call's
+        # own appends keep theirs): two batches naming the same calls in other
+        # orders would otherwise each hold a row the other waits for, and
+        # PostgreSQL would fail one of them as a deadlock.
+        order = sorted(range(len(batch)), key=lambda i: batch[i][0].call_sid)
         with self._connection() as conn:
             conflict: VersionConflict | None = None
             with contextlib.suppress(_Rollback), conn.transaction():
-                for item, params in batch:
+                for i in order:
+                    item, params = batch[i]
                     stored = self._append(conn, item, params, savepoint=True, repeats=repeats)
                     if isinstance(stored, VersionConflict):
                         conflict = stored
                         raise _Rollback
-                    out.extend(stored)
+                    stored_by_item[i] = stored
             if conflict is not None:
                 raise conflict
-        return tuple(out)
+        return tuple(event for stored in stored_by_item for event in stored)
 
     def _append(
         self,
