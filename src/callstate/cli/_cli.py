@@ -374,6 +374,11 @@ def _parser() -> argparse.ArgumentParser:
         help="connections at once; past it requests get 503 (CALLSTATE_MAX_CONNECTIONS, 1000)",
     )
     serve_cmd.add_argument(
+        "--workers",
+        help="worker processes on one port over one PostgreSQL store; each its own "
+        "connections, background loops and /metrics (CALLSTATE_WORKERS, 1)",
+    )
+    serve_cmd.add_argument(
         "--forward",
         action="append",
         metavar="URL",
@@ -660,6 +665,7 @@ def _serve(args: argparse.Namespace) -> int:
         "header_timeout": args.header_timeout,
         "body_timeout": args.body_timeout,
         "max_connections": args.max_connections,
+        "workers": args.workers,
         "forward": tuple(args.forward or ()) or None,
         "forward_secret": args.forward_secret,
         **{name: getattr(args, name) for name in _RECONCILE_FLAGS},

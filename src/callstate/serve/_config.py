@@ -56,6 +56,20 @@ def _count(value: object) -> int:
     return count
 
 
+#: At most this many worker processes (a receiver on a bigger box runs several services).
+MAX_WORKERS = 64
+
+
+def _workers(value: object) -> int:
+    try:
+        count = int(str(value))
+    except ValueError:
+        raise UsageError(f"workers must be a whole number, not {value!r}") from None
+    if not 1 <= count <= MAX_WORKERS:
+        raise UsageError(f"workers must be 1 to {MAX_WORKERS}, not {count}")
+    return count
+
+
 def _insecure(value: object) -> bool:
     if isinstance(value, bool):
         return value
@@ -194,6 +208,8 @@ class ServeConfig:
     body_timeout: float = attrs.field(default=10.0, converter=_seconds)
     #: Connections open at once; past it requests are answered 503.
     max_connections: int = attrs.field(default=1000, converter=_count)
+    #: Worker processes serving one listening socket over one store (PostgreSQL only).
+    workers: int = attrs.field(default=1, converter=_workers)
     #: Bearer keys for every route but /callbacks and /healthz (several while rotating).
     api_keys: tuple[str, ...] = attrs.field(
         default=(),

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import logging
 import logging.config
 import os
+import signal
+import socket
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,7 +31,7 @@ from callstate.serve._place import callback_url
 from callstate.serve._reconcile import api_for, reconciler_for, running
 from callstate.stores import Runner
 from callstate.stores._retention import Pruner, pruning
-from callstate.web import TrustedProxy
+from callstate.web import TrustedProxy, Verifier
 
 __all__ = ["decider_for", "prune_once", "pruner_for", "reconcile_once", "serve"]
 
@@ -46,6 +50,12 @@ def decider_for(config: ServeConfig) -> Decider:
 def serve(flags: Mapping[str, object], environ: Mapping[str, str] | None = None) -> int:
     """Run the receiver until SIGINT or SIGTERM; a graceful stop loses nothing answered 2xx."""
     config = ServeConfig.from_env(os.environ if environ is None else environ, **flags)
+    if config.workers > 1 and not config.store.startswith(("postgresql://", "postgres://")):
+        raise UsageError(
+            f"--workers {config.workers}: give a PostgreSQL --store: a SQLite file takes one "
+            "writer at a time (more processes add lock waits, not throughput), and the memory "
+            "store is one process's own"
+        )
     provider = providers.get(config.provider)
     verifier = callback_verifier(
         auth_token=config.signature_secret or config.auth_token,
@@ -68,6 +78,19 @@ def serve(flags: Mapping[str, object], environ: Mapping[str, str] | None = None)
         )
     if not config.api_keys:
         LOGGER.info("no API key configured: /calls answers 403 to everyone (--api-key)")
+    if config.workers == 1:
+        return _serve_worker(config, provider, verifier)
+    return _supervise(config, provider, verifier)
+
+
+def _serve_worker(
+    config: ServeConfig,
+    provider: providers.Provider,
+    verifier: Verifier,
+    sockets: list[socket.socket] | None = None,
+    worker: int = 0,
+) -> int:
+    """One receiver process: its store, background loops and app, on ``sockets`` (or its own)."""
     # callstate's TrustedProxy is the one place forwarded headers are trusted:
     # uvicorn's own proxy_headers (on by default, for loopback peers) is off.
     proxy = TrustedProxy(trust=config.trusted_proxy_headers, proxies=config.trusted_proxy_ips)
@@ -126,6 +149,8 @@ def serve(flags: Mapping[str, object], environ: Mapping[str, str] | None = None)
             "keep_days": config.keep_days,
             "places_calls": calls is not None,
             "forwards": len(config.forward),
+            "worker": worker,
+            "workers": config.workers,
         },
     )
     if forwarding is not None:
@@ -135,16 +160,7 @@ def serve(flags: Mapping[str, object], environ: Mapping[str, str] | None = None)
             running(reconciler, config.reconcile_interval),
             pruning(pruner, config.retention_interval),
         ):
-            uvicorn.run(
-                app,
-                host=config.host,
-                port=config.port,
-                log_config=log_config(config.log_level, config.log_format),
-                timeout_graceful_shutdown=30,
-                http=deadline_protocol(config.header_timeout, config.body_timeout),
-                limit_concurrency=config.max_connections,
-                proxy_headers=False,
-            )
+            uvicorn.Server(_uvicorn_config(config, app)).run(sockets=sockets)
     finally:
         if forwarding is not None:
             forwarding.stop()
@@ -152,6 +168,103 @@ def serve(flags: Mapping[str, object], environ: Mapping[str, str] | None = None)
             calls.close()
         store.close()
     return 0
+
+
+def _uvicorn_config(config: ServeConfig, app: Any) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=config.host,
+        port=config.port,
+        log_config=log_config(config.log_level, config.log_format),
+        timeout_graceful_shutdown=30,
+        http=deadline_protocol(config.header_timeout, config.body_timeout),
+        limit_concurrency=config.max_connections,
+        proxy_headers=False,
+    )
+
+
+def _supervise(config: ServeConfig, provider: providers.Provider, verifier: Verifier) -> int:
+    """``--workers N``: one listening socket, N forked receivers on it, until a stop signal.
+
+    The parent binds the port, forks the workers (each opens its own store
+    connections and runs the whole receiver: a worker is what one
+    ``callstate serve`` is, as receivers sharing one PostgreSQL already are),
+    then only waits. SIGTERM or SIGINT is handed to each worker once: each
+    stops gracefully, answering what it has begun. A worker that exits on
+    its own stops the others, and the parent exits 1: the service manager
+    restarts the whole, rather than a parent guessing why. Workers are in
+    their own process group (a terminal's Ctrl-C reaches the parent alone,
+    which hands it on once) and are sent SIGTERM if the parent dies.
+    """
+    sock = _uvicorn_config(config, None).bind_socket()
+    children: dict[int, int] = {}
+    for worker in range(config.workers):
+        pid = os.fork()
+        if pid == 0:  # the worker
+            code = 1
+            try:
+                os.setpgid(0, 0)
+                _die_with_parent()
+                code = _serve_worker(config, provider, verifier, [sock], worker)
+            except SystemExit as exc:  # uvicorn's own exit on a failed startup
+                code = exc.code if isinstance(exc.code, int) else 1
+            except BaseException:
+                LOGGER.exception("worker %d failed", worker)
+            finally:
+                logging.shutdown()
+                os._exit(code)
+        children[pid] = worker
+    stopping = False
+    code = 0
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            for child in children:
+                _signal_quietly(child, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    LOGGER.info("workers started", extra={"workers": config.workers, "pids": sorted(children)})
+    try:
+        while children:
+            pid, status = os.wait()
+            worker = children.pop(pid, -1)
+            if worker < 0:
+                continue
+            exit_code = os.waitstatus_to_exitcode(status)
+            if not stopping:
+                LOGGER.error(
+                    "a worker exited on its own; stopping the others",
+                    extra={"worker": worker, "pid": pid, "exit_code": exit_code},
+                )
+                code = 1
+                stop(signal.SIGTERM, None)
+            elif exit_code not in _STOPPED:
+                code = 1
+    finally:
+        sock.close()
+    return code
+
+
+#: How a worker told to stop ends: uvicorn, once stopped, raises the signal it caught again.
+_STOPPED = (0, -signal.SIGTERM, -signal.SIGINT)
+
+
+def _signal_quietly(pid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signum)
+
+
+def _die_with_parent() -> None:
+    """Linux: this process is sent SIGTERM when its parent dies (even by SIGKILL)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: the parent's SIGTERM still reaches it
+        return
 
 
 def _one_pass(
