@@ -1,6 +1,7 @@
 """The receiver under load over loopback, beside a bare Starlette endpoint, same run.
 
     python benchmarks/serve.py --json [--requests N] [--connections C]
+                               [--store postgresql://...] [--workers N]
 
 Starts ``callstate serve`` (SQLite store, in a temporary folder) and a bare
 Starlette app that answers 204, each on its own uvicorn with the same logging,
@@ -12,12 +13,21 @@ ratios, with ``ratio_spread`` (min, max); ``p99_ms`` stands beside
 ``bare_p99_ms``. Every status callback is distinct (its
 own CallSid). Afterwards the store is read back: ``stored`` counts the
 deliveries in it, ``lost`` those answered 2xx but missing.
+
+``--store postgresql://.../db`` runs the receiver on a database of its own,
+made on that server for the run and dropped after. ``--workers N`` (N > 1,
+PostgreSQL) runs ``callstate serve --workers N`` and, as a third side in the
+same rounds, one worker on its own database: ``workers_ratio`` is the
+median of the per-round ratios of N workers' rate to one worker's (issue 18's
+target: >= 1.6 for two workers on a 2-core machine), with its spread;
+``lost`` counts both.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import itertools
 import json
@@ -29,12 +39,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from _rounds import alternate, spread
 from callstate import DeliveryAccepted
-from callstate.stores import SQLiteStore
+from callstate.stores import EventStore
+from callstate.stores._open import open_store
 
 BARE_APP = """
 import sys
@@ -150,61 +162,89 @@ def stop(process: subprocess.Popen[bytes]) -> None:
     process.wait(timeout=60)
 
 
+@contextlib.contextmanager
+def database(dsn: str) -> Iterator[str]:
+    """A database of its own on ``dsn``'s server, dropped afterwards."""
+    import psycopg
+
+    name = f"callstate_bench_{os.getpid()}_{time.monotonic_ns() % 10**9}"
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlunsplit(urlsplit(dsn)._replace(path="/" + name))
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def stored_calls(opened: EventStore) -> set[str]:
+    stored: set[str] = set()
+    after = 0
+    while batch := opened.read_all(after, 10_000):
+        stored |= {i.call_sid for i in batch if isinstance(i.event, DeliveryAccepted)}
+        after = batch[-1].position
+    return stored
+
+
+def serve_command(store: str, workers: int) -> list[str]:
+    # Unsigned callbacks, as the bare app takes them (on loopback).
+    command = [sys.executable, "-m", "callstate", "serve", "--port", "0", "--store", store]
+    return [*command, "--insecure-no-signatures", "--workers", str(workers)]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=3_000, help="per round and side")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--store", help="postgresql://... (default: a SQLite file)")
+    parser.add_argument("--workers", type=int, default=1, help="serve --workers (PostgreSQL)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    if args.workers > 1 and not (args.store or "").startswith("postgres"):
+        parser.error("--workers needs --store postgresql://...")
 
-    with tempfile.TemporaryDirectory(prefix="callstate-bench-") as folder:
-        root = Path(folder)
-        store = root / "serve.sqlite"
-        bare, bare_port = start([sys.executable, "-c", BARE_APP], root / "bare.log")
-        try:
-            serve, port = start(
-                # Unsigned callbacks, as the bare app takes them (on loopback).
-                [
-                    sys.executable,
-                    "-m",
-                    "callstate",
-                    "serve",
-                    "--port",
-                    "0",
-                    "--store",
-                    str(store),
-                    "--insecure-no-signatures",
-                ],
-                root / "serve.log",
+    with contextlib.ExitStack() as stack:
+        root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="callstate-bench-")))
+        stores = {"serve": str(root / "serve.sqlite")}
+        if args.store:
+            stores["serve"] = stack.enter_context(database(args.store))
+        if args.workers > 1:
+            stores["one"] = stack.enter_context(database(args.store))
+        firsts = itertools.count(0, args.requests)  # every callback a new call
+
+        def side_of(port: int, fresh: bool) -> Callable[[], Run]:
+            def run() -> Run:
+                first = next(firsts) if fresh else 0
+                return asyncio.run(drive(port, args.requests, args.connections, first))
+
+            return run
+
+        with contextlib.ExitStack() as processes:  # stopped before the stores are read
+            bare, bare_port = start([sys.executable, "-c", BARE_APP], root / "bare.log")
+            processes.callback(stop, bare)
+            ports = {"bare": bare_port}
+            for side, store in stores.items():
+                workers = args.workers if side == "serve" else 1
+                process, ports[side] = start(serve_command(store, workers), root / f"{side}.log")
+                processes.callback(stop, process)
+            for side, port in ports.items():  # warm up
+                asyncio.run(drive(port, 200, args.connections, 10**9 if side != "bare" else 0))
+            rounds = alternate(
+                {side: side_of(port, side != "bare") for side, port in ports.items()},
+                args.rounds,
+                warmup=0,
             )
+        lost_by_side = {}
+        for side, store in stores.items():
+            opened = open_store(store)
             try:
-                asyncio.run(drive(bare_port, 200, args.connections))  # warm up
-                asyncio.run(drive(port, 200, args.connections, first=10**9))  # warm up
-                firsts = itertools.count(0, args.requests)  # every callback a new call
-                rounds = alternate(
-                    {
-                        "bare": lambda: asyncio.run(
-                            drive(bare_port, args.requests, args.connections)
-                        ),
-                        "serve": lambda: asyncio.run(
-                            drive(port, args.requests, args.connections, next(firsts))
-                        ),
-                    },
-                    args.rounds,
-                    warmup=0,
-                )
-                bare_runs, runs = rounds["bare"], rounds["serve"]
+                stored = stored_calls(opened)
             finally:
-                stop(serve)
-        finally:
-            stop(bare)
-        stored = set()
-        with SQLiteStore(store) as opened:
-            after = 0
-            while batch := opened.read_all(after, 10_000):
-                stored |= {i.call_sid for i in batch if isinstance(i.event, DeliveryAccepted)}
-                after = batch[-1].position
+                opened.close()
+            answered_side = {f"CA{n:032x}" for run in rounds[side] for n in run.answered}
+            lost_by_side[side] = (len(answered_side & stored), len(answered_side - stored))
+    bare_runs, runs = rounds["bare"], rounds["serve"]
     answered = {f"CA{n:032x}" for run in runs for n in run.answered}
     median = statistics.median
     latencies = sorted(x for run in runs for x in run.latencies)
@@ -222,13 +262,21 @@ def main() -> int:
         "sent": len(latencies),
         "failures": sum(run.failures for run in runs),
         "answered_2xx": len(answered),
-        "stored": len(answered & stored),
-        "lost": len(answered - stored),
+        "stored": lost_by_side["serve"][0],
+        "lost": sum(lost for _, lost in lost_by_side.values()),
+        "store": "postgresql" if args.store else "sqlite",
+        "workers": args.workers,
         "connections": args.connections,
         "rounds": args.rounds,
         "cpus": os.cpu_count(),
     }
     result["target_ge_75pct_of_bare"] = result["ratio"] >= 0.75  # type: ignore[operator]
+    if args.workers > 1:
+        per_round = [run.rps / one.rps for run, one in zip(runs, rounds["one"], strict=True)]
+        result["one_worker_rps"] = median(run.rps for run in rounds["one"])
+        result["workers_ratio"] = median(per_round)
+        result["workers_ratio_spread"] = spread(per_round)
+        result["target_workers_ge_1_6x_one"] = result["workers_ratio"] >= 1.6
     if args.json:
         json.dump(result, sys.stdout, indent=2)
         sys.stdout.write("\n")

@@ -112,6 +112,21 @@ def test_serve_loses_nothing() -> None:
     assert result["bare_p99_ms"] > 0 and result["p99_ms"] > 0
 
 
+def test_serve_workers_on_postgresql_lose_nothing() -> None:
+    from tests.stores._store_fixtures import postgres_dsn_or_skip
+
+    dsn = postgres_dsn_or_skip()
+    result = run(
+        "serve.py", "--requests", "100", "--rounds", "2", "--connections", "4",
+        "--store", dsn, "--workers", "2",
+    )  # fmt: skip
+    assert result["store"] == "postgresql" and result["workers"] == 2
+    assert result["sent"] == result["answered_2xx"] == result["stored"] == 200
+    assert result["lost"] == 0 and result["failures"] == 0
+    low, high = result["workers_ratio_spread"]
+    assert low <= result["workers_ratio"] <= high and result["one_worker_rps"] > 0
+
+
 def test_client() -> None:
     result = run("client.py", "--rounds", "1", "--requests", "5")
     adapters = result["adapters"]
