@@ -173,6 +173,11 @@ _TRY_LEASE: Final = "SELECT pg_try_advisory_lock(hashtext(%s), hashtext(%s))"
 _END_LEASE: Final = "SELECT pg_advisory_unlock(hashtext(%s), hashtext(%s))"
 _SELECT: Final = "SELECT position, call_sid, version, kind, data FROM {schema}.events"
 # The transactions writing to the events table now (each holds a lock on it).
+# A transaction-scoped advisory lock per call, taken in the array's order
+# (the scan of unnest is in order, and each row's lock is taken as it is read).
+_CLAIM_CALLS: Final = """
+    SELECT count(pg_advisory_xact_lock(hashtextextended({name} || ':' || sid, 0)))
+    FROM unnest(%s::text[]) AS calls(sid)"""
 _WRITERS: Final = """
     SELECT array_agg(DISTINCT virtualtransaction) FROM pg_locks
     WHERE locktype = 'relation' AND relation = to_regclass({events})
@@ -258,6 +263,7 @@ class PostgresStore(SharedPaths):
         self._r_new_one = _Rendered(q(_APPEND_ONE, claim=q(_NEW_CALL)))
         self._r_old_one = _Rendered(q(_APPEND_ONE, claim=q(_OLD_CALL_ONE)))
         self._q_version = q("SELECT version FROM {schema}.calls WHERE call_sid = %s")
+        self._q_claim_calls = q(_CLAIM_CALLS, name=sql.Literal(self._schema))
         self._r_load = _Rendered(
             q(_SELECT + " WHERE call_sid = %s AND version > %s ORDER BY version")
         )
@@ -325,25 +331,27 @@ class PostgresStore(SharedPaths):
             check_append(item)
         batch = [(item, _params(item)) for item in appends]
         repeats = _repeats(batch)
-        stored_by_item: list[tuple[StoredEvent, ...]] = [()] * len(batch)
-        # Rows are locked in one order, the call's id (a stable sort: a call's
-        # own appends keep theirs): two batches naming the same calls in other
-        # orders would otherwise each hold a row the other waits for, and
-        # PostgreSQL would fail one of them as a deadlock.
-        order = sorted(range(len(batch)), key=lambda i: batch[i][0].call_sid)
+        out: list[StoredEvent] = []
+        calls = sorted({item.call_sid for item in appends})
         with self._connection() as conn:
             conflict: VersionConflict | None = None
             with contextlib.suppress(_Rollback), conn.transaction():
-                for i in order:
-                    item, params = batch[i]
+                if len(calls) > 1:
+                    # The batch's calls are claimed first, in one order (their ids):
+                    # two batches naming the same calls in other orders would each
+                    # hold a row the other waits for, and PostgreSQL would fail one
+                    # as a deadlock. The events still take positions in the batch's
+                    # order. (A one-call append holds one call's rows: no cycle.)
+                    conn.execute(self._q_claim_calls, [calls], prepare=True)
+                for item, params in batch:
                     stored = self._append(conn, item, params, savepoint=True, repeats=repeats)
                     if isinstance(stored, VersionConflict):
                         conflict = stored
                         raise _Rollback
-                    stored_by_item[i] = stored
+                    out.extend(stored)
             if conflict is not None:
                 raise conflict
-        return tuple(event for stored in stored_by_item for event in stored)
+        return tuple(out)
 
     def _append(
         self,
