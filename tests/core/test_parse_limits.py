@@ -9,6 +9,7 @@ the core does not read must never be why a delivery is lost).
 
 from __future__ import annotations
 
+import os
 import warnings
 from datetime import UTC, datetime
 from urllib.parse import quote, urlencode
@@ -438,7 +439,8 @@ def test_the_deprecation_names_the_limit_and_points_at_the_caller(name):
         f"Limits.{name} no longer refuses anything (a field callstate does not read is"
         " kept as received); only max_body_bytes bounds a callback"
     )
-    assert warning.filename == __file__  # the line that set the limit, not callstate's
+    if "MUTANT_UNDER_TEST" not in os.environ:  # mutmut's trampoline adds a frame of its own
+        assert warning.filename == __file__  # the line that set the limit, not callstate's
 
 
 @pytest.mark.parametrize("length", [63, 64, 65, 200])
