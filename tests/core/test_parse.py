@@ -507,6 +507,14 @@ def test_a_number_that_is_not_one_is_quoted_up_to_40_characters(field):
         assert caught.value.reason == f"must be a whole number of ASCII digits, not {text[:40]!r}"
 
 
+def test_a_status_that_is_not_one_is_quoted_up_to_40_characters():
+    for text in ("x" * 21, "x" * 40, "x" * 41, "ringing" * 9):
+        with pytest.raises(InvalidCallback) as caught:
+            parse_form(body(CallStatus=text))
+        assert caught.value.field == "CallStatus"
+        assert caught.value.reason == f"is not a call status: {text[:40]!r}"
+
+
 def test_json_values_that_are_not_text_keep_their_characters():
     from callstate._core._parse import params_of_json
 

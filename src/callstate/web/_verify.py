@@ -196,7 +196,8 @@ class TwilioSignature(_ByParts):
             raise VerificationFailed(self.header, "is not a base64 HMAC-SHA1 (28 characters)")
         if method != "GET" and not form:
             check_body_sha256(url, body)
-        keys = hmac_keys(self.secrets, params, by_name)
+        # Not mutated: given None for by_name, hmac_keys reads the same AccountSid from the pairs.
+        keys = hmac_keys(self.secrets, params, by_name)  # pragma: no mutate
         tail = ""
         if form:
             # The choice of way is not mutated (the marked line): signed_fields(by_name) is
