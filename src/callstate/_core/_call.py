@@ -90,7 +90,8 @@ class Record:
     def __init__(self, call_sid: str | None) -> None:
         self.call_sid = call_sid
         self.status = 0  # queued
-        self.marks = 0  # bit i: trigger i reached (live statuses and "answered")
+        # bit i: trigger i reached (live statuses and "answered"); QUEUE's bit is never read
+        self.marks = 0  # pragma: no mutate (1 sets QUEUE's bit alone: nothing reads it)
         self.seen: dict[int, int | frozenset[int]] = {}  # seq -> content fingerprint(s)
         self.finals: tuple[tuple[int, int], ...] = ()  # (seq, kind) claims of an end
         self.resources: tuple[tuple[float, int], ...] = ()  # (updated, status) finals
@@ -102,7 +103,7 @@ class Record:
         self.placed_at = _NAN
         self.ring_timeout = _NAN
         # Handed out as a snapshot (an outcome's): its holder copies before changing it.
-        self.shared = False
+        self.shared = False  # pragma: no mutate (True: one needless copy before a change)
 
     def copy(self) -> Record:
         new = Record.__new__(Record)
