@@ -253,3 +253,24 @@ def test_a_record_copy_has_every_field_and_shares_nothing_mutable():
         assert same(getattr(copy, name), getattr(record, name)), name
     assert copy.seen is not record.seen
     assert copy.times is not record.times
+
+
+@pytest.mark.parametrize("dialect", [Dialect.RESTCOMM, Dialect.AUTO])
+@pytest.mark.parametrize("duration", [None, 0])
+@pytest.mark.parametrize("answered_first", [False, True])
+def test_a_completed_read_as_ended_lends_its_time_to_completed_once_answered(
+    dialect, duration, answered_first
+):
+    # The "completed" callback said ended (no answer known); once "answered" arrives it
+    # is the call's completed entry, at its own time, whatever the order of the two.
+    ended, answered = d("completed", 3, 90, duration), d("answered", 2, 30)
+    book, _ = run(*((answered, ended) if answered_first else (ended, answered)), dialect=dialect)
+    state = book.state(SID)
+    assert state.status is CallStatus.COMPLETED
+    assert [(e.status, e.at) for e in state.timeline] == [
+        (CallStatus.IN_PROGRESS, T0 + timedelta(seconds=30)),
+        (CallStatus.COMPLETED, T0 + timedelta(seconds=90)),
+    ]
+    assert state.talk_time == (
+        timedelta(seconds=60) if duration is None else timedelta(seconds=duration)
+    )
