@@ -193,6 +193,38 @@ def test_events_of_another_call_are_refused():
         decider.decide(RecordDelivery(delivery=other), state)
 
 
+@pytest.mark.parametrize("thing", ["CA1", None, 42, d("ringing", 1)])
+def test_what_is_no_command_or_event_is_a_usage_error_naming_its_type(thing):
+    # Not an AttributeError from deep inside: the API's misuse, named.
+    decider, book = Decider(), CallBook()
+    state = decider.fold([DeliveryAccepted(delivery=d("ringing", 1))])
+    for use in (
+        lambda: book.handle(thing),
+        lambda: book.apply(thing),
+        lambda: decider.decide(thing, state),
+        lambda: decider.evolve(state, thing),
+    ):
+        with pytest.raises(UsageError, match=f"not a command or an event.*{type(thing).__name__}"):
+            use()
+
+
+def test_every_command_and_event_names_its_call():
+    # Each kind that names its call by call_sid is read by it (the others by
+    # their delivery or resource): none is refused as no command (a kind left
+    # out of the decider's list would raise UsageError here).
+    decider, book = Decider(), CallBook()
+    register = RegisterCall(call_sid=SID, placed_at=T0)
+    requested = ReconciliationRequested(call_sid=SID, at=T0)
+    ignored = DuplicateIgnored(call_sid=SID, sequence_number=1)
+    book.handle(register)
+    book.apply(requested)
+    book.apply(ignored)
+    state = book.state(SID)
+    assert state.duplicates == 1
+    (placed,) = decider.decide(register, decider.fold([]))
+    assert decider.evolve(decider.fold([]), placed).call_sid == SID
+
+
 def test_unknown_calls_raise_a_keyerror_of_ours():
     with pytest.raises(UnknownCall) as caught:
         CallBook().state("CAnope")

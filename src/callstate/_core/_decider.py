@@ -60,14 +60,20 @@ def _received(value: datetime) -> float:
     return value.timestamp()
 
 
+#: The commands and events that name their call by ``call_sid``.
+_NAMING_THE_CALL: Final = (RegisterCall, CallRegistered, DuplicateIgnored, ReconciliationRequested)
+
+
 def _call_sid_of(command: Command | Event) -> str:
     if isinstance(command, (RecordDelivery, DeliveryAccepted)):
         return command.delivery.call_sid
     if isinstance(command, (Reconcile, ResourceObserved)):
         return command.resource.sid
+    if isinstance(command, _NAMING_THE_CALL):
+        return command.call_sid
     if isinstance(command, Tick):
         raise UsageError("a Tick concerns every call: use CallBook.tick or Decider.decide")
-    return command.call_sid
+    raise UsageError(f"not a command or an event of callstate: {type(command).__name__}")
 
 
 def _dialect(value: object) -> Dialect:
