@@ -15,6 +15,7 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 import re
 import subprocess
 import sys
@@ -984,8 +985,14 @@ VONAGE = VonageSignature(secrets=[VONAGE_SECRET])
 
 
 def test_vonage_sdk_vector():
+    # The SDK's token is signed right but names no payload_hash: it passes every
+    # check up to that one (a wrong signature would be refused first), then is
+    # refused, since it would vouch for any body.
     issued = datetime.fromtimestamp(1697634680, UTC)
-    VONAGE.verify(request("https://x.example/", bearer(VONAGE_SDK_TOKEN), b"{}", at=issued))
+    assert refusal(VONAGE, "https://x.example/", bearer(VONAGE_SDK_TOKEN), b"{}", at=issued) == (
+        AUTH,
+        "the token has no payload_hash: it would vouch for any body",
+    )
     short = VonageSignature(secrets=["asdf"])
     assert refusal(short, "https://x.example/", bearer(VONAGE_SDK_TOKEN), b"{}", at=issued) == (
         AUTH,
@@ -1053,7 +1060,8 @@ def test_vonage_through_the_handler_and_its_refusals():
     )
     first = VonageSignature(secrets=[VONAGE_SECRET, "an-old-signature-secret-of-32-bytes"])
     assert answer(first, url, bearer(vonage_token(body, AT)), body)[0] == 204
-    # Within the window either way; a token without payload_hash covers no body.
+    # Within the window either way; a token without payload_hash is refused
+    # (signed right, it would vouch for any body: a forged event, say).
     for seconds in (-300, 300):
         assert (
             answer(VONAGE, url, bearer(vonage_token(body, AT + timedelta(seconds=seconds))), body)[
@@ -1061,8 +1069,9 @@ def test_vonage_through_the_handler_and_its_refusals():
             ]
             == 204
         )
-    assert (
-        answer(VONAGE, url, bearer(vonage_token(b"other", AT, payload_hash=None)), body)[0] == 204
+    assert answer(VONAGE, url, bearer(vonage_token(b"other", AT, payload_hash=None)), body) == (
+        403,
+        "Authorization: the token has no payload_hash: it would vouch for any body",
     )
 
 
@@ -1179,7 +1188,14 @@ def test_vonage_signature_check_agrees_with_pyjwt(claims, case, data):
     import jwt
 
     secret = VONAGE_SECRET if case != "wrong" else "a-different-secret-of-32-bytes-ok"
-    token = str(jwt.encode({**claims, "iat": int(AT.timestamp())}, secret, "HS256"))
+    # The body's payload_hash is named (a token without one is refused whatever
+    # its signature): what is compared is the reading of the signature.
+    named = {
+        **claims,
+        "iat": int(AT.timestamp()),
+        "payload_hash": hashlib.sha256(b"{}").hexdigest(),
+    }
+    token = str(jwt.encode(named, secret, "HS256"))
     if case == "tampered":
         at = data.draw(st.integers(0, len(token) - 1), label="at")
         new = data.draw(st.sampled_from("AQgw_-.0").filter(lambda c: c != token[at]), label="char")
@@ -1229,3 +1245,61 @@ def test_bandwidth_callbacks_with_basic_auth(index):
     unsigned = handler("POST", url, JSON_TYPE, body, AT)
     assert unsigned.status == 401
     assert ("WWW-Authenticate", 'Basic realm="callstate"') in unsigned.headers
+
+
+# Found by a security review: each was a way past a verifier, or a 503 for what
+# anyone can send.
+
+
+def test_telnyx_refuses_a_get_whose_query_no_signature_covers():
+    # One signature over an empty body would otherwise vouch for any query string:
+    # a forged callback, stored.
+    url = "https://calls.example.com/telnyx?" + texml("completed", 9).decode()
+    headers = TELNYX.headers(b"", AT, FORM)
+    assert answer(TELNYX_VERIFIER, url, headers, b"", method="GET") == (
+        403,
+        f"{SIG}: covers the body only: a GET callback is not signed; use POST",
+    )
+
+
+def test_vonage_refuses_a_signed_token_without_payload_hash_whatever_the_body():
+    forged = b'{"uuid":"forged-uuid","status":"completed"}'
+    token = bearer(vonage_token(b"", AT, payload_hash=None))
+    for method, url, body in (
+        ("POST", "https://x.example/events", forged),
+        ("GET", "https://x.example/events?uuid=f2&status=completed", b""),
+    ):
+        assert answer(VONAGE, url, token | JSON_TYPE, body, method=method) == (
+            403,
+            "Authorization: the token has no payload_hash: it would vouch for any body",
+        )
+
+
+@pytest.mark.parametrize("claim", ["iat", "exp", "nbf"])
+@pytest.mark.parametrize("value", [math.nan, math.inf, -1, 10**400, 253_402_300_800])
+def test_vonage_refuses_claims_that_are_no_time(claim, value):
+    # A NaN iat passed any replay window and a NaN exp never expired; a huge
+    # int overflowed a float (a 503). Signed right, each is refused by name.
+    body = b'{"uuid":"u","status":"completed"}'
+    token = vonage_token(body, AT, **{claim: value})
+    assert answer(VONAGE, "https://x.example/", bearer(token) | JSON_TYPE, body) == (
+        403,
+        f"Authorization: the token's {claim} is not a time in seconds",
+    )
+
+
+@pytest.mark.parametrize("header", ["X-Plivo-Signature-V3-Nonce", "X-Plivo-Signature-V3"])
+def test_plivo_refuses_header_values_that_are_no_text_with_a_403(header):
+    # aiohttp keeps undecodable header bytes as lone surrogates: encoding them
+    # failed, answered 503 with a traceback.
+    verifier = PlivoSignature(secrets=[PLIVO_TOKEN])
+    headers = {"X-Plivo-Signature-V3": "c2ln", "X-Plivo-Signature-V3-Nonce": "12345"}
+    headers[header] = "\udcff"
+    status, text = answer(
+        verifier,
+        "https://x.example/plivo",
+        headers | {"Content-Type": FORM},
+        b"CallUUID=a&CallStatus=ringing",
+    )
+    assert status == 403
+    assert text.startswith(f"{header}: is not")

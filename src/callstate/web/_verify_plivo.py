@@ -124,7 +124,17 @@ class PlivoSignature(_ByParts):
             base = plivo_base(method, url, params)
         except ValueError:  # urllib's reading of a URL no provider could have called
             raise VerificationFailed(self.header, "cannot cover this URL") from None
-        message = f"{base}.{nonce}".encode()
+        # Header values are text as the server read them: one that holds what is
+        # no character (aiohttp keeps undecodable bytes as lone surrogates) is
+        # refused, never an error of encoding.
+        if not nonce.isascii():
+            raise VerificationFailed(NONCE_HEADER, "is not ASCII")
+        if not signatures.isascii():
+            raise VerificationFailed(self.header, "is not base64 signatures (ASCII)")
+        try:
+            message = f"{base}.{nonce}".encode()
+        except UnicodeEncodeError:  # a URL or parameter holding a lone surrogate
+            raise VerificationFailed(self.header, "cannot cover this URL") from None
         sent = [part.strip().encode() for part in signatures.split(",")]
         for key in self._keys:
             mac = key.copy()

@@ -106,6 +106,12 @@ class TelnyxSignature:
         return _cryptography()[1]
 
     def verify(self, request: WebhookRequest) -> None:
+        if request.method == "GET":
+            # The signature covers the body; a GET's fields are in its query
+            # string, which one signature over an empty body would vouch for.
+            raise VerificationFailed(
+                SIGNATURE_HEADER, "covers the body only: a GET callback is not signed; use POST"
+            )
         headers = request.headers
         signature = headers.get(SIGNATURE_HEADER)
         if signature is None:

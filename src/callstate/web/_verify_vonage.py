@@ -95,7 +95,16 @@ def _number(claims: dict[str, object], name: str) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise VerificationFailed(HEADER, f"the token's {name} is not a time in seconds")
+    # NaN compares false with everything (a NaN iat would pass any window, a NaN
+    # exp never expire), and a huge int overflows a float: both refused.
+    if not _EARLIEST <= value <= _LATEST:
+        raise VerificationFailed(HEADER, f"the token's {name} is not a time in seconds")
     return float(value)
+
+
+#: The times a token's claims may name: 1970 to the year 9999, in seconds.
+_EARLIEST: Final = 0
+_LATEST: Final = 253_402_300_799
 
 
 def _payload(request: WebhookRequest) -> bytes:
@@ -117,7 +126,9 @@ class VonageSignature:
     while rotating). ``replay_window`` is how far the token's ``iat`` may be
     from the time the webhook was received, either way (default 300 seconds;
     Vonage documents none). A ``payload_hash`` claim, when the token has one,
-    must be the SHA-256 of the body.
+    must be the SHA-256 of the body (of a GET's query as compact JSON); a
+    token without one is refused, since it would vouch for any body sent
+    with it (Vonage puts one in the tokens of its signed webhooks).
     """
 
     secrets: tuple[str, ...] = attrs.field(converter=_secrets, repr=redact.hidden)
@@ -170,10 +181,13 @@ class VonageSignature:
         not_before = _number(claims, "nbf")
         if not_before is not None and not_before > now:
             raise VerificationFailed(HEADER, "the token is not valid yet")
-        if "payload_hash" in claims:
-            claimed = claims["payload_hash"]
-            digest = hashlib.sha256(_payload(request)).hexdigest().encode()
-            if not isinstance(claimed, str) or not hmac.compare_digest(
-                claimed.lower().encode(), digest
-            ):
-                raise VerificationFailed(HEADER, "the token's payload_hash does not match the body")
+        if "payload_hash" not in claims:
+            raise VerificationFailed(
+                HEADER, "the token has no payload_hash: it would vouch for any body"
+            )
+        claimed = claims["payload_hash"]
+        digest = hashlib.sha256(_payload(request)).hexdigest().encode()
+        if not isinstance(claimed, str) or not hmac.compare_digest(
+            claimed.lower().encode(), digest
+        ):
+            raise VerificationFailed(HEADER, "the token's payload_hash does not match the body")
