@@ -280,11 +280,8 @@ def test_two_receivers_over_one_postgresql_never_fetch_one_call_at_once(tmp_path
                 status_callback_event=EVENTS,
             )
             with Calls(api, UrllibTransport(timeout=10)) as client:
-                sids = []
-                for _ in range(count):
-                    legs = client.create(params)
-                    record_placed_call(runner, legs, placed_at=placed_at, ring_timeout=None)
-                    sids += [leg.sid for leg in legs]
+                placed = [client.create(params) for _ in range(count)]
+            sids = [leg.sid for legs in placed for leg in legs]
             assert provider.wait_idle(timeout=60)
             env = reconcile_env(provider, CALLSTATE_RECONCILE_CONCURRENCY="8")
             began = time.monotonic()
@@ -292,6 +289,10 @@ def test_two_receivers_over_one_postgresql_never_fetch_one_call_at_once(tmp_path
                 serving(database, tmp_path / "a.log", env),
                 serving(database, tmp_path / "b.log", env),
             ):
+                # The calls reach the store once both receivers run (each looks
+                # every 0.2 s): however slow one was to start, both find work.
+                for legs in placed:
+                    record_placed_call(runner, legs, placed_at=placed_at, ring_timeout=None)
 
                 def all_final() -> bool:
                     return not event_store.calls_with_status(*CANDIDATES)

@@ -1179,8 +1179,15 @@ def test_vonage_refuses_any_changed_byte_of_the_body(body, data):
     )
 
 
+# Claims of any other name: the times (and the body's hash) are set below, so a
+# rightly signed token is one both readers accept (a text nbf is refused by both).
+_OTHER_CLAIMS = st.text(min_size=1, max_size=8).filter(
+    lambda name: name not in {"iat", "exp", "nbf", "payload_hash"}
+)
+
+
 @given(
-    st.dictionaries(st.text(min_size=1, max_size=8), st.text(max_size=20), max_size=4),
+    st.dictionaries(_OTHER_CLAIMS, st.text(max_size=20), max_size=4),
     st.sampled_from(["right", "wrong", "tampered"]),
     st.data(),
 )
