@@ -1302,11 +1302,27 @@ def test_plivo_refuses_header_values_that_are_no_text_with_a_403(header):
     verifier = PlivoSignature(secrets=[PLIVO_TOKEN])
     headers = {"X-Plivo-Signature-V3": "c2ln", "X-Plivo-Signature-V3-Nonce": "12345"}
     headers[header] = "\udcff"
-    status, text = answer(
-        verifier,
-        "https://x.example/plivo",
-        headers | {"Content-Type": FORM},
-        b"CallUUID=a&CallStatus=ringing",
+    form = headers | {"Content-Type": FORM}
+    reason = "is not ASCII" if header.endswith("Nonce") else "is not base64 signatures (ASCII)"
+    assert answer(verifier, "https://x.example/plivo", form, b"CallUUID=a&CallStatus=ringing") == (
+        403,
+        f"{header}: {reason}",
     )
-    assert status == 403
-    assert text.startswith(f"{header}: is not")
+
+
+def test_plivo_refuses_a_url_that_is_no_text_with_a_403():
+    verifier = PlivoSignature(secrets=[PLIVO_TOKEN])
+    headers = {"X-Plivo-Signature-V3": "c2ln", "X-Plivo-Signature-V3-Nonce": "12345"}
+    body = "CallUUID=a&CallStatus=ringing"
+    with pytest.raises(VerificationFailed) as caught:
+        verifier.verify(plivo_request("POST", "https://x.example/pl\udcffivo", body, headers))
+    assert (caught.value.field, caught.value.reason) == (V3, "cannot cover this URL")
+
+
+def test_vonage_claims_at_the_edges_of_time_are_times():
+    body = b'{"uuid":"u","status":"completed"}'
+    first, last = 0, 253_402_300_799  # 1970-01-01 and the last second of 9999
+    expired = bearer(vonage_token(body, AT, exp=first)) | JSON_TYPE
+    assert refusal(VONAGE, "https://x.example/", expired, body) == (AUTH, "the token has expired")
+    lasting = bearer(vonage_token(body, AT, exp=last)) | JSON_TYPE
+    VONAGE.verify(request("https://x.example/", lasting, body))
