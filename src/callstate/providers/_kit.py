@@ -20,7 +20,6 @@ different times are two events, not a conflict.
 
 from __future__ import annotations
 
-import json
 import zlib
 from collections.abc import Mapping
 from datetime import datetime
@@ -31,7 +30,7 @@ from callstate._core._parse import _sid as _checked_sid
 from callstate._core._time import parse_timestamp
 from callstate._core._values import CallbackParams, CallbackStatus, Delivery
 from callstate._errors import InvalidCallback, InvalidValue
-from callstate.web._request import Headers
+from callstate.web._request import Headers, json_object
 
 __all__ = [
     "SLOT",
@@ -131,6 +130,16 @@ def duration_of(field: str, value: object) -> int | None:
     return seconds
 
 
+def _once(params: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    """The pairs by name; a name that repeats is refused (no value replaces another)."""
+    by_name: dict[str, str] = {}
+    for name, value in params:
+        if name in by_name:
+            raise InvalidCallback(name[:64], "is repeated")
+        by_name[name] = value
+    return by_name
+
+
 class FormDialect:
     """A dialect of form fields (a POST's form body, or a GET's query string).
 
@@ -156,11 +165,7 @@ class FormDialect:
         if not form and method != "GET":
             raise InvalidCallback("Content-Type", "must be application/x-www-form-urlencoded")
         if by_name is None:
-            by_name = {}
-            for name, value in params:
-                if name in by_name:
-                    raise InvalidCallback(name[:64], "is repeated")
-                by_name[name] = value
+            by_name = _once(params)
         return self.read(by_name, CallbackParams(params))
 
     def read(self, fields: Mapping[str, str], params: CallbackParams) -> Delivery:
@@ -172,7 +177,9 @@ class JsonDialect:
     """A dialect of JSON documents (a POST's JSON body; a GET's query string as a flat one).
 
     Subclass it and write ``read(document)``: ``document`` is the JSON object
-    as decoded (for a GET, the query's parameters as strings).
+    as decoded (for a GET, the query's parameters as strings). No key repeats,
+    at any depth: a repeat is refused naming it (``data.payload.status: is
+    repeated``), as ``FormDialect`` refuses a repeated field.
     ``params_of(document)`` gives the flat parameters to keep in the
     ``Delivery`` (nested objects as their JSON text).
     """
@@ -192,11 +199,10 @@ class JsonDialect:
     ) -> Delivery:
         document: Mapping[str, object]
         if method == "GET" or form:
-            document = dict(params)
+            document = _once(params) if by_name is None else by_name
         else:
-            # The handler read this JSON body already (to its top level, checked
-            # to be an object): it decodes.
-            document = json.loads(body)
+            # No key repeats, at any depth: a later value never replaces an earlier one.
+            document = json_object(body)
         return self.read(document)
 
     def read(self, document: Mapping[str, object]) -> Delivery:

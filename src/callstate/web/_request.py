@@ -20,6 +20,7 @@ __all__ = [
     "Params",
     "WebhookRequest",
     "WebhookResponse",
+    "json_object",
     "normalize_headers",
     "params_of",
 ]
@@ -104,14 +105,80 @@ class WebhookResponse:
         return (*self.headers, ("Content-Length", str(len(self.body))))
 
 
-def _json_pairs(body: bytes) -> list[tuple[str, str]]:
+class _Repeated(ValueError):
+    """A JSON object names a key twice (raised from inside ``json.loads``)."""
+
+
+def _once(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    """A JSON object's pairs as a dict; ``_Repeated`` if a key repeats (no value replaces one)."""
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        raise _Repeated
+    return document
+
+
+class _Marked(dict[str, object]):
+    """A JSON object that named ``repeated`` twice (the slow path's: to find its place)."""
+
+    __slots__ = ("repeated",)
+    repeated: str
+
+
+def _marked(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    document: dict[str, object] = dict(pairs)
+    if len(document) != len(pairs):
+        seen: set[str] = set()
+        for name, _ in pairs:
+            if name in seen:
+                document = _Marked(document)
+                document.repeated = name
+                break
+            seen.add(name)
+    return document
+
+
+def _repeated_at(value: object, path: str) -> str | None:
+    """The dotted name of the first repeated key in ``value`` (a decoded JSON value)."""
+    if isinstance(value, _Marked):
+        return f"{path}.{value.repeated}" if path else value.repeated
+    if isinstance(value, dict):
+        items: Iterable[tuple[str, object]] = value.items()
+    elif isinstance(value, list):
+        items = ((f"[{i}]", item) for i, item in enumerate(value))
+    else:
+        return None
+    for name, item in items:
+        inner = f"{path}{name}" if name.startswith("[") else f"{path}.{name}" if path else name
+        found = _repeated_at(item, inner)
+        if found is not None:
+            return found
+    return None
+
+
+def json_object(body: bytes) -> dict[str, object]:
+    """A JSON body decoded: an object, no key repeated at any depth.
+
+    ``InvalidCallback`` for ``body`` (not JSON, not an object) or for the
+    repeated key, named by its path (``data.payload.hangup_cause: is
+    repeated``): a later value never silently replaces an earlier one.
+    """
     try:
-        document = json.loads(body)
+        document = json.loads(body, object_pairs_hook=_once)
+    except _Repeated:
+        try:
+            found = _repeated_at(json.loads(body, object_pairs_hook=_marked), "")
+        except RecursionError:
+            found = None
+        raise InvalidCallback((found or "body")[:64], "is repeated") from None
     except (ValueError, RecursionError):
         raise InvalidCallback("body", "is not valid JSON") from None
     if not isinstance(document, dict):
         raise InvalidCallback("body", "must be a JSON object of parameters")
-    return params_of_json(document)
+    return document
+
+
+def _json_pairs(body: bytes) -> list[tuple[str, str]]:
+    return params_of_json(json_object(body))
 
 
 #: The parameters of a callback as ``params_of`` reads them: the pairs, whether
