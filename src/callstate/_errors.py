@@ -10,6 +10,7 @@
     │   ├── InvalidValue                 a value built by hand breaks its field's rule
     │   └── VerificationFailed           a webhook failed its signature or credentials check
     │       └── CredentialsRequired      credentials missing or unreadable (with a challenge)
+    ├── NotAStatusEvent                  a provider's callback that says nothing of a call's status
     ├── UnknownCall (KeyError)           no such call is known here
     ├── StoreError                       an event store could not do what was asked
     │   ├── StoreUnavailable             it cannot be reached now; retrying may work
@@ -62,6 +63,7 @@ __all__ = [
     "InvalidResource",
     "InvalidValue",
     "ModificationRefused",
+    "NotAStatusEvent",
     "NothingToModify",
     "RateLimited",
     "RequestRejected",
@@ -123,6 +125,26 @@ class InvalidValue(InvalidInput):
 
 class VerificationFailed(InvalidInput):
     """A webhook that failed its signature or credentials check."""
+
+
+class NotAStatusEvent(CallstateError):
+    """A provider's callback, well formed, that says nothing of a call's status.
+
+    A dialect raises it for the provider's other events sent to the same URL
+    (Telnyx's ``call.bridged``, Vonage's ``record``, Bandwidth's ``gather``):
+    the webhook is answered 204 with ``Callstate-Result: ignored`` (so the
+    provider neither retries nor fails over) and nothing is stored.
+    ``field`` names the field that says which event it is, ``event`` what it
+    said.
+    """
+
+    def __init__(self, field: str, event: str) -> None:
+        self.field = field
+        self.event = event
+        super().__init__(f"{field}: {event!r} is not a call status event")
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.field, self.event))
 
 
 class UnknownCall(CallstateError, KeyError):

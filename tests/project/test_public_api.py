@@ -20,6 +20,7 @@ DOCUMENTED = {
     "CallNotFound",
     "InvalidParameter",
     "ModificationRefused",
+    "NotAStatusEvent",
     "NothingToModify",
     "RateLimited",
     "RequestRejected",

@@ -33,10 +33,16 @@ def test_telnyx_callbacks_in_calls_out(tmp_path):
             assert status == 204, said
         refused = request(base + "/callbacks", b'{"data": {"payload": {}}}', JSON)
         assert refused == (400, b"data.event_type: is missing\n")
+        # Telnyx posts its other events to the same URL: 204, counted as ignored, not stored.
+        for event_type in ("call.bridged", "call.playback.ended"):
+            other = {"data": {**hangup["data"], "event_type": event_type}}
+            assert request(base + "/callbacks", json.dumps(other).encode(), JSON) == (204, b"")
         status, body = request(base + f"/calls/{sid}", headers=AUTH)
         assert status == 200, body
         call = json.loads(body)
+        metrics = request(base + "/metrics")[1].decode()
     assert (call["status"], call["deliveries"], call["duplicates"]) == ("busy", 2, 1)
+    assert 'callstate_callbacks_total{result="ignored"} 2.0' in metrics
 
 
 def test_vonage_failure_then_completed_or_the_other_way(tmp_path):

@@ -14,7 +14,10 @@ and is used exactly as they are::
     handler = WebhookHandler(CallBook(), dialect=telnyx.dialect, verifier=...)
 
 Every web adapter takes every provider: the adapter hands the handler the
-request's parts, and the handler hands them to the dialect.
+request's parts, and the handler hands them to the dialect. A provider's
+other events sent to the same URL (Telnyx's ``call.bridged``, Vonage's
+``record``) are no status events: the dialect raises ``NotAStatusEvent``,
+and the handler answers 204 ``Callstate-Result: ignored``, storing nothing.
 
 Providers that send no usable sequence number (Telnyx, Plivo, Vonage,
 Bandwidth, and Telnyx TeXML, whose number is not to be trusted) get one
@@ -24,6 +27,7 @@ docs/concepts.md, "Providers without a sequence number".
 
 from __future__ import annotations
 
+from callstate._errors import NotAStatusEvent
 from callstate.providers._bandwidth import BandwidthDialect
 from callstate.providers._bundled import BUNDLED
 from callstate.providers._kit import (
@@ -54,6 +58,7 @@ __all__ = [
     "Dialect",
     "FormDialect",
     "JsonDialect",
+    "NotAStatusEvent",
     "PlivoDialect",
     "Provider",
     "ProviderEvent",

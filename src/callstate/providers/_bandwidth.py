@@ -5,8 +5,10 @@
 as Bandwidth warns the list is open, is ``failed``). A ``disconnect`` with
 ``answerTime`` and ``endTime`` gives the call's duration (whole seconds).
 No event id and no sequence: copies are known by (call, status,
-``eventTime``). Other events (``gather``, ``transferComplete``, ...) say
-nothing of the call's status: refused (400), naming ``eventType``.
+``eventTime``). The other events Bandwidth documents (``gather``,
+``transferComplete``, ``bridgeComplete``, ...: ``OTHER_EVENTS``) say nothing
+of the call's status and are ignored (``NotAStatusEvent``: 204, nothing
+stored); an ``eventType`` it does not document is refused (400), naming it.
 """
 
 from __future__ import annotations
@@ -16,15 +18,41 @@ from datetime import timedelta
 from typing import Final
 
 from callstate._core._values import CallbackStatus, Delivery
-from callstate._errors import InvalidCallback
+from callstate._errors import InvalidCallback, NotAStatusEvent
 from callstate.providers._kit import JsonDialect, ranked_delivery, sid_of, text_of, timestamp_of
 from callstate.providers._speak import ProviderEvent, iso, json_body
 
-__all__ = ["BANDWIDTH", "CAUSES", "EVENTS", "BandwidthDialect", "speak"]
+__all__ = ["BANDWIDTH", "CAUSES", "EVENTS", "OTHER_EVENTS", "BandwidthDialect", "speak"]
 
 S = CallbackStatus
 #: The status each call event says (``disconnect``: by its cause).
 EVENTS: Final = {"initiate": S.INITIATED, "answer": S.IN_PROGRESS}
+#: The event types Bandwidth documents that say nothing of the call's status
+#: (the voice webhooks of Bandwidth/api-docs' sidebar and python-sdk's bandwidth/models:
+#: the docs' record page is ``recordComplete``, the SDK's model ``recordingComplete``).
+OTHER_EVENTS: Final = frozenset(
+    {
+        "bridgeComplete",
+        "bridgeTargetComplete",
+        "conferenceCompleted",
+        "conferenceCreated",
+        "conferenceMemberExit",
+        "conferenceMemberJoin",
+        "conferenceRecordingAvailable",
+        "conferenceRedirect",
+        "dtmf",
+        "gather",
+        "machineDetectionComplete",
+        "recordComplete",
+        "recordingAvailable",
+        "recordingComplete",
+        "redirect",
+        "transcriptionAvailable",
+        "transferAnswer",
+        "transferComplete",
+        "transferDisconnect",
+    }
+)
 #: ``disconnect``'s ``cause`` to status. ``hangup`` is the ``completed``
 #: event: answered then ended if the call was answered, else ended, outcome unknown.
 CAUSES: Final = {
@@ -59,7 +87,11 @@ class BandwidthDialect(JsonDialect):
         else:
             found = EVENTS.get(event)
             if found is None:
-                raise InvalidCallback("eventType", f"is not a call status event: {event[:40]!r}")
+                if event in OTHER_EVENTS:
+                    raise NotAStatusEvent("eventType", event)
+                raise InvalidCallback(
+                    "eventType", f"is not an event Bandwidth documents: {event[:40]!r}"
+                )
             status = found
         stamp = _text(document, "eventTime")
         return ranked_delivery(

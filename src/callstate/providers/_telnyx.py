@@ -6,8 +6,12 @@
 ``call.initiated`` is ``initiated``, ``call.answered`` ``in-progress``,
 ``call.hangup`` the status its ``hangup_cause`` says (``HANGUP_CAUSES``).
 Order comes from the status's rank; copies are known by the event id
-(``ranked_sequence``). Other events (bridged, playback, ...) say nothing of
-the call's status: refused (400), naming ``data.event_type``.
+(``ranked_sequence``). Telnyx posts every event of a call to one URL: the
+others it documents (``call.bridged``, ``call.playback.*``,
+``call.dtmf.received``, ``call.machine.*``, ...: ``OTHER_EVENTS``) say nothing
+of the call's status and are ignored (``NotAStatusEvent``: 204, nothing
+stored); an event type it does not document is refused (400), naming
+``data.event_type``.
 """
 
 from __future__ import annotations
@@ -16,15 +20,40 @@ from collections.abc import Mapping, Sequence
 from typing import Final
 
 from callstate._core._values import CallbackParams, CallbackStatus, Delivery
-from callstate._errors import InvalidCallback
+from callstate._errors import InvalidCallback, NotAStatusEvent
 from callstate.providers._kit import JsonDialect, ranked_delivery, sid_of, text_of, timestamp_of
 from callstate.providers._speak import ProviderEvent, event_id, iso, json_body
 
-__all__ = ["EVENTS", "HANGUP_CAUSES", "TELNYX", "TelnyxDialect", "speak"]
+__all__ = ["EVENTS", "HANGUP_CAUSES", "OTHER_EVENTS", "TELNYX", "TelnyxDialect", "speak"]
 
 S = CallbackStatus
 #: The status each call event says (``call.hangup``: by its cause).
 EVENTS: Final = {"call.initiated": S.INITIATED, "call.answered": S.IN_PROGRESS}
+#: The event types Telnyx documents that say nothing of the call's status (the
+#: webhook event models of telnyx-python, src/telnyx/types/unwrap_webhook_event.py):
+#: a name, or a family of them ending in ``.``.
+OTHER_EVENTS: Final = (
+    "call.ai_gather.",
+    "call.bridged",
+    "call.conversation.",
+    "call.conversation_insights.",
+    "call.cost",
+    "call.deepfake_detection.",
+    "call.dequeued",
+    "call.dtmf.",
+    "call.enqueued",
+    "call.fork.",
+    "call.gather.",
+    "call.machine.",
+    "call.playback.",
+    "call.recording.",
+    "call.refer.",
+    "call.siprec.",
+    "call.speak.",
+    "call.streaming.",
+    "call.transcription",
+    "conference.",
+)
 #: ``hangup_cause`` to status. ``completed`` is the ``completed`` event: answered
 #: then ended if the call was answered, else ended with its outcome unknown.
 #: A cause not listed reads as ``completed`` too (nothing is invented).
@@ -49,14 +78,21 @@ def _object(document: Mapping[str, object], name: str, shown: str) -> Mapping[st
 
 
 class TelnyxDialect(JsonDialect):
-    """Telnyx Call Control's webhooks (see the module)."""
+    """Telnyx Call Control's webhooks (see the module).
+
+    ``other_events`` are the event types ignored (``OTHER_EVENTS``); a
+    subclass that meets another one extends them.
+    """
 
     __slots__ = ()
+    other_events: tuple[str, ...] = OTHER_EVENTS
 
     def read(self, document: Mapping[str, object]) -> Delivery:
         data = _object(document, "data", "data")
-        payload = _object(data, "payload", "data.payload")
         event = text_of(data, "event_type", shown="data.event_type")
+        if event not in EVENTS and event != "call.hangup" and self._is_other(event):
+            raise NotAStatusEvent("data.event_type", event[:64])
+        payload = _object(data, "payload", "data.payload")
         if event == "call.hangup":
             cause = payload.get("hangup_cause")
             status = (
@@ -66,7 +102,7 @@ class TelnyxDialect(JsonDialect):
             found = EVENTS.get(event)
             if found is None:
                 raise InvalidCallback(
-                    "data.event_type", f"is not a call status event: {event[:40]!r}"
+                    "data.event_type", f"is not an event Telnyx documents: {event[:40]!r}"
                 )
             status = found
         event_id = data.get("id")
@@ -87,6 +123,12 @@ class TelnyxDialect(JsonDialect):
                 "data.occurred_at", occurred if isinstance(occurred, str) else None
             ),
             params=params,
+        )
+
+    def _is_other(self, event: str) -> bool:
+        return any(
+            event.startswith(name) if name.endswith(".") else event == name
+            for name in self.other_events
         )
 
     def __repr__(self) -> str:

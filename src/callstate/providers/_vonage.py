@@ -6,10 +6,14 @@ Statuses: ``started`` (``initiated``), ``ringing``, ``answered``
 and ``failed`` (``failed``). A failed call sends its failure *and*
 ``completed``, in either order: the failures' slots are above
 ``completed``'s, so the failure wins whichever came first. No event id and no
-sequence: copies are known by (call, status, ``timestamp``). Other events
-(``record``, ``input``, ``transfer``, ``human``/``machine``,
-``disconnected``) say nothing of the call's status: refused (400), naming
-``status``.
+sequence: copies are known by (call, status, ``timestamp``). Vonage posts
+every event of a call to one event URL: the others it documents say nothing of
+the call's status and are ignored (``NotAStatusEvent``: 204, nothing stored):
+a ``status`` of ``OTHER_STATUSES`` (``human``/``machine``, ``disconnected``),
+or no ``status`` but the field that marks the event (``OTHER_EVENTS``:
+``record``'s ``recording_url``, ``input``'s ``dtmf`` or ``speech``,
+``transfer``'s ``conversation_uuid_to``, an error's ``reason``). Any other
+``status``, or none with no such field, is refused (400), naming ``status``.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from typing import Final
 
 from callstate._core._values import CallbackStatus, Delivery
-from callstate._errors import InvalidCallback
+from callstate._errors import InvalidCallback, NotAStatusEvent
 from callstate.providers._kit import (
     JsonDialect,
     duration_of,
@@ -29,7 +33,7 @@ from callstate.providers._kit import (
 )
 from callstate.providers._speak import ProviderEvent, iso, json_body
 
-__all__ = ["STATUSES", "VONAGE", "VonageDialect", "speak"]
+__all__ = ["OTHER_EVENTS", "OTHER_STATUSES", "STATUSES", "VONAGE", "VonageDialect", "speak"]
 
 S = CallbackStatus
 #: Vonage's ``status`` values and the status each says.
@@ -45,6 +49,17 @@ STATUSES: Final = {
     "rejected": S.FAILED,
     "failed": S.FAILED,
 }
+#: ``status`` values of events that say nothing of the call's status (the webhook
+#: reference: answering-machine detection; a WebSocket leg's end).
+OTHER_STATUSES: Final = frozenset({"human", "machine", "disconnected"})
+#: The events with no ``status``, by the field that marks each (the webhook reference).
+OTHER_EVENTS: Final = {
+    "recording_url": "record",
+    "dtmf": "input",
+    "speech": "input",
+    "conversation_uuid_to": "transfer",
+    "reason": "error",
+}
 
 
 class VonageDialect(JsonDialect):
@@ -53,9 +68,15 @@ class VonageDialect(JsonDialect):
     __slots__ = ()
 
     def read(self, document: Mapping[str, object]) -> Delivery:
+        if document.get("status") is None:
+            for marker, event in OTHER_EVENTS.items():
+                if marker in document:
+                    raise NotAStatusEvent(marker, event)
         said = text_of(document, "status")
         status = STATUSES.get(said)
         if status is None:
+            if said in OTHER_STATUSES:
+                raise NotAStatusEvent("status", said)
             raise InvalidCallback("status", f"is not a call status: {said[:40]!r}")
         stamp = document.get("timestamp")
         stamp = stamp if isinstance(stamp, str) else None

@@ -7,7 +7,8 @@ app has its own ``CollectorRegistry`` (not prometheus_client's global one),
 so two apps in one process, or a test's, never share counts.
 
 - ``callstate_callbacks_total{result}``: status callbacks answered, by result:
-  ``accepted``, ``duplicate``, ``refused`` (a 4xx) or ``unavailable`` (503:
+  ``accepted``, ``duplicate``, ``ignored`` (a provider's event that is no
+  status event: nothing stored), ``refused`` (a 4xx) or ``unavailable`` (503:
   the store could not take it; the provider retries);
 - ``callstate_callbacks_refused_total{reason}``: the refused ones, by reason;
 - ``callstate_anomalies_total{kind}``: anomalies calls newly showed (each kind
@@ -51,7 +52,7 @@ __all__ = ["ANOMALY_KINDS", "REASONS", "RESULTS", "Metrics"]
 
 LOGGER = logging.getLogger("callstate.serve")
 
-RESULTS: Final = ("accepted", "duplicate", "refused", "unavailable")
+RESULTS: Final = ("accepted", "duplicate", "ignored", "refused", "unavailable")
 #: A refusal's reason, from its status (a 400 is told apart by its text).
 _BY_STATUS: Final = {
     401: "no_credentials",
@@ -238,7 +239,7 @@ class Metrics:
         return counted
 
     def count(self, status: int, result: str | None, body: bytes) -> None:
-        if result in ("accepted", "duplicate"):
+        if result in ("accepted", "duplicate", "ignored"):
             self.callbacks.labels(result).inc()
         elif 400 <= status < 500:
             self.callbacks.labels("refused").inc()

@@ -4,7 +4,9 @@ The handler reads a request's parameters once (``params_of``: the form body,
 the query string of a GET, or the top level of a JSON body), checks the
 verifier, then hands the same parts to the dialect's ``parse``. A dialect
 raises ``InvalidCallback`` naming the field and the reason (the webhook is
-answered 400 with it) and nothing else.
+answered 400 with it), or ``NotAStatusEvent`` for a provider's event that
+says nothing of a call's status (answered 204 with ``Callstate-Result:
+ignored``; nothing is stored), and nothing else.
 
 ``TWILIO`` is the default: the Twilio/Restcomm family's form fields
 (``CallSid``, ``CallStatus``, ``SequenceNumber``, ...), read exactly as the
@@ -31,7 +33,9 @@ class Dialect(Protocol):
     of the query string for a GET, or of a JSON body's top level), ``form``
     (they came from a form body), ``by_name`` (the same pairs as a dict when
     no name repeats, else None) and the handler's ``limits``. It raises
-    ``InvalidCallback`` naming the field at fault, and nothing else.
+    ``InvalidCallback`` naming the field at fault, or ``NotAStatusEvent``
+    for one of the provider's other events (nothing is stored), and nothing
+    else.
     """
 
     def parse(

@@ -6,6 +6,8 @@ read (limits) -> verify -> parse (the provider's dialect) -> ``RecordDelivery``
 =====================================  ======================================
 accepted, or a duplicate               204, ``Callstate-Result: accepted`` /
                                        ``duplicate`` (no body)
+not a status event (``NotAStatusEvent``) 204, ``Callstate-Result: ignored``
+                                       (nothing stored, no hooks run)
 unusable input                         400 ``<field>: <reason>``
 missing or unreadable credentials      401 with ``WWW-Authenticate``
 failed signature or credentials        403 ``<field>: <reason>``
@@ -37,6 +39,7 @@ from callstate._errors import (
     CredentialsRequired,
     InvalidInput,
     InvalidValue,
+    NotAStatusEvent,
     StoreError,
     StoreTimeout,
     UsageError,
@@ -71,6 +74,8 @@ __all__ = [
 RESULT_HEADER: Final = "Callstate-Result"
 ACCEPTED: Final = WebhookResponse.no_content((RESULT_HEADER, "accepted"))
 DUPLICATE: Final = WebhookResponse.no_content((RESULT_HEADER, "duplicate"))
+#: A provider's callback that is no status event (``NotAStatusEvent``): nothing stored.
+IGNORED: Final = WebhookResponse.no_content((RESULT_HEADER, "ignored"))
 UNAVAILABLE: Final = WebhookResponse.text(503, "the store is unavailable; retry later")
 TIMED_OUT: Final = WebhookResponse.text(503, "the store did not answer in time; retry later")
 #: For an adapter whose server cannot deliver a body sent without a length.
@@ -229,6 +234,10 @@ class _Base:
             delivery = self._parse(method, url, fields, body, params, form, by_name, self.limits)
         except InvalidInput as exc:
             return _refusal(exc)
+        except NotAStatusEvent as exc:
+            if LOGGER.isEnabledFor(logging.DEBUG):
+                LOGGER.debug("webhook ignored", extra={"reason": str(exc)[:200]})
+            return IGNORED
         except Exception:
             LOGGER.exception("reading or verifying a webhook failed unexpectedly; answered 503")
             return UNAVAILABLE

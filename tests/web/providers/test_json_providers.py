@@ -76,7 +76,7 @@ class TestTelnyx(ProviderContract):
             (ProviderRequest.json({"meta": {}}), "data"),
             (ProviderRequest.json({"data": {"event_type": "call.hangup"}}), "data.payload"),
             (
-                ProviderRequest.json({"data": {"event_type": "call.bridged", "payload": {}}}),
+                ProviderRequest.json({"data": {"event_type": "call.unheard_of", "payload": {}}}),
                 "data.event_type",
             ),
             (
@@ -326,7 +326,7 @@ class TestBandwidth(ProviderContract):
     def refusals(self):
         return [
             (ProviderRequest.json({"callId": "c-1"}), "eventType"),
-            (ProviderRequest.json({"callId": "c-1", "eventType": "gather"}), "eventType"),
+            (ProviderRequest.json({"callId": "c-1", "eventType": "ringing"}), "eventType"),
             (ProviderRequest.json({"eventType": "answer"}), "callId"),
             (ProviderRequest.json({"eventType": "answer", "callId": "c 1"}), "callId"),
             (
