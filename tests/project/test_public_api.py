@@ -143,3 +143,41 @@ def test_callstate_web_all_is_exactly_the_documented_names():
     assert set(callstate.web.__all__) == WEB_DOCUMENTED
     for name in callstate.web.__all__:
         assert hasattr(callstate.web, name), name
+
+
+PROVIDERS_DOCUMENTED = {
+    "ENTRY_POINTS",
+    "BandwidthDialect",
+    "CallbackReader",
+    "FormDialect",
+    "JsonDialect",
+    "NotAStatusEvent",
+    "PlivoDialect",
+    "Provider",
+    "ProviderEvent",
+    "SignalWireDialect",
+    "Speaker",
+    "TelnyxDialect",
+    "TelnyxTexmlDialect",
+    "TwilioDialect",
+    "VonageDialect",
+    "duration_of",
+    "get",
+    "names",
+    "ranked_delivery",
+    "ranked_sequence",
+    "register",
+    "sid_of",
+    "text_of",
+    "timestamp_of",
+}
+
+
+def test_callstate_providers_all_is_exactly_the_documented_names():
+    """One public ``Dialect`` only: callstate's (the vocabulary); the parser is a CallbackReader."""
+    import callstate.providers
+
+    assert set(callstate.providers.__all__) == PROVIDERS_DOCUMENTED
+    for name in callstate.providers.__all__:
+        assert hasattr(callstate.providers, name), name
+    assert "Dialect" not in callstate.providers.__all__

@@ -189,7 +189,7 @@ def run_demo(
             vocabulary=vocabulary,  # type: ignore[arg-type]
             provider=speaker,
         ) as provider:
-            runner = Runner(event_store, Decider(dialect=Dialect.AUTO))
+            runner = Runner(event_store, Decider(dialect=speaker.vocabulary_or(Dialect.AUTO)))
             # The fake signs the Twilio family's callbacks only; the others go unsigned
             # to this receiver on 127.0.0.1.
             verifier: Verifier = (

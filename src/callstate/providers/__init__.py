@@ -1,7 +1,7 @@
 """Voice providers as plug-ins: how each one's status callbacks read, and how to check them.
 
-A ``Provider`` is a name, a ``Dialect`` (a callback's request in, the core's
-``Delivery`` out), a verifier factory and, optionally, a client profile. The
+A ``Provider`` is a name, a dialect (a ``CallbackReader``: a callback's
+request in, the core's ``Delivery`` out), a verifier factory and, optionally, a client profile. The
 bundled providers are registered under their names; your own joins them
 with ``register`` (or an entry point in the ``callstate.providers`` group)
 and is used exactly as they are::
@@ -47,7 +47,7 @@ from callstate.providers._speak import ProviderEvent, Speaker
 from callstate.providers._telnyx import TelnyxDialect
 from callstate.providers._twilio import SignalWireDialect, TelnyxTexmlDialect
 from callstate.providers._vonage import VonageDialect
-from callstate.web._dialect import Dialect, TwilioDialect
+from callstate.web._dialect import CallbackReader, TwilioDialect
 
 ENTRY_POINTS: str = _ENTRY_POINTS
 """The entry-point group a package names its providers in: ``acme = "acme_voice:ACME"``."""
@@ -55,7 +55,7 @@ ENTRY_POINTS: str = _ENTRY_POINTS
 __all__ = [
     "ENTRY_POINTS",
     "BandwidthDialect",
-    "Dialect",
+    "CallbackReader",
     "FormDialect",
     "JsonDialect",
     "NotAStatusEvent",

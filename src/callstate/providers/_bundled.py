@@ -7,6 +7,7 @@ from typing import Final
 
 import attrs
 
+from callstate._core._state import Dialect as Vocabulary
 from callstate._errors import UsageError
 from callstate.client._profile import Profile
 from callstate.providers import _bandwidth as bandwidth
@@ -101,6 +102,8 @@ BUNDLED: Final = (
         verifier=telnyx_verifier,
         speak=telnyx.speak,
         summary="Telnyx Call Control: JSON events with an event id, order by rank",
+        # call.hangup ends every call, answered or not: answered only if call.answered came.
+        vocabulary=Vocabulary.RESTCOMM,
     ),
     Provider(
         name="plivo",
@@ -115,11 +118,16 @@ BUNDLED: Final = (
         verifier=vonage_verifier,
         speak=vonage.speak,
         summary="Vonage Voice: JSON events, order by rank, a failure outranks completed",
+        # A failed call sends completed too (its duration not always 0): answered only
+        # if answered came.
+        vocabulary=Vocabulary.RESTCOMM,
     ),
     Provider(
         name="bandwidth",
         dialect=BANDWIDTH,
         speak=bandwidth.speak,
         summary="Bandwidth Voice v2: JSON events, unsigned (Basic auth), order by rank",
+        # disconnect/hangup ends every call; its duration comes only from answerTime.
+        vocabulary=Vocabulary.AUTO,
     ),
 )

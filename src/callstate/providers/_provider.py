@@ -9,10 +9,11 @@ from typing import Final
 
 import attrs
 
+from callstate._core._state import Dialect as Vocabulary
 from callstate._errors import UsageError
 from callstate.client._profile import Profile
 from callstate.providers._speak import Speaker
-from callstate.web._dialect import Dialect
+from callstate.web._dialect import CallbackReader
 from callstate.web._verify import Verifier
 
 __all__ = ["ENTRY_POINTS", "Provider", "get", "names", "register"]
@@ -27,7 +28,9 @@ def _name(instance: object, attribute: attrs.Attribute[str], value: str) -> None
         raise UsageError(f"a provider's name must be lower-case words joined by - or _: {value!r}")
 
 
-def _dialect(instance: object, attribute: attrs.Attribute[Dialect], value: Dialect) -> None:
+def _dialect(
+    instance: object, attribute: attrs.Attribute[CallbackReader], value: CallbackReader
+) -> None:
     if not callable(getattr(value, "parse", None)):
         raise UsageError(f"a provider's dialect must have a parse method, not {value!r}")
 
@@ -37,7 +40,13 @@ class Provider:
     """A voice platform: how its callbacks read, and how to check and reach it.
 
     ``dialect`` reads its status callbacks into deliveries (a
-    ``callstate.providers.Dialect``). ``verifier``, given the configured
+    ``callstate.providers.CallbackReader``). ``vocabulary``, when set, is the
+    ``callstate.Dialect`` its deliveries must be decided in (``Decider(dialect=
+    ...)``; ``callstate serve --provider`` and ``callstate demo --provider``
+    use it, whatever ``--dialect`` says): a provider whose ``completed`` is
+    the end of every call, answered or not, pins ``RESTCOMM``, so that only a
+    reported answer makes a call answered. None: any vocabulary reads it
+    right (the decider's own, ``AUTO`` by default). ``verifier``, given the configured
     secrets (its auth tokens or signing keys, as the provider's page says),
     makes the verifier of its signature; None when it signs nothing
     callstate checks (yet): Basic-auth credentials in the callback URL
@@ -50,13 +59,20 @@ class Provider:
     """
 
     name: str = attrs.field(validator=_name)
-    dialect: Dialect = attrs.field(validator=_dialect)
+    dialect: CallbackReader = attrs.field(validator=_dialect)
     verifier: Callable[[Sequence[str]], Verifier] | None = None
     profile: Callable[[str | None], Profile] | None = None
     #: What a fake provider needs to speak this dialect (``ProviderEvent`` in, callbacks
     #: out); None: the Twilio family's own callbacks, as the fake provider sends them.
     speak: Speaker | None = None
     summary: str = ""
+    vocabulary: Vocabulary | None = attrs.field(
+        default=None, converter=attrs.converters.optional(Vocabulary)
+    )
+
+    def vocabulary_or(self, chosen: Vocabulary | str) -> Vocabulary:
+        """The vocabulary to decide this provider's deliveries in: its own, else ``chosen``."""
+        return Vocabulary(chosen) if self.vocabulary is None else self.vocabulary
 
     def verifier_for(self, secrets: Sequence[str]) -> Verifier:
         """This provider's verifier over ``secrets``; ``UsageError`` when it has none."""

@@ -18,7 +18,7 @@ from callstate._core._report import state_json
 from callstate._core._state import CallStatus
 from callstate._errors import StoreError, StoreTimeout, UnknownCall
 from callstate.client import Calls
-from callstate.providers import Dialect
+from callstate.providers import CallbackReader
 from callstate.serve._auth import ApiKeyGuard, check_api_keys
 from callstate.serve._health import Health
 from callstate.serve._metrics import Metrics
@@ -65,7 +65,7 @@ def build_app(
     runner: Runner,
     *,
     verifier: Verifier,
-    dialect: Dialect = TWILIO,
+    dialect: CallbackReader = TWILIO,
     proxy: TrustedProxy | None = None,
     hooks: Hooks | None = None,
     store_timeout: float | None = None,

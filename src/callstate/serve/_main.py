@@ -40,8 +40,10 @@ LOGGER = logging.getLogger("callstate.serve")
 
 def decider_for(config: ServeConfig) -> Decider:
     """The rules the receiver and its reconciliation run by."""
+    # A provider that pins its vocabulary is read in it (Vonage: RESTCOMM), whatever
+    # --dialect says: a failed call must not read as answered.
     return Decider(
-        dialect=config.dialect,
+        dialect=providers.get(config.provider).vocabulary_or(config.dialect),
         ring_timeout=config.ring_timeout,
         max_call_length=config.max_call_length,
     )

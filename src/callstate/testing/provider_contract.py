@@ -37,7 +37,16 @@ import attrs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from callstate import CallBook, CallState, Delivery, RecordDelivery
+from callstate import (
+    CallBook,
+    CallState,
+    CallStatus,
+    Decider,
+    Delivery,
+    Dialect,
+    RecordDelivery,
+    StatusChange,
+)
 from callstate import _redact as redact
 from callstate.providers import Provider, ProviderEvent
 from callstate.web import Unverified, Verifier, WebhookHandler, WebhookResponse
@@ -177,12 +186,24 @@ def _shown(answer: object) -> object:
     return answer
 
 
-def replay(deliveries: Sequence[Delivery]) -> CallState:
-    """The state of the (one) call these deliveries are about, folded in this order."""
-    book = CallBook()
+def replay(deliveries: Sequence[Delivery], vocabulary: Dialect | str = Dialect.AUTO) -> CallState:
+    """The state of the (one) call these deliveries are about, folded in this order.
+
+    ``vocabulary``: the ``callstate.Dialect`` they are decided in.
+    """
+    return _replayed(deliveries, vocabulary)[0]
+
+
+def _replayed(
+    deliveries: Sequence[Delivery], vocabulary: Dialect | str = Dialect.AUTO
+) -> tuple[CallState, list[StatusChange]]:
+    """The call's state, and every change reported on the way, folded in this order."""
+    book = CallBook(Decider(dialect=vocabulary))
+    changes: list[StatusChange] = []
     for i, item in enumerate(deliveries):
-        book.record(item, _T0 + timedelta(seconds=i))
-    return book.state(deliveries[0].call_sid)
+        command = RecordDelivery(delivery=item, received_at=_T0 + timedelta(seconds=i))
+        changes += book.handle(command).changes
+    return book.state(deliveries[0].call_sid), changes
 
 
 def comparable(state: CallState) -> tuple[object, ...]:
@@ -287,10 +308,11 @@ class ProviderContract:
         story = data.draw(self.stories())
         assert story, "a story has at least one callback"
         deliveries = [delivery_of(self.provider, request) for request in story]
-        reference = replay(deliveries)
+        vocabulary = self.provider.vocabulary_or(Dialect.AUTO)
+        reference = replay(deliveries, vocabulary)
         copies = data.draw(st.lists(st.sampled_from(deliveries), max_size=len(deliveries) + 2))
         chaos = data.draw(st.permutations([*deliveries, *copies]))
-        state = replay(chaos)
+        state = replay(chaos, vocabulary)
         assert comparable(state) == comparable(reference)
         assert state.duplicates == len(chaos) - state.deliveries
 
@@ -320,8 +342,30 @@ class ProviderContract:
         assert told, "speak says nothing of a call's end"
         assert {d.call_sid for d in told} == {events[0].call_sid}
         copies = data.draw(st.lists(st.sampled_from(told), max_size=3))
-        state = replay(data.draw(st.permutations([*told, *copies])))
+        vocabulary = self.provider.vocabulary_or(Dialect.AUTO)
+        state = replay(data.draw(st.permutations([*told, *copies])), vocabulary)
         assert state.status.value == events[-1].status
+
+    @_PER_PROVIDER
+    @given(data=st.data())
+    def test_a_failed_call_never_reads_as_answered(self, data: st.DataObject) -> None:
+        """A call that failed (busy, no-answer, ...) is not answered, in any order and any
+        copies of what ``speak`` says of it, under every vocabulary the provider allows
+        (its pinned ``vocabulary``, else each ``callstate.Dialect``): no change reported
+        on the way passes through ``in-progress``."""
+        if self.provider.speak is None:
+            return
+        events = data.draw(lives().filter(lambda life: life[-1].status != "completed"))
+        told = [delivery_of(self.provider, r) for r in spoken(self.provider, events)]
+        copies = data.draw(st.lists(st.sampled_from(told), max_size=3))
+        chaos = data.draw(st.permutations([*told, *copies]))
+        allowed = list(Dialect) if self.provider.vocabulary is None else [self.provider.vocabulary]
+        for vocabulary in allowed:
+            state, changes = _replayed(chaos, vocabulary)
+            assert state.status.value == events[-1].status, (vocabulary, state.status)
+            assert not state.answered, vocabulary
+            passed = [c.status for c in changes]
+            assert CallStatus.IN_PROGRESS not in passed, (vocabulary, passed)
 
     def test_the_verifier_passes_the_signed_request_and_refuses_it_tampered(self) -> None:
         signed = self.signed()

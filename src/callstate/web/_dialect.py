@@ -21,11 +21,14 @@ from callstate._core._parse import Limits, parse_callback, parse_known
 from callstate._core._values import Delivery
 from callstate.web._request import Headers
 
-__all__ = ["TWILIO", "Dialect", "TwilioDialect"]
+__all__ = ["TWILIO", "CallbackReader", "TwilioDialect"]
 
 
-class Dialect(Protocol):
-    """Reads one status callback's request into a ``Delivery``.
+class CallbackReader(Protocol):
+    """Reads one status callback's request into a ``Delivery``: a provider's dialect.
+
+    (Not ``callstate.Dialect``, the vocabulary a ``Decider`` reads
+    ``CallStatus`` in.)
 
     ``parse`` is given the request's parts as the handler read them:
     ``method`` (GET or POST), the public ``url``, ``headers`` (names

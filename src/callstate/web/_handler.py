@@ -45,7 +45,7 @@ from callstate._errors import (
     UsageError,
     VerificationFailed,
 )
-from callstate.web._dialect import TWILIO, Dialect
+from callstate.web._dialect import TWILIO, CallbackReader
 from callstate.web._hooks import LOGGER, Hooks
 from callstate.web._request import (
     NormalizedHeaders,
@@ -161,7 +161,7 @@ class _Base:
         proxy: TrustedProxy | None = None,
         hooks: Hooks | None = None,
         public_url: str | None = None,
-        dialect: Dialect = TWILIO,
+        dialect: CallbackReader = TWILIO,
     ) -> None:
         if public_url is not None and proxy is not None and proxy.trust:
             raise UsageError(
@@ -293,7 +293,7 @@ class WebhookHandler(_Base):
         proxy: TrustedProxy | None = None,
         hooks: Hooks | None = None,
         public_url: str | None = None,
-        dialect: Dialect = TWILIO,
+        dialect: CallbackReader = TWILIO,
     ) -> None:
         super().__init__(
             verifier=verifier,
@@ -369,7 +369,7 @@ class AsyncWebhookHandler(_Base):
         proxy: TrustedProxy | None = None,
         hooks: Hooks | None = None,
         public_url: str | None = None,
-        dialect: Dialect = TWILIO,
+        dialect: CallbackReader = TWILIO,
     ) -> None:
         super().__init__(
             verifier=verifier,
