@@ -19,12 +19,21 @@ from typing import Final
 
 from callstate._core._values import CallbackStatus, Delivery
 from callstate._errors import InvalidCallback, NotAStatusEvent
-from callstate.providers._kit import JsonDialect, ranked_delivery, sid_of, text_of, timestamp_of
+from callstate.providers._kit import (
+    JsonDialect,
+    ranked_delivery,
+    sid_of,
+    text_of,
+    text_or_none,
+    timestamp_of,
+)
 from callstate.providers._speak import ProviderEvent, iso, json_body
 
 __all__ = ["BANDWIDTH", "CAUSES", "EVENTS", "OTHER_EVENTS", "BandwidthDialect", "speak"]
 
 S = CallbackStatus
+#: The longest duration a ``Delivery`` holds (``CallDuration``'s bound), in seconds.
+_LONGEST: Final = 2**31 - 1
 #: The status each call event says (``disconnect``: by its cause).
 EVENTS: Final = {"initiate": S.INITIATED, "answer": S.IN_PROGRESS}
 #: The event types Bandwidth documents that say nothing of the call's status
@@ -64,11 +73,6 @@ CAUSES: Final = {
 }
 
 
-def _text(document: Mapping[str, object], name: str) -> str | None:
-    value = document.get(name)
-    return value if isinstance(value, str) and value else None
-
-
 class BandwidthDialect(JsonDialect):
     """Bandwidth's voice webhooks (see the module)."""
 
@@ -78,12 +82,16 @@ class BandwidthDialect(JsonDialect):
         event = text_of(document, "eventType")
         duration = None
         if event == "disconnect":
-            cause = _text(document, "cause")
+            cause = text_or_none(document, "cause")
             status = CAUSES.get(cause, S.FAILED) if cause is not None else S.FAILED
-            answered = timestamp_of("answerTime", _text(document, "answerTime"))
-            ended = timestamp_of("endTime", _text(document, "endTime"))
+            answered = timestamp_of("answerTime", text_or_none(document, "answerTime"))
+            ended = timestamp_of("endTime", text_or_none(document, "endTime"))
             if answered is not None and ended is not None and ended >= answered:
                 duration = int((ended - answered).total_seconds())
+                if duration > _LONGEST:
+                    raise InvalidCallback(
+                        "endTime", f"is more than {_LONGEST} seconds after answerTime"
+                    )
         else:
             found = EVENTS.get(event)
             if found is None:
@@ -93,14 +101,16 @@ class BandwidthDialect(JsonDialect):
                     "eventType", f"is not an event Bandwidth documents: {event[:40]!r}"
                 )
             status = found
-        stamp = _text(document, "eventTime")
+        stamp = text_or_none(document, "eventTime")
         return ranked_delivery(
             call_sid=sid_of(document, "callId"),
             status=status,
             identity=stamp,
             timestamp=timestamp_of("eventTime", stamp),
             call_duration=duration,
-            account_sid=sid_of(document, "accountId") if document.get("accountId") else None,
+            account_sid=sid_of(document, "accountId")
+            if text_or_none(document, "accountId")
+            else None,
             params=self.params_of(document),
         )
 

@@ -41,6 +41,7 @@ __all__ = [
     "ranked_sequence",
     "sid_of",
     "text_of",
+    "text_or_none",
     "timestamp_of",
 ]
 
@@ -93,6 +94,22 @@ def text_of(document: Mapping[str, object], name: str, *, shown: str | None = No
         raise InvalidCallback(field, f"must be a string, not {type(value).__name__}")
     if not value:
         raise InvalidCallback(field, "is empty")
+    return value
+
+
+def text_or_none(
+    document: Mapping[str, object], name: str, *, shown: str | None = None
+) -> str | None:
+    """The string ``document[name]``; None when it is absent, null or empty.
+
+    Any other type is an ``InvalidCallback`` naming ``shown or name``: a field
+    the dialect reads is never dropped for its type in silence.
+    """
+    value = document.get(name)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise InvalidCallback(shown or name, f"must be a string, not {type(value).__name__}")
     return value
 
 

@@ -21,7 +21,14 @@ from typing import Final
 
 from callstate._core._values import CallbackParams, CallbackStatus, Delivery
 from callstate._errors import InvalidCallback, NotAStatusEvent
-from callstate.providers._kit import JsonDialect, ranked_delivery, sid_of, text_of, timestamp_of
+from callstate.providers._kit import (
+    JsonDialect,
+    ranked_delivery,
+    sid_of,
+    text_of,
+    text_or_none,
+    timestamp_of,
+)
 from callstate.providers._speak import ProviderEvent, event_id, iso, json_body
 
 __all__ = ["EVENTS", "HANGUP_CAUSES", "OTHER_EVENTS", "TELNYX", "TelnyxDialect", "speak"]
@@ -94,10 +101,8 @@ class TelnyxDialect(JsonDialect):
             raise NotAStatusEvent("data.event_type", event[:64])
         payload = _object(data, "payload", "data.payload")
         if event == "call.hangup":
-            cause = payload.get("hangup_cause")
-            status = (
-                HANGUP_CAUSES.get(cause, S.COMPLETED) if isinstance(cause, str) else S.COMPLETED
-            )
+            cause = text_or_none(payload, "hangup_cause", shown="data.payload.hangup_cause")
+            status = S.COMPLETED if cause is None else HANGUP_CAUSES.get(cause, S.COMPLETED)
         else:
             found = EVENTS.get(event)
             if found is None:
@@ -105,8 +110,8 @@ class TelnyxDialect(JsonDialect):
                     "data.event_type", f"is not an event Telnyx documents: {event[:40]!r}"
                 )
             status = found
-        event_id = data.get("id")
-        occurred = data.get("occurred_at")
+        event_id = text_or_none(data, "id", shown="data.id")
+        occurred = text_or_none(data, "occurred_at", shown="data.occurred_at")
         kept = {k: v for k, v in data.items() if k != "payload"}
         params = CallbackParams(
             (
@@ -118,10 +123,8 @@ class TelnyxDialect(JsonDialect):
         return ranked_delivery(
             call_sid=sid_of(payload, "call_control_id", shown="data.payload.call_control_id"),
             status=status,
-            identity=event_id if isinstance(event_id, str) else None,
-            timestamp=timestamp_of(
-                "data.occurred_at", occurred if isinstance(occurred, str) else None
-            ),
+            identity=event_id,
+            timestamp=timestamp_of("data.occurred_at", occurred),
             params=params,
         )
 

@@ -29,6 +29,7 @@ from callstate.providers._kit import (
     ranked_delivery,
     sid_of,
     text_of,
+    text_or_none,
     timestamp_of,
 )
 from callstate.providers._speak import ProviderEvent, iso, json_body
@@ -78,8 +79,7 @@ class VonageDialect(JsonDialect):
             if said in OTHER_STATUSES:
                 raise NotAStatusEvent("status", said)
             raise InvalidCallback("status", f"is not a call status: {said[:40]!r}")
-        stamp = document.get("timestamp")
-        stamp = stamp if isinstance(stamp, str) else None
+        stamp = text_or_none(document, "timestamp")
         return ranked_delivery(
             call_sid=sid_of(document, "uuid"),
             status=status,

@@ -139,11 +139,11 @@ def _answer(outcome: Outcome) -> WebhookResponse:
 class _Base:
     __slots__ = (
         "_check",
+        "_dialect",
         "_parse",
         "_public",
         "_serial",
         "_verifier",
-        "dialect",
         "hooks",
         "limits",
         "proxy",
@@ -175,8 +175,14 @@ class _Base:
         self.limits = limits
         self.proxy = _NO_PROXY if proxy is None else proxy
         self.hooks = Hooks() if hooks is None else hooks
-        self.dialect = dialect
+        self._dialect = dialect
         self._parse = dialect.parse
+
+    @property
+    def dialect(self) -> CallbackReader:
+        """The provider's dialect the callbacks are read with (read-only: its ``parse`` is
+        bound once; make another handler to read another provider's)."""
+        return self._dialect
 
     def prepare(
         self,
