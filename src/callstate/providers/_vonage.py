@@ -71,7 +71,7 @@ class VonageDialect(JsonDialect):
     def read(self, document: Mapping[str, object]) -> Delivery:
         if document.get("status") is None:
             for marker, event in OTHER_EVENTS.items():
-                if marker in document:
+                if document.get(marker) is not None:  # a null is an absent field
                     raise NotAStatusEvent(marker, event)
         said = text_of(document, "status")
         status = STATUSES.get(said)

@@ -164,3 +164,10 @@ def test_a_telnyx_dialect_subclass_may_ignore_more():
     answer = handler(request.method, URL, request.headers, request.body, AT)
     assert answer.headers == ((RESULT_HEADER, "ignored"),)
     assert _answer("telnyx", request, CallBook()).status == 400
+
+
+def test_a_null_marker_is_an_absent_field_not_another_event():
+    """``{"dtmf": null}`` marks no input event (a null is an absent field): no status, a 400."""
+    request = ProviderRequest.json({"uuid": "aaaa01", "dtmf": None, "recording_url": None})
+    answer = _answer("vonage", request, CallBook())
+    assert (answer.status, answer.body) == (400, b"status: is missing\n")
