@@ -381,6 +381,7 @@ def _build_fake_provider(stack: contextlib.ExitStack) -> list[object]:
     "callstate.testing.fake_provider.SentCallback",
     "callstate.testing.SignedWebhook",
     "callstate.testing.provider_contract.ProviderRequest",
+    "callstate.testing.provider_contract.Story",
 )
 def _build_kit_records(stack: contextlib.ExitStack) -> list[object]:
     from callstate.testing import SignedWebhook, sign_webhook
@@ -417,12 +418,13 @@ def _build_kit_records(stack: contextlib.ExitStack) -> list[object]:
         headers=(*signed.headers, ("Authorization", basic(USER))),
         body=signed.body,
     )
-    from callstate.testing.provider_contract import ProviderRequest
+    from callstate.testing.provider_contract import ProviderRequest, Story
 
     request = ProviderRequest(
         url=in_url(), headers=(("Authorization", basic(USER)),), body=signed.body
     )
-    return [call, sent, signed, with_auth, request]
+    story = Story(requests=[request], status="completed", answered=True)
+    return [call, sent, signed, with_auth, request, story]
 
 
 def holds(

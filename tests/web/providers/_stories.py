@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 import attrs
 from hypothesis import strategies as st
 
-from callstate.testing.provider_contract import ProviderRequest
+from callstate.testing.provider_contract import ProviderRequest, Story
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 T0 = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
@@ -63,13 +63,33 @@ def lifecycles(draw: st.DrawFn, *, outcomes: tuple[str, ...] = OUTCOMES) -> list
     return [(status, t, i) for i, (status, t) in enumerate(zip(events, times, strict=True))]
 
 
-def stories(render: Callable[[str, Event], ProviderRequest], sids: st.SearchStrategy[str]):
-    """Streams of one call (a sid drawn from ``sids``) rendered event by event."""
+def expected(events: list[Event], completed_alone: str) -> tuple[str, bool]:
+    """The final status and ``answered`` a call's events give: its outcome; a ``completed``
+    with no ``in-progress`` before it reads as ``completed_alone`` (``completed`` where the
+    provider's completed carries a duration the vocabulary reads as an answer, else
+    ``ended``)."""
+    end = events[-1][0]
+    if end == "completed" and not any(status == "in-progress" for status, _, _ in events):
+        end = completed_alone
+    return end, end == "completed"
+
+
+def stories(
+    render: Callable[[str, Event], ProviderRequest],
+    sids: st.SearchStrategy[str],
+    *,
+    completed_alone: str = "completed",
+):
+    """Streams of one call (a sid drawn from ``sids``) rendered event by event, as Stories."""
 
     @st.composite
-    def story(draw: st.DrawFn) -> list[ProviderRequest]:
+    def story(draw: st.DrawFn) -> Story:
         sid = draw(sids)
-        return [render(sid, event) for event in draw(lifecycles())]
+        events = draw(lifecycles())
+        status, answered = expected(events, completed_alone)
+        return Story(
+            requests=[render(sid, event) for event in events], status=status, answered=answered
+        )
 
     return story()
 

@@ -15,6 +15,7 @@ from callstate.providers import get, ranked_sequence
 from callstate.testing.provider_contract import (
     ProviderContract,
     ProviderRequest,
+    Story,
     delivery_of,
     prepared,
     replay,
@@ -23,9 +24,11 @@ from callstate.web import BasicAuth, WebhookResponse
 from tests.web.providers._stories import (
     ED25519_PUBLIC,
     Event,
+    expected,
     fixture,
     fixture_requests,
     iso,
+    lifecycles,
     stories,
     telnyx_signed,
     vonage_signed,
@@ -101,7 +104,9 @@ class TestTelnyx(ProviderContract):
 
     def stories(self):
         return stories(
-            _telnyx, st.just("v3:MdI91X4lWFEs7IgbBEOT9M4AigoY08M0WWZFISt1Yw2axZ_IiE4pqg")
+            _telnyx,
+            st.just("v3:MdI91X4lWFEs7IgbBEOT9M4AigoY08M0WWZFISt1Yw2axZ_IiE4pqg"),
+            completed_alone="ended",  # call.hangup carries no duration: unanswered, it ended
         )
 
 
@@ -179,19 +184,23 @@ def _vonage(sid: str, event: Event) -> ProviderRequest:
 
 
 @st.composite
-def vonage_stories(draw: st.DrawFn) -> list[ProviderRequest]:
-    """Vonage's calls: a failed call sends its failure *and* completed (order: either)."""
+def vonage_stories(draw: st.DrawFn) -> Story:
+    """Vonage's calls: a failed call sends its failure *and* completed (order: either).
+
+    Its completed carries a duration, but Vonage pins RESTCOMM: with no answered
+    before it, the call ended, the outcome unknown."""
     sid = draw(st.uuids()).hex
-    events = draw(stories(lambda s, e: (s, e), st.just(sid)))  # type: ignore[arg-type, return-value]
-    out = [_vonage(sid, event) for _, event in events]
-    status, t, _ = events[-1][1]
+    events = draw(lifecycles())
+    out = [_vonage(sid, event) for event in events]
+    status, t, _ = events[-1]
     if status != "completed":
         out.append(
             ProviderRequest.json(
                 {"uuid": sid, "status": "completed", "timestamp": iso(t + draw(st.integers(0, 2)))}
             )
         )
-    return out
+    end, answered = expected(events, completed_alone="ended")
+    return Story(requests=out, status=end, answered=answered)
 
 
 class TestVonage(ProviderContract):
@@ -319,7 +328,7 @@ def _bandwidth(sid: str, event: Event) -> ProviderRequest:
         body["cause"] = BANDWIDTH_CAUSE[status]
         body["endTime"] = iso(t)
         if status == "completed":
-            body["answerTime"] = iso(max(t - 30, 0))
+            body["answerTime"] = iso(t - 30)  # answered 30 s before: a duration, so answered
     elif status == "in-progress":
         body["eventType"] = "answer"
         body["answerTime"] = iso(t)
