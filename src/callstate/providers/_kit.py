@@ -7,8 +7,10 @@ came:
 
     sequence = slot(status) * 10_000_000 + crc32(identity) % 10_000_000
 
-``slot`` is the status's place in ``CallbackStatus`` (queued 0 ... ``completed``
-5, then the failures ``busy`` 6, ``failed`` 7, ``no-answer`` 8, ``canceled`` 9),
+``slot`` is the status's rank in ``SLOTS``, a pinned table (queued 0 ...
+``completed`` 5, then the failures ``busy`` 6, ``failed`` 7, ``no-answer`` 8,
+``canceled`` 9; never derived from ``CallbackStatus``' order, since stored
+events' sequence numbers come from it: a new status gets a new slot),
 so the order comes from the status's rank, a final status stays absorbing
 (the core never moves a call back), and of two final claims the failure
 outranks ``completed`` whatever their order of arrival. ``identity`` is the
@@ -23,6 +25,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Mapping
 from datetime import datetime
+from types import MappingProxyType
 from typing import Final
 
 from callstate._core._parse import Limits, params_of_json
@@ -34,6 +37,7 @@ from callstate.web._request import Headers, json_object
 
 __all__ = [
     "SLOT",
+    "SLOTS",
     "FormDialect",
     "JsonDialect",
     "duration_of",
@@ -47,13 +51,29 @@ __all__ = [
 
 #: The room each status has for its events' identities: slot * SLOT + crc32 % SLOT.
 SLOT: Final = 10_000_000
-_SLOT_OF: Final = {status: slot for slot, status in enumerate(CallbackStatus)}
+S = CallbackStatus
+#: Each status's slot, pinned: stored events' sequence numbers are derived from it, so a
+#: slot never moves (a status added to ``CallbackStatus`` gets its own, written here).
+SLOTS: Final = MappingProxyType(
+    {
+        S.QUEUED: 0,
+        S.INITIATED: 1,
+        S.RINGING: 2,
+        S.IN_PROGRESS: 3,
+        S.ANSWERED: 4,
+        S.COMPLETED: 5,
+        S.BUSY: 6,
+        S.FAILED: 7,
+        S.NO_ANSWER: 8,
+        S.CANCELED: 9,
+    }
+)
 
 
 def ranked_sequence(status: CallbackStatus, identity: str | None = None) -> int:
     """The ``SequenceNumber`` of an event of ``status`` known by ``identity`` (see the module)."""
     room = 0 if not identity else zlib.crc32(identity.encode("utf-8")) % SLOT
-    return _SLOT_OF[status] * SLOT + room
+    return SLOTS[status] * SLOT + room
 
 
 def ranked_delivery(

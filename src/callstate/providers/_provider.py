@@ -125,5 +125,6 @@ def get(name: str) -> Provider:
 
 
 def names() -> tuple[str, ...]:
-    """The names of the registered providers, sorted."""
-    return tuple(sorted(_REGISTRY))
+    """The names of the registered providers and of those installed packages name in the
+    ``callstate.providers`` entry-point group (loaded only by ``get``), sorted."""
+    return tuple(sorted({*_REGISTRY, *(point.name for point in entry_points(group=ENTRY_POINTS))}))
