@@ -6,7 +6,7 @@ read (limits) -> verify -> parse (the provider's dialect) -> ``RecordDelivery``
 =====================================  ======================================
 accepted, or a duplicate               204, ``Callstate-Result: accepted`` /
                                        ``duplicate`` (no body)
-not a status event (``NotAStatusEvent``) 204, ``Callstate-Result: ignored``
+no status event (``NotAStatusEvent``)  204, ``Callstate-Result: ignored``
                                        (nothing stored, no hooks run)
 unusable input                         400 ``<field>: <reason>``
 missing or unreadable credentials      401 with ``WWW-Authenticate``
