@@ -56,8 +56,9 @@ from callstate import (
     StatusChange,
 )
 from callstate import _redact as redact
+from callstate import web as _web
 from callstate.providers import Provider, ProviderEvent
-from callstate.web import RESULT_HEADER, Unverified, Verifier, WebhookHandler, WebhookResponse
+from callstate.web import Unverified, Verifier, WebhookHandler, WebhookResponse
 
 __all__ = [
     "URL",
@@ -204,11 +205,30 @@ def delivery_of(provider: Provider, request: ProviderRequest) -> Delivery:
     return command.delivery
 
 
-def _parsed_ignored_or_refused(answer: RecordDelivery | WebhookResponse) -> None:
+#: Values a field of a sample is replaced with, one at a time (forms; JSON documents).
+_BAD_TEXT: Final = ("", "x", "-1", "1.5", "9" * 40, "\x00", "%", "\u00e9\U0001f600", " 1 ")
+_BAD_JSON: Final[tuple[object, ...]] = (
+    None,
+    "",
+    "x",
+    0,
+    -1,
+    1.5,
+    10**30,
+    True,
+    [],
+    {},
+    ["x"],
+    {"a": 1},
+    "\x00",
+)
+
+
+def _parsed_ignored_or_refused(answer: RecordDelivery | WebhookResponse, *what: object) -> None:
     """A delivery to store, a 204 that says ``ignored`` (not a status event), or a 4xx."""
     if isinstance(answer, WebhookResponse):
-        ignored = answer.status == 204 and answer.headers == ((RESULT_HEADER, "ignored"),)
-        assert ignored or 400 <= answer.status < 500, _shown(answer)
+        ignored = answer.status == 204 and answer.headers == ((_web.RESULT_HEADER, "ignored"),)
+        assert ignored or 400 <= answer.status < 500, (*what, _shown(answer))
 
 
 def _shown(answer: object) -> object:
@@ -357,6 +377,29 @@ class ProviderContract:
             document = data.draw(st.dictionaries(named, free, max_size=6))
         answer = prepared(self.provider, ProviderRequest.json(document))
         _parsed_ignored_or_refused(answer)
+
+    def test_every_field_of_the_samples_with_a_bad_value_is_parsed_or_refused(self) -> None:
+        """Each sample with one field's value (at any depth of a JSON one) replaced by each of
+        a few bad ones: parsed, ignored or refused, never a failure. Exhaustive where the
+        fuzzes below draw: every field the dialect may read is reached."""
+        for request in self.samples():
+            document = _json_document(request)
+            media = {k.lower(): v for k, v in request.headers}.get("content-type", "")
+            if isinstance(document, dict) and not media.startswith(_FORM):
+                for path in _json_paths(document):
+                    for value in _BAD_JSON:
+                        bad = _replaced(document, path, value)
+                        answer = prepared(self.provider, ProviderRequest.json(bad))
+                        _parsed_ignored_or_refused(answer, path)
+                continue
+            pairs = _form_pairs(request)
+            for at, (name, _) in enumerate(pairs):
+                for value in _BAD_TEXT:
+                    sent = urlencode([*pairs[:at], (name, value), *pairs[at + 1 :]])
+                    answer = prepared(
+                        self.provider, ProviderRequest.form(sent, method=request.method)
+                    )
+                    _parsed_ignored_or_refused(answer, (name, value))
 
     @_PER_PROVIDER
     @given(data=st.data())

@@ -111,8 +111,8 @@ class CrashingTelnyx(bound.TestTelnyx):
     provider = _with(get("telnyx"), CauseUnchecked())
 
 
-def test_the_json_fuzz_reaches_nested_keys():
-    fails(CrashingTelnyx().test_any_json_object_is_parsed_or_refused_never_a_failure)
+def test_the_bad_values_reach_nested_keys():
+    fails(CrashingTelnyx().test_every_field_of_the_samples_with_a_bad_value_is_parsed_or_refused)
 
 
 class DurationUnchecked(PlivoDialect):
@@ -130,8 +130,10 @@ class CrashingPlivo(bound_plivo.TestPlivo):
     provider = _with(get("plivo"), DurationUnchecked())
 
 
-def test_the_form_fuzz_reaches_a_form_dialects_fields():
-    fails(CrashingPlivo().test_any_form_of_its_fields_is_parsed_or_refused_never_a_failure)
+def test_the_bad_values_reach_a_form_dialects_fields():
+    """(The fuzzes draw such requests too, but whether a run draws this one is chance: in one
+    full-suite run the form fuzz missed it. The sweep over the samples' fields never does.)"""
+    fails(CrashingPlivo().test_every_field_of_the_samples_with_a_bad_value_is_parsed_or_refused)
 
 
 class Unsigned(bound.TestVonage):
@@ -149,10 +151,13 @@ def test_the_right_dialects_pass_the_same_checks():
     for contract, check in (
         (bound.TestVonage(), "test_streams_converge_under_reordering_and_duplication"),
         (bound.TestVonage(), "test_a_failed_call_never_reads_as_answered"),
-        (bound.TestTelnyx(), "test_any_json_object_is_parsed_or_refused_never_a_failure"),
+        (
+            bound.TestTelnyx(),
+            "test_every_field_of_the_samples_with_a_bad_value_is_parsed_or_refused",
+        ),
         (
             bound_plivo.TestPlivo(),
-            "test_any_form_of_its_fields_is_parsed_or_refused_never_a_failure",
+            "test_every_field_of_the_samples_with_a_bad_value_is_parsed_or_refused",
         ),
     ):
         assert isinstance(contract, ProviderContract)
