@@ -167,6 +167,23 @@ def test_with_an_auth_token_only_signed_callbacks_are_accepted(tmp_path):
         assert json.loads(request(base + "/calls/CA1", headers=AUTH)[1])["status"] == "ringing"
 
 
+@pytest.mark.parametrize(("provider", "signed"), [("twilio", True), ("bandwidth", False)])
+def test_the_serving_line_says_whether_signatures_are_checked(tmp_path, provider, signed):
+    # Bandwidth signs nothing: its auth token is the Calls API's, and its
+    # callbacks are checked by Basic auth only. The log must not say "signed".
+    env = {"CALLSTATE_AUTH_TOKEN": TOKEN, "CALLSTATE_INSECURE_NO_SIGNATURES": ""}
+    args = ("--provider", provider, "--basic-auth", "user:a-password-of-length")
+    with serving(tmp_path, *args, env=env):
+        pass
+    (line,) = [
+        json.loads(text)
+        for text in (tmp_path / "serve.log").read_text().splitlines()
+        if '"message": "serving"' in text
+    ]
+    assert line["signatures"] is signed
+    assert line["basic_auth"] is True
+
+
 def test_a_graceful_stop_loses_nothing_that_was_answered_2xx(tmp_path):
     answered: list[str] = []
     lock = threading.Lock()

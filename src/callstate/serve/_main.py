@@ -144,7 +144,9 @@ def _serve_worker(
             "host": config.host,
             "port": config.port,
             "store": config.store if "://" not in config.store else "postgresql",
-            "signatures": (config.signature_secret or config.auth_token) is not None,
+            # Whether a signature is checked: a secret, and a provider that signs.
+            "signatures": bool(config.signature_secret or config.auth_token)
+            and provider.verifier is not None,
             "basic_auth": bool(config.basic_auth),
             "api_keys": len(config.api_keys),
             "reconcile_every": None if reconciler is None else config.reconcile_interval,
