@@ -46,7 +46,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from _rounds import alternate, spread
 from callstate import DeliveryAccepted
 from callstate.stores import EventStore
-from callstate.stores._open import open_store
+from callstate.stores._open import is_postgres, open_store
 
 BARE_APP = """
 import sys
@@ -201,7 +201,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=1, help="serve --workers (PostgreSQL)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    if args.workers > 1 and not (args.store or "").startswith("postgres"):
+    if args.workers > 1 and not is_postgres(args.store or ""):
         parser.error("--workers needs --store postgresql://...")
 
     with contextlib.ExitStack() as stack:

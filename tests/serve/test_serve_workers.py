@@ -54,6 +54,31 @@ def _wait_for(log: Path, text: str, count: int, timeout: float = 30) -> None:
     raise AssertionError(f"{count} x {text!r} not in the log:\n{log.read_text()[-3000:]}")
 
 
+def _two_workers(database: str, log: Path) -> tuple[Receiver, list[int]]:
+    """``serve --workers 2`` on ``database``, once both workers run; and their pids."""
+    receiver = Receiver(database, log, ENV, "--workers", "2")
+    try:
+        _wait_for(log, '"message": "receiver started"', 2)
+    except BaseException:
+        receiver.stop()
+        raise
+    workers = _children(receiver.process.pid)
+    assert len(workers) == 2
+    return receiver, workers
+
+
+def _refused(*args: str) -> subprocess.CompletedProcess[str]:
+    """``callstate serve --port 0 ARGS``, expected to stop before serving."""
+    return subprocess.run(
+        [sys.executable, "-m", "callstate", "serve", "--port", "0", *args],
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=60,
+        env={**os.environ, "CALLSTATE_API_KEYS": API_KEY, **ENV},
+    )
+
+
 def _post(base: str, body: bytes) -> int:
     ask = urllib.request.Request(
         base + "/callbacks",
@@ -75,11 +100,8 @@ def test_workers_share_one_port_and_store_every_callback_once(tmp_path):
     ]
     with private_database(dsn) as database:
         log = tmp_path / "serve.log"
-        receiver = Receiver(database, log, ENV, "--workers", "2")
+        receiver, workers = _two_workers(database, log)
         try:
-            _wait_for(log, '"message": "receiver started"', 2)
-            workers = _children(receiver.process.pid)
-            assert len(workers) == 2
             with ThreadPoolExecutor(8) as pool:
                 # Each delivery twice, from many connections at once: copies may
                 # reach either worker, and are still recognised as copies.
@@ -112,10 +134,8 @@ def test_a_worker_that_dies_stops_the_others_and_the_service_exits_1(tmp_path):
     dsn = postgres_dsn_or_skip()
     with private_database(dsn) as database:
         log = tmp_path / "serve.log"
-        receiver = Receiver(database, log, ENV, "--workers", "2")
+        receiver, workers = _two_workers(database, log)
         try:
-            _wait_for(log, '"message": "receiver started"', 2)
-            workers = _children(receiver.process.pid)
             os.kill(workers[0], signal.SIGKILL)
             receiver.process.wait(timeout=60)
         finally:
@@ -128,28 +148,14 @@ def test_a_worker_that_dies_stops_the_others_and_the_service_exits_1(tmp_path):
 def test_workers_die_with_their_parent(tmp_path):
     dsn = postgres_dsn_or_skip()
     with private_database(dsn) as database:
-        log = tmp_path / "serve.log"
-        receiver = Receiver(database, log, ENV, "--workers", "2")
-        try:
-            _wait_for(log, '"message": "receiver started"', 2)
-            workers = _children(receiver.process.pid)
-            assert len(workers) == 2
-        finally:
-            receiver.kill()  # SIGKILL: the parent cannot hand anything on
+        receiver, workers = _two_workers(database, tmp_path / "serve.log")
+        receiver.kill()  # SIGKILL: the parent cannot hand anything on
         assert _wait_gone(workers), "workers outlived their parent"
 
 
 @pytest.mark.parametrize("store", ["{tmp}/calls.db", ":memory:"])
 def test_workers_over_a_store_of_one_process_are_refused_with_the_reason(tmp_path, store):
-    done = subprocess.run(
-        [sys.executable, "-m", "callstate", "serve", "--port", "0", "--workers", "2",
-         "--store", store.format(tmp=tmp_path)],
-        capture_output=True,
-        check=False,
-        text=True,
-        timeout=60,
-        env={**os.environ, "CALLSTATE_API_KEYS": API_KEY, **ENV},
-    )  # fmt: skip
+    done = _refused("--workers", "2", "--store", store.format(tmp=tmp_path))
     assert done.returncode == 2
     assert "--workers 2: give a PostgreSQL --store" in done.stderr
     assert "one writer at a time" in done.stderr
@@ -158,14 +164,6 @@ def test_workers_over_a_store_of_one_process_are_refused_with_the_reason(tmp_pat
 
 @pytest.mark.parametrize("value", ["0", "65", "two"])
 def test_a_worker_count_out_of_range_is_refused(tmp_path, value):
-    done = subprocess.run(
-        [sys.executable, "-m", "callstate", "serve", "--port", "0", "--workers", value,
-         "--store", str(tmp_path / "calls.db")],
-        capture_output=True,
-        check=False,
-        text=True,
-        timeout=60,
-        env={**os.environ, "CALLSTATE_API_KEYS": API_KEY, **ENV},
-    )  # fmt: skip
+    done = _refused("--workers", value, "--store", str(tmp_path / "calls.db"))
     assert done.returncode == 2
     assert "workers must be" in done.stderr

@@ -711,10 +711,9 @@ def _open_store(target: str, *, existing: bool = False, source: str = "--store")
     A command that only reads must not create an empty database where a
     typo pointed, and then report that it holds no calls.
     """
-    from callstate.stores._open import open_store  # noqa: PLC0415 (stores are optional here)
+    from callstate.stores._open import is_postgres, open_store  # noqa: PLC0415 (optional here)
 
-    is_dsn = target.startswith(("postgresql://", "postgres://"))
-    if existing and not is_dsn and not os.path.isfile(target):
+    if existing and not is_postgres(target) and not os.path.isfile(target):
         raise _UsageError(
             f"{source}: no SQLite store at {target!r} (calls only reads: give an existing file)"
         )

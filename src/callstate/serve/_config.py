@@ -46,14 +46,21 @@ def _seconds(value: object) -> float:
     return seconds
 
 
-def _count(value: object) -> int:
+def _whole(name: str, value: object, most: int | None = None) -> int:
+    """A setting that is a whole number from 1 (to ``most``), read from ``value``."""
     try:
         count = int(str(value))
     except ValueError:
-        raise UsageError(f"max_connections must be a whole number, not {value!r}") from None
-    if count < 1:
-        raise UsageError(f"max_connections must be 1 or more, not {count}")
+        raise UsageError(f"{name} must be a whole number, not {value!r}") from None
+    if most is None and count < 1:
+        raise UsageError(f"{name} must be 1 or more, not {count}")
+    if most is not None and not 1 <= count <= most:
+        raise UsageError(f"{name} must be 1 to {most}, not {count}")
     return count
+
+
+def _count(value: object) -> int:
+    return _whole("max_connections", value)
 
 
 #: At most this many worker processes (a receiver on a bigger box runs several services).
@@ -61,13 +68,7 @@ MAX_WORKERS = 64
 
 
 def _workers(value: object) -> int:
-    try:
-        count = int(str(value))
-    except ValueError:
-        raise UsageError(f"workers must be a whole number, not {value!r}") from None
-    if not 1 <= count <= MAX_WORKERS:
-        raise UsageError(f"workers must be 1 to {MAX_WORKERS}, not {count}")
-    return count
+    return _whole("workers", value, MAX_WORKERS)
 
 
 def _insecure(value: object) -> bool:

@@ -30,6 +30,7 @@ from callstate.serve._metrics import Metrics
 from callstate.serve._place import callback_url
 from callstate.serve._reconcile import api_for, reconciler_for, running
 from callstate.stores import Runner
+from callstate.stores._open import is_postgres
 from callstate.stores._retention import Pruner, pruning
 from callstate.web import TrustedProxy, Verifier
 
@@ -52,7 +53,7 @@ def decider_for(config: ServeConfig) -> Decider:
 def serve(flags: Mapping[str, object], environ: Mapping[str, str] | None = None) -> int:
     """Run the receiver until SIGINT or SIGTERM; a graceful stop loses nothing answered 2xx."""
     config = ServeConfig.from_env(os.environ if environ is None else environ, **flags)
-    if config.workers > 1 and not config.store.startswith(("postgresql://", "postgres://")):
+    if config.workers > 1 and not is_postgres(config.store):
         raise UsageError(
             f"--workers {config.workers}: give a PostgreSQL --store: a SQLite file takes one "
             "writer at a time (more processes add lock waits, not throughput), and the memory "

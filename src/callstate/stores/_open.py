@@ -13,10 +13,15 @@ from callstate._errors import UsageError
 from callstate.stores._port import EventStore
 from callstate.stores._sqlite import SQLiteStore
 
-__all__ = ["DEFAULT_STORE", "open_store"]
+__all__ = ["DEFAULT_STORE", "is_postgres", "open_store"]
 
 #: Where the commands keep their calls when no store is named.
 DEFAULT_STORE = "callstate.sqlite"
+
+
+def is_postgres(target: str) -> bool:
+    """Whether ``--store`` names a PostgreSQL DSN (else it is a SQLite file path)."""
+    return target.startswith(("postgresql://", "postgres://"))
 
 
 def open_store(target: str, *, timeout: float | None = None) -> EventStore:
@@ -24,7 +29,7 @@ def open_store(target: str, *, timeout: float | None = None) -> EventStore:
 
     ``timeout`` bounds each of its operations (None: the store's default).
     """
-    if target.startswith(("postgresql://", "postgres://")):
+    if is_postgres(target):
         from callstate.stores.postgres import PostgresStore  # noqa: PLC0415 (optional extra)
 
         store = PostgresStore(target) if timeout is None else PostgresStore(target, timeout=timeout)

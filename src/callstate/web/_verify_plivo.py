@@ -120,10 +120,6 @@ class PlivoSignature(_ByParts):
         nonce = headers.get(NONCE_HEADER.lower())
         if nonce is None:
             raise VerificationFailed(NONCE_HEADER, "is missing")
-        try:
-            base = plivo_base(method, url, params)
-        except ValueError:  # urllib's reading of a URL no provider could have called
-            raise VerificationFailed(self.header, "cannot cover this URL") from None
         # Header values are text as the server read them: one that holds what is
         # no character (aiohttp keeps undecodable bytes as lone surrogates) is
         # refused, never an error of encoding.
@@ -132,8 +128,9 @@ class PlivoSignature(_ByParts):
         if not signatures.isascii():
             raise VerificationFailed(self.header, "is not base64 signatures (ASCII)")
         try:
-            message = f"{base}.{nonce}".encode()
-        except UnicodeEncodeError:  # a URL or parameter holding a lone surrogate
+            message = f"{plivo_base(method, url, params)}.{nonce}".encode()
+        except ValueError:  # urllib's reading of a URL no provider could have called, or
+            # a URL or parameter holding a lone surrogate (a UnicodeEncodeError is one)
             raise VerificationFailed(self.header, "cannot cover this URL") from None
         sent = [part.strip().encode() for part in signatures.split(",")]
         for key in self._keys:
